@@ -1,0 +1,99 @@
+# pgcoalesce — plain GNU make.
+#
+#   make                 build bin/pgcoalesce and bin/pgcoalesce-cli
+#   make run             install missing deps, build, run against a private PostgreSQL
+#   make test            unit + integration tests against a real PostgreSQL
+#   make deps            install missing Debian build/test dependencies
+#   make install PREFIX=/usr/local
+#   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
+#   make WERROR=1        treat warnings as errors (CI)
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+SANITIZE  ?=
+WERROR    ?=
+
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+WARN    := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wshadow -Wundef -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -Iinclude -I$(PG_INCLUDE) -DPGC_VERSION='"$(VERSION)"' \
+           -D_GNU_SOURCE -MMD -MP
+LDLIBS  := -lpq -lev -lcjson -lm
+
+ifneq ($(WERROR),)
+CFLAGS  += -Werror
+endif
+
+# Relink when the flavour (plain or sanitized) changes: the objects live apart.
+$(shell mkdir -p build; [ "$$(cat build/flavor 2>/dev/null)" = "x$(SANITIZE)" ] || echo "x$(SANITIZE)" > build/flavor)
+
+ifneq ($(SANITIZE),)
+BUILD   ?= build/san
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+else
+BUILD   ?= build/obj
+endif
+
+# Modules shared by the daemon, the CLI and the tests (client-side pieces).
+COMMON_SRC := src/buf.c src/jsontext.c src/linebuf.c
+# The daemon: socket -> framing -> request -> group -> flush -> ack
+# (every other src/*.c; see README "Code map").
+DAEMON_SRC := $(filter-out $(COMMON_SRC) $(DAEMON_MAIN) $(wildcard src/cli_*.c),$(wildcard src/*.c))
+DAEMON_MAIN := src/pgcoalesce.c
+CLI_SRC    := $(wildcard src/cli_*.c)
+UNIT_SRC   := $(wildcard test/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+DAEMON_OBJ := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(DAEMON_MAIN))
+CLI_OBJ    := $(call obj,$(COMMON_SRC) $(CLI_SRC))
+UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c,$(CLI_SRC)) $(UNIT_SRC))
+
+CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
+
+.PHONY: all clean test unit run deps install uninstall
+all: bin/pgcoalesce bin/pgcoalesce-cli
+
+bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
+
+bin/pgcoalesce-cli: $(CLI_OBJ) build/flavor | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLI_LDLIBS)
+
+bin/test-unit: $(UNIT_OBJ) build/flavor | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLI_LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+bin:
+	mkdir -p bin
+
+deps:
+	@scripts/deps.sh
+
+unit: bin/test-unit
+	bin/test-unit
+
+test: deps all bin/test-unit
+	@test/run.sh
+
+run: deps all
+	@scripts/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(PREFIX)/bin/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/pgcoalesce $(DESTDIR)$(PREFIX)/bin/pgcoalesce-cli
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,106 @@
+/*
+ * linebuf.c — JSON Lines framing (see linebuf.h).
+ */
+#include "linebuf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+void linebuf_init(struct linebuf *lb, size_t max_line)
+{
+	buf_init(&lb->in);
+	lb->pos = 0;
+	lb->scanned = 0;
+	lb->max_line = max_line;
+	lb->discarding = false;
+}
+
+void linebuf_free(struct linebuf *lb)
+{
+	buf_free(&lb->in);
+}
+
+void linebuf_compact(struct linebuf *lb)
+{
+	if (lb->pos == 0)
+		return;
+	buf_consume(&lb->in, lb->pos);
+	lb->pos = 0;
+}
+
+ssize_t linebuf_read(struct linebuf *lb, int fd, size_t chunk)
+{
+	ssize_t n;
+
+	linebuf_compact(lb);
+	buf_reserve(&lb->in, chunk);
+	do {
+		n = read(fd, lb->in.data + lb->in.len, chunk);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		lb->in.len += (size_t)n;
+		lb->in.data[lb->in.len] = '\0';
+	}
+	return n;
+}
+
+void linebuf_feed(struct linebuf *lb, const char *p, size_t n)
+{
+	linebuf_compact(lb);
+	buf_append(&lb->in, p, n);
+}
+
+size_t linebuf_pending(const struct linebuf *lb)
+{
+	return lb->in.len - lb->pos;
+}
+
+/* Drop bytes of an over-long line; returns true once its newline was found. */
+static bool linebuf_skip_long(struct linebuf *lb)
+{
+	char *start = lb->in.data + lb->pos;
+	char *nl = memchr(start, '\n', lb->in.len - lb->pos);
+
+	if (!nl) {
+		lb->pos = lb->in.len;
+		lb->scanned = 0;
+		return false;
+	}
+	lb->pos += (size_t)(nl - start) + 1;
+	lb->scanned = 0;
+	lb->discarding = false;
+	return true;
+}
+
+enum linebuf_status linebuf_next(struct linebuf *lb, const char **line, size_t *len)
+{
+	char *start, *nl;
+	size_t avail, n;
+
+	if (lb->discarding && !linebuf_skip_long(lb))
+		return LINEBUF_NEED_MORE;
+	start = lb->in.data + lb->pos;
+	avail = lb->in.len - lb->pos;
+	nl = avail > lb->scanned ? memchr(start + lb->scanned, '\n', avail - lb->scanned) : NULL;
+	if (!nl) {
+		lb->scanned = avail;
+		if (avail > lb->max_line + 1 || (avail > lb->max_line && start[avail - 1] != '\r')) {
+			lb->discarding = true;
+			linebuf_skip_long(lb);
+			return LINEBUF_TOO_LONG;
+		}
+		return LINEBUF_NEED_MORE;
+	}
+	n = (size_t)(nl - start);
+	lb->pos += n + 1;
+	lb->scanned = 0;
+	if (n > 0 && start[n - 1] == '\r')
+		n--;
+	if (n > lb->max_line)
+		return LINEBUF_TOO_LONG;
+	start[n] = '\0';
+	*line = start;
+	*len = n;
+	return LINEBUF_LINE;
+}
