@@ -52,10 +52,11 @@ void jsontext_numbers_free(struct jsontext_numbers *nums);
 enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *text, size_t len);
 
 /*
- * Scan and parse one JSON text whose top level must be an object. On success
- * returns the tree (free with cJSON_Delete) with number nodes tagged, and
- * sets *status to JSONTEXT_OK; on failure returns NULL with *status set.
- * `text[len]` must be readable (a NUL or any byte); it is not part of the text.
+ * Scan and parse one JSON text whose top level must be an object. Returns the
+ * tree (free with cJSON_Delete) with number nodes tagged, or NULL with
+ * *status JSONTEXT_SYNTAX or JSONTEXT_NOT_OBJECT. A tree may come back with
+ * *status JSONTEXT_NUL or JSONTEXT_BAD_UTF8: the text parses (so its id can be
+ * read) but must be refused. `text[len]` must be readable.
  */
 cJSON *jsontext_parse(struct jsontext_numbers *nums, const char *text, size_t len,
 		      enum jsontext_status *status);

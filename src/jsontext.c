@@ -98,7 +98,11 @@ static bool number_is_valid(const char *s, size_t n)
 	return i == n;
 }
 
-/* Scan a string body starting after its opening quote; *i ends after the closing quote. */
+/*
+ * Scan a string body starting after its opening quote; *i ends after the
+ * closing quote. On JSONTEXT_NUL or JSONTEXT_BAD_UTF8, *i is left just past
+ * the offending bytes, so the caller may resume the same string.
+ */
 static enum jsontext_status scan_string(const unsigned char *s, size_t len, size_t *i)
 {
 	size_t k = *i;
@@ -109,20 +113,28 @@ static enum jsontext_status scan_string(const unsigned char *s, size_t len, size
 			*i = k + 1;
 			return JSONTEXT_OK;
 		}
+		if (c == 0) {
+			*i = k + 1;
+			return JSONTEXT_NUL;
+		}
 		if (c < 0x20)
-			return c == 0 ? JSONTEXT_NUL : JSONTEXT_SYNTAX;
+			return JSONTEXT_SYNTAX;
 		if (c == '\\') {
 			if (k + 1 >= len)
 				return JSONTEXT_SYNTAX;
-			if (s[k + 1] == 'u' && k + 5 < len && memcmp(s + k + 2, "0000", 4) == 0)
+			if (s[k + 1] == 'u' && k + 5 < len && memcmp(s + k + 2, "0000", 4) == 0) {
+				*i = k + 6;
 				return JSONTEXT_NUL;
+			}
 			k += 2;
 			continue;
 		}
 		if (c >= 0x80) {
 			size_t n = utf8_seq_len(s + k, len - k);
-			if (!n)
+			if (!n) {
+				*i = k + 1;
 				return JSONTEXT_BAD_UTF8;
+			}
 			k += n;
 			continue;
 		}
@@ -134,6 +146,7 @@ static enum jsontext_status scan_string(const unsigned char *s, size_t len, size
 enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
+	enum jsontext_status found = JSONTEXT_OK;  /* first NUL or UTF-8 problem */
 	size_t i = 0;
 
 	nums->text = text;
@@ -143,7 +156,12 @@ enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *te
 		if (c == '"') {
 			enum jsontext_status st;
 			i++;
-			st = scan_string(s, len, &i);
+			/* a NUL or bad byte is remembered; the scan goes on so the
+			 * numbers (and the request id) can still be read */
+			while ((st = scan_string(s, len, &i)) == JSONTEXT_NUL || st == JSONTEXT_BAD_UTF8) {
+				if (found == JSONTEXT_OK)
+					found = st;
+			}
 			if (st != JSONTEXT_OK)
 				return st;
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -161,7 +179,7 @@ enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *te
 			i++;
 		}
 	}
-	return JSONTEXT_OK;
+	return found;
 }
 
 /* Tag number nodes in document order with their token index. */
@@ -185,9 +203,11 @@ cJSON *jsontext_parse(struct jsontext_numbers *nums, const char *text, size_t le
 	const char *end = NULL;
 	cJSON *root;
 	size_t next = 0;
+	enum jsontext_status scan;
 
-	*status = jsontext_scan(nums, text, len);
-	if (*status != JSONTEXT_OK)
+	scan = jsontext_scan(nums, text, len);
+	*status = scan;
+	if (scan != JSONTEXT_OK && scan != JSONTEXT_NUL && scan != JSONTEXT_BAD_UTF8)
 		return NULL;
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (root) {

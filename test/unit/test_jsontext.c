@@ -50,17 +50,17 @@ UNIT_TEST(jsontext_numbers_exact)
 
 UNIT_TEST(jsontext_rejects)
 {
-	CHECK_INT(status_of("{\"a\":01}", 8), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":1.}", 8), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":+1}", 8), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":\"x\\u0000y\"}", 16), JSONTEXT_NUL);
-	CHECK_INT(status_of("{\"a\":\"x\0y\"}", 10), JSONTEXT_NUL);
-	CHECK_INT(status_of("{\"a\":\"\xff\"}", 8), JSONTEXT_BAD_UTF8);
-	CHECK_INT(status_of("{\"a\":\"\xed\xa0\x80\"}", 10), JSONTEXT_BAD_UTF8);
-	CHECK_INT(status_of("{\"a\":\"\xc0\xaf\"}", 9), JSONTEXT_BAD_UTF8);
-	CHECK_INT(status_of("[1,2]", 5), JSONTEXT_NOT_OBJECT);
-	CHECK_INT(status_of("{\"a\":1} x", 9), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":1", 6), JSONTEXT_SYNTAX);
+	CHECK_INT(status_of("{\"a\":01}", sizeof("{\"a\":01}") - 1), JSONTEXT_SYNTAX);
+	CHECK_INT(status_of("{\"a\":1.}", sizeof("{\"a\":1.}") - 1), JSONTEXT_SYNTAX);
+	CHECK_INT(status_of("{\"a\":+1}", sizeof("{\"a\":+1}") - 1), JSONTEXT_SYNTAX);
+	CHECK_INT(status_of("{\"a\":\"x\\u0000y\"}", sizeof("{\"a\":\"x\\u0000y\"}") - 1), JSONTEXT_NUL);
+	CHECK_INT(status_of("{\"a\":\"x\0y\"}", sizeof("{\"a\":\"x\0y\"}") - 1), JSONTEXT_NUL);
+	CHECK_INT(status_of("{\"a\":\"\xff\"}", sizeof("{\"a\":\"\xff\"}") - 1), JSONTEXT_BAD_UTF8);
+	CHECK_INT(status_of("{\"a\":\"\xed\xa0\x80\"}", sizeof("{\"a\":\"\xed\xa0\x80\"}") - 1), JSONTEXT_BAD_UTF8);
+	CHECK_INT(status_of("{\"a\":\"\xc0\xaf\"}", sizeof("{\"a\":\"\xc0\xaf\"}") - 1), JSONTEXT_BAD_UTF8);
+	CHECK_INT(status_of("[1,2]", sizeof("[1,2]") - 1), JSONTEXT_NOT_OBJECT);
+	CHECK_INT(status_of("{\"a\":1} x", sizeof("{\"a\":1} x") - 1), JSONTEXT_SYNTAX);
+	CHECK_INT(status_of("{\"a\":1", sizeof("{\"a\":1") - 1), JSONTEXT_SYNTAX);
 	{
 		const char *ok = "{\"a\":\"\xf0\x9f\x98\x80 \\\\u0000\"}";
 		CHECK_INT(status_of(ok, strlen(ok)), JSONTEXT_OK);

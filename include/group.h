@@ -1,0 +1,105 @@
+/*
+ * group.h — rows waiting for their table's next flush.
+ *
+ * One group per table as the client named it (schema, table). A group is
+ * ready to flush when it holds --max-batch-rows rows, --max-batch-bytes
+ * bytes, or its oldest row has waited --max-delay-ms. Rows of one group that
+ * name the same columns share a colset; the flush writes one INSERT per
+ * colset.
+ */
+#ifndef PGC_GROUP_H
+#define PGC_GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "row.h"
+#include "schema.h"
+
+/* A set of column names, sorted, interned per group. */
+struct colset {
+	struct colset *next;
+	char          *key;     /* names joined by '\0' then the count: identity */
+	size_t         keylen;
+	size_t         n;
+	char         **names;   /* sorted, exact */
+};
+
+struct group {
+	struct group *hnext;       /* hash chain */
+	struct group *ready_next;  /* in the registry's ready queue */
+	char         *schema;      /* NULL: resolved through search_path */
+	char         *table;
+	char         *display;     /* "schema.table" as resolved, else as named */
+	struct row   *head, *tail; /* rows waiting, oldest first */
+	size_t        nrows;
+	size_t        nbytes;
+	size_t        pending;     /* rows accepted and not yet completed (queued or in flight) */
+	bool          ready;       /* in the ready queue */
+	int           in_flight;   /* batches of this group being written */
+	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
+	struct colset *colsets;
+	struct table_schema *tschema;  /* cached column types, or NULL */
+	bool          schema_stale;/* refetch before the next flush */
+	/* per-table counters for `stats` */
+	unsigned long long rows_committed;
+	unsigned long long rows_failed;
+	void         *owner;       /* the registry */
+};
+
+struct group_registry {
+	struct group **buckets;
+	size_t         nbuckets;
+	size_t         count;
+	struct group  *ready_head, *ready_tail;
+	struct ev_loop *loop;
+	double         max_delay;  /* seconds */
+	size_t         max_rows;
+	size_t         max_bytes;
+	/* called when a group becomes ready (to start flushes) */
+	void         (*on_ready)(void *arg);
+	void          *on_ready_arg;
+};
+
+void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
+			 double max_delay, size_t max_rows, size_t max_bytes,
+			 void (*on_ready)(void *), void *arg);
+void group_registry_free(struct group_registry *reg);
+
+/* The group for (schema, table), created on first use. */
+struct group *group_get(struct group_registry *reg, const char *schema, const char *table);
+
+/* Intern a sorted list of column names in the group. */
+struct colset *group_colset(struct group *g, const char *const *names, size_t n);
+
+/* Queue a row; may make the group ready. */
+void group_add_row(struct group_registry *reg, struct group *g, struct row *r);
+
+/* Mark a group ready now (flush request, shutdown). No-op if empty. */
+void group_make_ready(struct group_registry *reg, struct group *g);
+
+/* Mark every non-empty group ready. */
+void group_make_all_ready(struct group_registry *reg);
+
+/* Next ready group (removed from the ready queue), or NULL. */
+struct group *group_pop_ready(struct group_registry *reg);
+
+/*
+ * Detach up to max_rows rows (and max_bytes, at least one row) from the
+ * group's head into a NULL-terminated-length array; *n set to the count.
+ * Re-arms the deadline for what is left.
+ */
+struct row **group_take_rows(struct group_registry *reg, struct group *g, size_t *n);
+
+/* Put rows back at the head of the queue (nothing could run them). */
+void group_return_rows(struct group_registry *reg, struct group *g, struct row **rows, size_t n);
+
+/* Iterate: calls fn for every group. */
+void group_foreach(struct group_registry *reg, void (*fn)(struct group *, void *), void *arg);
+
+/* Replace the group's schema cache (takes ownership). */
+void group_set_schema(struct group *g, struct table_schema *s);
+
+#endif /* PGC_GROUP_H */

@@ -1,0 +1,109 @@
+/*
+ * pgconn.h — the pool of non-blocking libpq connections in pipeline mode.
+ *
+ * pgconn_advance() (pgconn.c) is the one place a connection changes state,
+ * like pgbench's advanceConnectionState. The owner of a connection's current
+ * work (a batch, see flush.c) queues commands with pgconn_send/pgconn_sync,
+ * each with a tag it chooses; results come back in order through
+ * ops->on_result, one call per command (PGRES_PIPELINE_ABORTED included)
+ * and one per sync point (PGRES_PIPELINE_SYNC). A lost connection calls
+ * ops->on_lost with the job, then reconnects with backoff.
+ *
+ * Never blocks: after every send PQflush; EV_WRITE armed only while it
+ * returns 1; on readable PQconsumeInput then drain PQgetResult while
+ * !PQisBusy. PQsocket is re-read after every connect poll.
+ */
+#ifndef PGC_PGCONN_H
+#define PGC_PGCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+#include <libpq-fe.h>
+
+enum pgconn_state {
+	PGCONN_DOWN = 0,    /* not connected; the reconnect timer is armed */
+	PGCONN_CONNECTING,  /* PQconnectPoll in progress */
+	PGCONN_IDLE,        /* connected, no job, pipeline empty */
+	PGCONN_BUSY,        /* a job owns it; commands may be in the pipeline */
+};
+
+struct pgconn;
+
+struct pgconn_ops {
+	/* One result of a queued command (res freed by the caller after return). */
+	void (*on_result)(struct pgconn *pc, void *job, int tag, size_t arg, PGresult *res);
+	/* The connection broke while `job` owned it; its queue is gone. */
+	void (*on_lost)(struct pgconn *pc, void *job);
+	/* A connection became idle (connected, or its job released it). */
+	void (*on_idle)(struct pgconn *pc);
+	/* The number of live connections changed (db up/down). */
+	void (*on_count)(void *arg, int up);
+	void *arg;
+};
+
+struct pgconn_cmd {
+	int    tag;
+	size_t arg;
+};
+
+struct pgpool;
+
+struct pgconn {
+	struct pgpool    *pool;
+	int               index;
+	enum pgconn_state state;
+	PGconn           *pg;
+	int               fd;          /* PQsocket, re-read after each poll */
+	ev_io             rio, wio;
+	ev_timer          timer;       /* reconnect backoff / connect timeout */
+	double            backoff;     /* seconds before the next reconnect */
+	void             *job;         /* owner of the current work, or NULL */
+	struct pgconn_cmd *cmds;       /* commands awaiting results (ring) */
+	size_t            cmd_head, cmd_count, cmd_cap;
+	bool              cur_has_result; /* the head command delivered its result */
+	bool              ever_connected;
+	bool              broken;      /* a send failed: drop it from the loop */
+	char              last_error[256];
+};
+
+struct pgpool {
+	struct ev_loop   *loop;
+	struct pgconn    *conns;
+	size_t            n;
+	int               up;          /* connections IDLE or BUSY */
+	char             *dsn;
+	struct pgconn_ops ops;
+	bool              stopping;    /* no reconnects */
+};
+
+void pgpool_init(struct pgpool *pool, struct ev_loop *loop, const char *dsn, size_t n,
+		 const struct pgconn_ops *ops);
+/* Start connecting every connection. */
+void pgpool_start(struct pgpool *pool);
+/* Close everything (shutdown). */
+void pgpool_free(struct pgpool *pool);
+
+/* An idle connection, or NULL. */
+struct pgconn *pgpool_idle(struct pgpool *pool);
+
+/* Give an idle connection to `job` (state BUSY). */
+void pgconn_acquire(struct pgconn *pc, void *job);
+/* The job is done and the pipeline is empty: back to IDLE (calls on_idle). */
+void pgconn_release(struct pgconn *pc);
+
+/*
+ * Queue one command (PQsendQueryParams, text parameters, text results).
+ * Returns false if libpq refused (the connection is then being dropped:
+ * on_lost will follow from the loop, never from inside this call).
+ */
+bool pgconn_send(struct pgconn *pc, int tag, size_t arg, const char *sql,
+		 int nparams, const char *const *values);
+/* Queue a sync point (ends an implicit transaction / error recovery). */
+bool pgconn_sync(struct pgconn *pc, int tag, size_t arg);
+
+/* Drop the connection now (e.g. shutdown timeout); on_lost is called. */
+void pgconn_abort(struct pgconn *pc, const char *why);
+
+#endif /* PGC_PGCONN_H */

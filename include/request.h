@@ -1,0 +1,53 @@
+/*
+ * request.h — decode and validate one request line (PROTOCOL.md "Requests").
+ *
+ * An insert becomes a struct row attached to its table's group; any problem
+ * becomes a PC error with the request's id when it could be read.
+ */
+#ifndef PGC_REQUEST_H
+#define PGC_REQUEST_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "group.h"
+#include "jsontext.h"
+#include "row.h"
+
+enum request_op {
+	OP_INSERT = 0,
+	OP_PING,
+	OP_FLUSH,
+	OP_STATS,
+};
+
+struct request {
+	enum request_op op;
+	char           *id_json;    /* "null" when absent or unreadable (malloc'd) */
+	struct group   *group;      /* insert: the table's group */
+	struct row     *row;        /* insert: the decoded row (owned by caller) */
+	const char     *err_code;   /* NULL on success, else a PC code */
+	char            err_message[256];
+};
+
+struct request_decoder {
+	struct jsontext_numbers nums;   /* scratch, reused across lines */
+	struct group_registry  *groups;
+	const struct config    *cfg;
+};
+
+void request_decoder_init(struct request_decoder *d, struct group_registry *groups,
+			  const struct config *cfg);
+void request_decoder_free(struct request_decoder *d);
+
+/*
+ * Decode `line` (len bytes, NUL at line[len]). Always fills req->id_json.
+ * On failure req->err_code is set and no row is created.
+ */
+void request_decode(struct request_decoder *d, const char *line, size_t len,
+		    double now, struct request *req);
+
+/* Free what request_decode allocated (not the row once it is queued). */
+void request_clear(struct request *req);
+
+#endif /* PGC_REQUEST_H */

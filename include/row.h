@@ -1,0 +1,66 @@
+/*
+ * row.h — one accepted insert: its values, who to ack, and its outcome.
+ *
+ * A row is created by request decoding, waits in its table's group, travels
+ * in a batch to PostgreSQL and is completed exactly once (row_complete in
+ * sidecar.c), which writes its ack and frees it.
+ */
+#ifndef PGC_ROW_H
+#define PGC_ROW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct client;
+struct colset;
+
+enum value_kind {
+	VALUE_NULL = 0,
+	VALUE_STRING,   /* text: the decoded string */
+	VALUE_NUMBER,   /* text: the number exactly as the client wrote it */
+	VALUE_BOOL,     /* text: "true" or "false" */
+	VALUE_OBJECT,   /* text: compact JSON text */
+	VALUE_ARRAY,    /* text: compact JSON text (a PostgreSQL array for array columns) */
+};
+
+struct value {
+	enum value_kind kind;
+	const char     *text;  /* into the row's storage; NULL for VALUE_NULL */
+	size_t          len;
+};
+
+/* What is known about a row's fate while its batch runs. */
+enum row_outcome {
+	ROW_PENDING = 0,  /* not yet written */
+	ROW_WRITTEN,      /* inserted in the batch's open transaction; ok once it commits */
+	ROW_FAILED,       /* has its own error ack in `result` */
+};
+
+struct row {
+	struct row     *next;        /* in its group's queue */
+	struct client  *client;      /* who to ack (holds a reference) */
+	char           *id_json;     /* the request id as JSON text ("null" if absent) */
+	uint64_t        seq;         /* acceptance order, for `flush` */
+	double          accepted_at; /* ev_now() when decoded */
+	struct colset  *colset;      /* its columns, sorted by name; values in that order */
+	bool            returning_all;   /* "returning": ["*"] */
+	char          **returning;   /* requested columns (NULL-terminated) or NULL */
+	size_t          n_returning;
+	size_t          bytes;       /* size of values, for --max-batch-bytes */
+	enum row_outcome outcome;
+	struct buf      result;      /* error ack, or the RETURNING object text */
+	struct value    values[];    /* colset->n values */
+};
+
+/* Does the row want RETURNING data? */
+static inline bool row_wants_returning(const struct row *r)
+{
+	return r->returning_all || r->n_returning > 0;
+}
+
+void row_free(struct row *r);
+
+#endif /* PGC_ROW_H */

@@ -1,0 +1,32 @@
+/*
+ * server.h — the listening Unix socket.
+ */
+#ifndef PGC_SERVER_H
+#define PGC_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+struct sidecar;
+
+struct server {
+	int       fd;
+	char     *path;
+	ev_io     accept_io;
+	bool      listening;
+};
+
+/*
+ * Bind and listen on `path` with `mode`. A stale socket file (nothing
+ * listening) is replaced; a live one is not stolen. On failure prints one
+ * line on stderr and returns false.
+ */
+bool server_listen(struct server *srv, const char *path, mode_t mode);
+/* Start accepting on the loop. */
+void server_start(struct server *srv, struct sidecar *sc);
+/* Stop accepting, close and unlink the socket. */
+void server_close(struct server *srv, struct ev_loop *loop);
+
+#endif /* PGC_SERVER_H */

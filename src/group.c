@@ -1,0 +1,323 @@
+/*
+ * group.c — per-table accumulation and flush deadlines (see group.h).
+ */
+#include "group.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+static uint64_t group_hash(const char *schema, const char *table)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)(schema ? schema : ""); *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ (schema ? 1 : 2)) * 1099511628211ULL;
+	for (p = (const unsigned char *)table; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+static void group_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct group *g = w->data;
+
+	group_make_ready(g->owner, g);
+}
+
+void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
+			 double max_delay, size_t max_rows, size_t max_bytes,
+			 void (*on_ready)(void *), void *arg)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->loop = loop;
+	reg->nbuckets = 64;
+	reg->buckets = pgc_calloc(reg->nbuckets, sizeof(*reg->buckets));
+	reg->max_delay = max_delay;
+	reg->max_rows = max_rows;
+	reg->max_bytes = max_bytes;
+	reg->on_ready = on_ready;
+	reg->on_ready_arg = arg;
+}
+
+static void group_free(struct group_registry *reg, struct group *g)
+{
+	struct colset *cs, *next;
+	size_t i;
+
+	ev_timer_stop(reg->loop, &g->deadline);
+	for (cs = g->colsets; cs; cs = next) {
+		next = cs->next;
+		for (i = 0; i < cs->n; i++)
+			free(cs->names[i]);
+		free(cs->names);
+		free(cs->key);
+		free(cs);
+	}
+	schema_free(g->tschema);
+	free(g->schema);
+	free(g->table);
+	free(g->display);
+	free(g);
+}
+
+void group_registry_free(struct group_registry *reg)
+{
+	size_t i;
+
+	for (i = 0; i < reg->nbuckets; i++) {
+		struct group *g = reg->buckets[i], *next;
+		for (; g; g = next) {
+			next = g->hnext;
+			group_free(reg, g);
+		}
+	}
+	free(reg->buckets);
+	memset(reg, 0, sizeof(*reg));
+}
+
+static void registry_grow(struct group_registry *reg)
+{
+	size_t n = reg->nbuckets * 2, i;
+	struct group **b = pgc_calloc(n, sizeof(*b));
+
+	for (i = 0; i < reg->nbuckets; i++) {
+		struct group *g = reg->buckets[i], *next;
+		for (; g; g = next) {
+			size_t k = group_hash(g->schema, g->table) & (n - 1);
+			next = g->hnext;
+			g->hnext = b[k];
+			b[k] = g;
+		}
+	}
+	free(reg->buckets);
+	reg->buckets = b;
+	reg->nbuckets = n;
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+struct group *group_get(struct group_registry *reg, const char *schema, const char *table)
+{
+	size_t k = group_hash(schema, table) & (reg->nbuckets - 1);
+	struct group *g;
+	struct buf disp;
+
+	for (g = reg->buckets[k]; g; g = g->hnext)
+		if (same_name(g->schema, schema) && strcmp(g->table, table) == 0)
+			return g;
+	g = pgc_calloc(1, sizeof(*g));
+	g->schema = schema ? pgc_strdup(schema) : NULL;
+	g->table = pgc_strdup(table);
+	buf_init(&disp);
+	if (schema)
+		buf_printf(&disp, "%s.%s", schema, table);
+	else
+		buf_puts(&disp, table);
+	g->display = pgc_strdup(buf_cstr(&disp));
+	buf_free(&disp);
+	g->owner = reg;
+	ev_timer_init(&g->deadline, group_deadline_cb, 0., 0.);
+	g->deadline.data = g;
+	g->hnext = reg->buckets[k];
+	reg->buckets[k] = g;
+	if (++reg->count > reg->nbuckets)
+		registry_grow(reg);
+	return g;
+}
+
+struct colset *group_colset(struct group *g, const char *const *names, size_t n)
+{
+	struct colset *cs;
+	struct buf key;
+	size_t i;
+
+	buf_init(&key);
+	for (i = 0; i < n; i++)
+		buf_append(&key, names[i], strlen(names[i]) + 1);
+	buf_printf(&key, "%zu", n);
+	for (cs = g->colsets; cs; cs = cs->next) {
+		if (cs->keylen == key.len && memcmp(cs->key, key.data, key.len) == 0) {
+			buf_free(&key);
+			return cs;
+		}
+	}
+	cs = pgc_calloc(1, sizeof(*cs));
+	cs->key = key.data; /* ownership moves */
+	cs->keylen = key.len;
+	cs->n = n;
+	cs->names = pgc_calloc(n ? n : 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		cs->names[i] = pgc_strdup(names[i]);
+	cs->next = g->colsets;
+	g->colsets = cs;
+	return cs;
+}
+
+static void ready_push(struct group_registry *reg, struct group *g)
+{
+	if (g->ready)
+		return;
+	g->ready = true;
+	g->ready_next = NULL;
+	if (reg->ready_tail)
+		reg->ready_tail->ready_next = g;
+	else
+		reg->ready_head = g;
+	reg->ready_tail = g;
+}
+
+void group_make_ready(struct group_registry *reg, struct group *g)
+{
+	ev_timer_stop(reg->loop, &g->deadline);
+	if (!g->nrows)
+		return;
+	ready_push(reg, g);
+	if (reg->on_ready)
+		reg->on_ready(reg->on_ready_arg);
+}
+
+static bool group_full(const struct group_registry *reg, const struct group *g)
+{
+	return g->nrows >= reg->max_rows || g->nbytes >= reg->max_bytes;
+}
+
+/* Arm the deadline for the current oldest row (or make the group ready). */
+static void group_arm_deadline(struct group_registry *reg, struct group *g)
+{
+	double left;
+
+	ev_timer_stop(reg->loop, &g->deadline);
+	if (!g->nrows || g->ready)
+		return;
+	if (group_full(reg, g)) {
+		group_make_ready(reg, g);
+		return;
+	}
+	left = g->head->accepted_at + reg->max_delay - ev_now(reg->loop);
+	if (left <= 0) {
+		group_make_ready(reg, g);
+		return;
+	}
+	ev_timer_set(&g->deadline, left, 0.);
+	ev_timer_start(reg->loop, &g->deadline);
+}
+
+void group_add_row(struct group_registry *reg, struct group *g, struct row *r)
+{
+	r->next = NULL;
+	if (g->tail)
+		g->tail->next = r;
+	else
+		g->head = r;
+	g->tail = r;
+	g->nrows++;
+	g->nbytes += r->bytes;
+	if (g->ready)
+		return;
+	if (group_full(reg, g))
+		group_make_ready(reg, g);
+	else if (g->nrows == 1)
+		group_arm_deadline(reg, g);
+}
+
+void group_make_all_ready(struct group_registry *reg)
+{
+	size_t i;
+	struct group *g;
+
+	for (i = 0; i < reg->nbuckets; i++)
+		for (g = reg->buckets[i]; g; g = g->hnext)
+			if (g->nrows) {
+				ev_timer_stop(reg->loop, &g->deadline);
+				ready_push(reg, g);
+			}
+	if (reg->ready_head && reg->on_ready)
+		reg->on_ready(reg->on_ready_arg);
+}
+
+struct group *group_pop_ready(struct group_registry *reg)
+{
+	struct group *g;
+
+	while ((g = reg->ready_head)) {
+		reg->ready_head = g->ready_next;
+		if (!reg->ready_head)
+			reg->ready_tail = NULL;
+		g->ready = false;
+		if (g->nrows)
+			return g;
+	}
+	return NULL;
+}
+
+struct row **group_take_rows(struct group_registry *reg, struct group *g, size_t *n)
+{
+	size_t cap = g->nrows < reg->max_rows ? g->nrows : reg->max_rows, k = 0, bytes = 0;
+	struct row **rows = pgc_malloc(cap * sizeof(*rows));
+
+	while (g->head && k < cap && (k == 0 || bytes + g->head->bytes <= reg->max_bytes)) {
+		struct row *r = g->head;
+		g->head = r->next;
+		r->next = NULL;
+		bytes += r->bytes;
+		rows[k++] = r;
+	}
+	if (!g->head)
+		g->tail = NULL;
+	g->nrows -= k;
+	g->nbytes -= bytes;
+	*n = k;
+	group_arm_deadline(reg, g);
+	return rows;
+}
+
+void group_return_rows(struct group_registry *reg, struct group *g, struct row **rows, size_t n)
+{
+	size_t i;
+
+	for (i = n; i-- > 0;) {
+		rows[i]->next = g->head;
+		g->head = rows[i];
+		if (!g->tail)
+			g->tail = rows[i];
+		g->nrows++;
+		g->nbytes += rows[i]->bytes;
+	}
+	group_arm_deadline(reg, g);
+}
+
+void group_foreach(struct group_registry *reg, void (*fn)(struct group *, void *), void *arg)
+{
+	size_t i;
+	struct group *g, *next;
+
+	for (i = 0; i < reg->nbuckets; i++)
+		for (g = reg->buckets[i]; g; g = next) {
+			next = g->hnext;
+			fn(g, arg);
+		}
+}
+
+void group_set_schema(struct group *g, struct table_schema *s)
+{
+	schema_free(g->tschema);
+	g->tschema = s;
+	g->schema_stale = false;
+	if (s && s->exists) {
+		struct buf disp;
+		buf_init(&disp);
+		buf_printf(&disp, "%s.%s", s->nspname, s->relname);
+		free(g->display);
+		g->display = pgc_strdup(buf_cstr(&disp));
+		buf_free(&disp);
+	}
+}

@@ -1,0 +1,390 @@
+/*
+ * pgconn.c — non-blocking libpq connections in pipeline mode (see pgconn.h).
+ */
+#include "pgconn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define PGCONN_CONNECT_TIMEOUT 10.0  /* seconds for one connection attempt */
+#define PGCONN_BACKOFF_MIN     0.05
+#define PGCONN_BACKOFF_MAX     2.0
+#define PGCONN_WARN_EVERY      30.0  /* "still unreachable" at most this often */
+
+static void pgconn_connect(struct pgconn *pc);
+static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static double pool_last_warn;
+
+/* ---- command queue ---- */
+
+static void cmd_push(struct pgconn *pc, int tag, size_t arg)
+{
+	if (pc->cmd_count == pc->cmd_cap) {
+		size_t cap = pc->cmd_cap ? pc->cmd_cap * 2 : 64, i;
+		struct pgconn_cmd *c = pgc_malloc(cap * sizeof(*c));
+		for (i = 0; i < pc->cmd_count; i++)
+			c[i] = pc->cmds[(pc->cmd_head + i) % pc->cmd_cap];
+		free(pc->cmds);
+		pc->cmds = c;
+		pc->cmd_cap = cap;
+		pc->cmd_head = 0;
+	}
+	pc->cmds[(pc->cmd_head + pc->cmd_count) % pc->cmd_cap] = (struct pgconn_cmd){ tag, arg };
+	pc->cmd_count++;
+}
+
+static struct pgconn_cmd cmd_pop(struct pgconn *pc)
+{
+	struct pgconn_cmd c = pc->cmds[pc->cmd_head];
+
+	pc->cmd_head = (pc->cmd_head + 1) % pc->cmd_cap;
+	pc->cmd_count--;
+	return c;
+}
+
+/* ---- watchers ---- */
+
+static void pgconn_watch(struct pgconn *pc, bool rd, bool wr)
+{
+	struct ev_loop *loop = pc->pool->loop;
+
+	ev_io_stop(loop, &pc->rio);
+	ev_io_stop(loop, &pc->wio);
+	if (pc->fd < 0)
+		return;
+	ev_io_set(&pc->rio, pc->fd, EV_READ);
+	ev_io_set(&pc->wio, pc->fd, EV_WRITE);
+	if (rd)
+		ev_io_start(loop, &pc->rio);
+	if (wr)
+		ev_io_start(loop, &pc->wio);
+}
+
+/* ---- state changes ---- */
+
+static void pgconn_set_up(struct pgconn *pc, bool up)
+{
+	struct pgpool *pool = pc->pool;
+
+	pool->up += up ? 1 : -1;
+	if (pool->ops.on_count)
+		pool->ops.on_count(pool->ops.arg, pool->up);
+}
+
+static void pgconn_schedule_reconnect(struct pgconn *pc)
+{
+	struct ev_loop *loop = pc->pool->loop;
+
+	pc->state = PGCONN_DOWN;
+	if (pc->pool->stopping)
+		return;
+	ev_timer_stop(loop, &pc->timer);
+	ev_timer_set(&pc->timer, pc->backoff, 0.);
+	ev_timer_start(loop, &pc->timer);
+	pc->backoff = pc->backoff * 2 > PGCONN_BACKOFF_MAX ? PGCONN_BACKOFF_MAX : pc->backoff * 2;
+}
+
+static void pgconn_close_pg(struct pgconn *pc)
+{
+	pgconn_watch(pc, false, false);
+	ev_timer_stop(pc->pool->loop, &pc->timer);
+	if (pc->pg)
+		PQfinish(pc->pg);
+	pc->pg = NULL;
+	pc->fd = -1;
+	pc->cmd_count = 0;
+	pc->cmd_head = 0;
+	pc->cur_has_result = false;
+	pc->broken = false;
+}
+
+static void pgconn_copy_error(struct pgconn *pc, const char *why)
+{
+	size_t n;
+
+	snprintf(pc->last_error, sizeof(pc->last_error), "%s", why ? why : "unknown error");
+	n = strlen(pc->last_error);
+	while (n && (pc->last_error[n - 1] == '\n' || pc->last_error[n - 1] == ' '))
+		pc->last_error[--n] = '\0';
+}
+
+/* The connection is gone (or never came up): tell the job, reconnect later. */
+static void pgconn_lost(struct pgconn *pc, const char *why)
+{
+	bool was_up = pc->state == PGCONN_IDLE || pc->state == PGCONN_BUSY;
+	void *job = pc->job;
+	double now = ev_now(pc->pool->loop);
+
+	pgconn_copy_error(pc, why);
+	pgconn_close_pg(pc);
+	pc->job = NULL;
+	if (was_up) {
+		log_warn("database connection lost", "conn=%d error=%s", pc->index, log_q(pc->last_error));
+		pgconn_set_up(pc, false);
+	} else if (now - pool_last_warn >= PGCONN_WARN_EVERY) {
+		pool_last_warn = now;
+		log_warn("database unreachable", "conn=%d error=%s", pc->index, log_q(pc->last_error));
+	}
+	pgconn_schedule_reconnect(pc);
+	if (job)
+		pc->pool->ops.on_lost(pc, job);
+}
+
+static void pgconn_connected(struct pgconn *pc)
+{
+	ev_timer_stop(pc->pool->loop, &pc->timer);
+	if (PQsetnonblocking(pc->pg, 1) != 0 || PQenterPipelineMode(pc->pg) != 1) {
+		pgconn_lost(pc, PQerrorMessage(pc->pg));
+		return;
+	}
+	pc->state = PGCONN_IDLE;
+	pc->backoff = PGCONN_BACKOFF_MIN;
+	pc->fd = PQsocket(pc->pg);
+	pgconn_watch(pc, true, false);
+	log_info(pc->ever_connected ? "database connection restored" : "database connected",
+		 "conn=%d server_version=%d", pc->index, PQserverVersion(pc->pg));
+	pc->ever_connected = true;
+	pgconn_set_up(pc, true);
+	pc->pool->ops.on_idle(pc);
+}
+
+/* Advance a connection attempt; the one place a CONNECTING conn changes state. */
+static void pgconn_poll(struct pgconn *pc)
+{
+	switch (PQconnectPoll(pc->pg)) {
+	case PGRES_POLLING_READING:
+		pc->fd = PQsocket(pc->pg);
+		pgconn_watch(pc, true, false);
+		break;
+	case PGRES_POLLING_WRITING:
+		pc->fd = PQsocket(pc->pg);
+		pgconn_watch(pc, false, true);
+		break;
+	case PGRES_POLLING_OK:
+		pgconn_connected(pc);
+		break;
+	case PGRES_POLLING_FAILED:
+	default:
+		pgconn_lost(pc, PQerrorMessage(pc->pg));
+		break;
+	}
+}
+
+static void pgconn_connect(struct pgconn *pc)
+{
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { pc->pool->dsn, "pgcoalesce", NULL };
+
+	pc->pg = PQconnectStartParams(keys, vals, 1);
+	if (!pc->pg || PQstatus(pc->pg) == CONNECTION_BAD) {
+		pgconn_lost(pc, pc->pg ? PQerrorMessage(pc->pg) : "out of memory");
+		return;
+	}
+	pc->state = PGCONN_CONNECTING;
+	ev_timer_stop(pc->pool->loop, &pc->timer);
+	ev_timer_set(&pc->timer, PGCONN_CONNECT_TIMEOUT, 0.);
+	ev_timer_start(pc->pool->loop, &pc->timer);
+	pc->fd = PQsocket(pc->pg);
+	pgconn_watch(pc, false, true);
+}
+
+static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pgconn *pc = w->data;
+
+	if (pc->state == PGCONN_CONNECTING)
+		pgconn_lost(pc, "connection attempt timed out");
+	else if (pc->state == PGCONN_DOWN)
+		pgconn_connect(pc);
+}
+
+/* ---- pipeline I/O ---- */
+
+/* Push queued output; arm EV_WRITE only while libpq has more to send. */
+static bool pgconn_flush(struct pgconn *pc)
+{
+	int r = PQflush(pc->pg);
+
+	if (r < 0) {
+		pgconn_lost(pc, PQerrorMessage(pc->pg));
+		return false;
+	}
+	pgconn_watch(pc, true, r == 1);
+	return true;
+}
+
+/* Deliver every result that is complete; see pgconn.h for the contract. */
+static void pgconn_drain(struct pgconn *pc)
+{
+	struct pgpool *pool = pc->pool;
+
+	while (pc->pg && pc->cmd_count && !PQisBusy(pc->pg)) {
+		PGresult *res = PQgetResult(pc->pg);
+		struct pgconn_cmd cmd;
+
+		if (!res) {
+			if (!pc->cur_has_result)
+				break;
+			cmd_pop(pc); /* end of the head command's results */
+			pc->cur_has_result = false;
+			continue;
+		}
+		cmd = pc->cmds[pc->cmd_head];
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			cmd_pop(pc);
+			pc->cur_has_result = false;
+		} else {
+			pc->cur_has_result = true;
+		}
+		pool->ops.on_result(pc, pc->job, cmd.tag, cmd.arg, res);
+		PQclear(res);
+	}
+}
+
+static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pgconn *pc = w->data;
+
+	if (pc->state == PGCONN_CONNECTING) {
+		pgconn_poll(pc);
+		return;
+	}
+	if (!pc->pg)
+		return;
+	if (pc->broken) {
+		pc->broken = false;
+		pgconn_lost(pc, PQerrorMessage(pc->pg));
+		return;
+	}
+	if ((revents & EV_WRITE) && !pgconn_flush(pc))
+		return;
+	if (revents & EV_READ) {
+		if (!PQconsumeInput(pc->pg)) {
+			pgconn_lost(pc, PQerrorMessage(pc->pg));
+			return;
+		}
+		pgconn_drain(pc);
+		if (pc->pg && PQstatus(pc->pg) == CONNECTION_BAD)
+			pgconn_lost(pc, PQerrorMessage(pc->pg));
+	}
+}
+
+static void pgconn_mark_broken(struct pgconn *pc)
+{
+	pc->broken = true;
+	ev_feed_event(pc->pool->loop, &pc->rio, EV_READ);
+}
+
+bool pgconn_send(struct pgconn *pc, int tag, size_t arg, const char *sql,
+		 int nparams, const char *const *values)
+{
+	if (!pc->pg || !PQsendQueryParams(pc->pg, sql, nparams, NULL, values, NULL, NULL, 0)) {
+		/* reported from the loop, never from inside the caller's send sequence */
+		pgconn_mark_broken(pc);
+		return false;
+	}
+	cmd_push(pc, tag, arg);
+	return true;
+}
+
+bool pgconn_sync(struct pgconn *pc, int tag, size_t arg)
+{
+	int r;
+
+	if (!pc->pg || !PQpipelineSync(pc->pg)) {
+		pgconn_mark_broken(pc);
+		return false;
+	}
+	cmd_push(pc, tag, arg);
+	r = PQflush(pc->pg);
+	if (r < 0) {
+		pgconn_mark_broken(pc);
+		return false;
+	}
+	pgconn_watch(pc, true, r == 1);
+	return true;
+}
+
+void pgconn_abort(struct pgconn *pc, const char *why)
+{
+	if (pc->state == PGCONN_IDLE || pc->state == PGCONN_BUSY)
+		pgconn_lost(pc, why);
+}
+
+/* ---- pool ---- */
+
+void pgpool_init(struct pgpool *pool, struct ev_loop *loop, const char *dsn, size_t n,
+		 const struct pgconn_ops *ops)
+{
+	size_t i;
+
+	memset(pool, 0, sizeof(*pool));
+	pool->loop = loop;
+	pool->dsn = pgc_strdup(dsn);
+	pool->ops = *ops;
+	pool->n = n;
+	pool->conns = pgc_calloc(n, sizeof(*pool->conns));
+	for (i = 0; i < n; i++) {
+		struct pgconn *pc = &pool->conns[i];
+		pc->pool = pool;
+		pc->index = (int)i;
+		pc->fd = -1;
+		pc->backoff = PGCONN_BACKOFF_MIN;
+		ev_init(&pc->rio, pgconn_io_cb);
+		ev_init(&pc->wio, pgconn_io_cb);
+		ev_init(&pc->timer, pgconn_timer_cb);
+		pc->rio.data = pc->wio.data = pc->timer.data = pc;
+	}
+}
+
+void pgpool_start(struct pgpool *pool)
+{
+	size_t i;
+
+	for (i = 0; i < pool->n; i++)
+		pgconn_connect(&pool->conns[i]);
+}
+
+void pgpool_free(struct pgpool *pool)
+{
+	size_t i;
+
+	pool->stopping = true;
+	for (i = 0; i < pool->n; i++) {
+		pgconn_close_pg(&pool->conns[i]);
+		free(pool->conns[i].cmds);
+	}
+	free(pool->conns);
+	free(pool->dsn);
+	memset(pool, 0, sizeof(*pool));
+}
+
+struct pgconn *pgpool_idle(struct pgpool *pool)
+{
+	size_t i;
+
+	for (i = 0; i < pool->n; i++)
+		if (pool->conns[i].state == PGCONN_IDLE)
+			return &pool->conns[i];
+	return NULL;
+}
+
+void pgconn_acquire(struct pgconn *pc, void *job)
+{
+	pc->state = PGCONN_BUSY;
+	pc->job = job;
+}
+
+void pgconn_release(struct pgconn *pc)
+{
+	pc->job = NULL;
+	if (pc->state != PGCONN_BUSY)
+		return;
+	pc->state = PGCONN_IDLE;
+	pc->pool->ops.on_idle(pc);
+}

@@ -1,0 +1,20 @@
+/*
+ * row.c — freeing a row (rows are built by request.c, completed by sidecar.c).
+ */
+#include "row.h"
+
+#include <stdlib.h>
+
+void row_free(struct row *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	free(r->id_json);
+	for (i = 0; i < r->n_returning; i++)
+		free(r->returning[i]);
+	free(r->returning);
+	buf_free(&r->result);
+	free(r);
+}
