@@ -40,10 +40,10 @@ endif
 
 # Modules shared by the daemon, the CLI and the tests (client-side pieces).
 COMMON_SRC := src/buf.c src/jsontext.c src/linebuf.c
+DAEMON_MAIN := src/pgcoalesce.c
 # The daemon: socket -> framing -> request -> group -> flush -> ack
 # (every other src/*.c; see README "Code map").
 DAEMON_SRC := $(filter-out $(COMMON_SRC) $(DAEMON_MAIN) $(wildcard src/cli_*.c),$(wildcard src/*.c))
-DAEMON_MAIN := src/pgcoalesce.c
 CLI_SRC    := $(wildcard src/cli_*.c)
 UNIT_SRC   := $(wildcard test/unit/*.c)
 

@@ -76,6 +76,7 @@ struct pgpool {
 	char             *dsn;
 	struct pgconn_ops ops;
 	bool              stopping;    /* no reconnects */
+	char              last_error[256]; /* the latest connection failure, for errors and logs */
 };
 
 void pgpool_init(struct pgpool *pool, struct ev_loop *loop, const char *dsn, size_t n,

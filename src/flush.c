@@ -592,6 +592,7 @@ static void batch_isolate_window(struct batch *b)
 	struct pgconn *pc = b->pc;
 	size_t sent = 0, i;
 
+	b->iso_end = NO_ROW;
 	for (i = b->iso_pos; i < b->n && sent < ISOLATE_WINDOW; i++) {
 		struct row *r = b->rows[i];
 		if (r->outcome != ROW_PENDING || !row_validate(b, r))
@@ -684,9 +685,8 @@ static size_t batch_expire_rows(struct batch *b, double now)
 	size_t i, kept = 0;
 	char msg[384];
 
-	snprintf(msg, sizeof(msg), "database unavailable for --retry-timeout-ms (%ld ms)%s%s",
-		 sc->cfg->retry_timeout_ms, b->lost_last ? ": " : "",
-		 b->lost_last && b->pc ? b->pc->last_error : "");
+	snprintf(msg, sizeof(msg), "database unavailable for --retry-timeout-ms (%ld ms): %s",
+		 sc->cfg->retry_timeout_ms, sc->pool.last_error);
 	for (i = 0; i < b->n; i++) {
 		struct row *r = b->rows[i];
 		if (now - r->accepted_at < limit) {
@@ -833,7 +833,9 @@ static void batch_on_sync(struct batch *b, int tag, size_t arg)
 		batch_after_rollback(b);
 		return;
 	case T_SYNC_ISO:
-		if (arg == NO_ROW ? b->err != ERR_NONE : arg == b->iso_end)
+		/* the header's Sync (NO_ROW) only ends BEGIN/xid; its errors
+		 * surface with the window's last Sync */
+		if (b->state == BATCH_ISOLATE && arg != NO_ROW && arg == b->iso_end)
 			batch_isolate_window_done(b);
 		return;
 	case T_SYNC_RECOVER:
@@ -903,10 +905,15 @@ static void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, P
 			batch_note_error(b, res);
 		break;
 	case T_COMMIT:
-		if (result_ok(res))
+		/* COMMIT of a failed transaction "succeeds" with the tag ROLLBACK */
+		if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
 			b->committed = true;
-		else
+		} else if (result_ok(res)) {
+			pg_error_set(&b->error, "40000", "the transaction was rolled back at COMMIT");
+			b->err = ERR_TRANSIENT;
+		} else {
 			batch_note_error(b, res);
+		}
 		break;
 	case T_RESOLVE:
 		batch_resolve_result(b, res);
@@ -1004,7 +1011,7 @@ static void expire_group(struct group *g, void *arg)
 		struct row **rows = group_take_rows(&x->sc->groups, g, &n), *r;
 		size_t i;
 		snprintf(msg, sizeof(msg), "database unavailable for --retry-timeout-ms (%ld ms): %s",
-			 x->sc->cfg->retry_timeout_ms, x->sc->pool.conns[0].last_error);
+			 x->sc->cfg->retry_timeout_ms, x->sc->pool.last_error);
 		for (i = 0; i < n; i++) {
 			r = rows[i];
 			if (x->now - r->accepted_at >= x->limit) {
@@ -1059,17 +1066,19 @@ void flush_abandon_all(struct sidecar *sc)
 	struct batch *b;
 
 	group_foreach(&sc->groups, abandon_group, sc);
-	/* each pass ends (frees) at least one batch */
+	/*
+	 * Dropping a batch's connection ends it through batch_on_lost, which
+	 * sees shutdown_expired: PC005 if COMMIT was never sent, PC007 if it was.
+	 */
 	while ((b = sc->batches)) {
-		if (b->pc) {
+		if (b->pc)
 			pgconn_abort(b->pc, "shutdown timeout");
-			if (sc->batches == b && b->pc == NULL && b->state != BATCH_COMMIT)
-				continue;
-		} else if (b->state == BATCH_RESOLVE) {
+		if (sc->batches != b)
+			continue;
+		if (b->state == BATCH_RESOLVE || b->state == BATCH_COMMIT)
 			batch_fail_all_pc(b, PC_COMMIT_UNKNOWN, "shutdown before the COMMIT outcome was known");
-		} else {
+		else
 			batch_fail_all_pc(b, PC_SHUTTING_DOWN, "shutdown timeout reached before the row was written");
-		}
 	}
 }
 

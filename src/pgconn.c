@@ -121,6 +121,7 @@ static void pgconn_lost(struct pgconn *pc, const char *why)
 	double now = ev_now(pc->pool->loop);
 
 	pgconn_copy_error(pc, why);
+	memcpy(pc->pool->last_error, pc->last_error, sizeof(pc->last_error));
 	pgconn_close_pg(pc);
 	pc->job = NULL;
 	if (was_up) {

@@ -1,0 +1,106 @@
+/*
+ * test_sqlbuild.c — the coalesced INSERT text and its array parameters.
+ *
+ * PQescapeIdentifier needs a PGconn but no server: a connection object that
+ * never connected is enough.
+ */
+#include "unit.h"
+
+#include <stdlib.h>
+
+#include "sqlbuild.h"
+
+static struct row *make_row(struct colset *cs, const struct value *vals)
+{
+	struct row *r = calloc(1, sizeof(*r) + cs->n * sizeof(struct value));
+	size_t i;
+
+	r->colset = cs;
+	for (i = 0; i < cs->n; i++)
+		r->values[i] = vals[i];
+	return r;
+}
+
+static struct table_schema *test_schema(void)
+{
+	static struct schema_column cols[] = {
+		{ "id", "bigint", false, false },
+		{ "Kind", "text", false, false },
+		{ "tags", "integer[]", true, true },
+		{ "amount", "numeric(10,2)", false, false },
+	};
+	static struct table_schema s = { true, "my schema", "Ev\"ents", cols, 4, 0 };
+
+	return &s;
+}
+
+UNIT_TEST(sqlbuild_statement_text)
+{
+	PGconn *pg = PQconnectStart("host=/nonexistent-pgcoalesce-test dbname=x");
+	struct group_registry reg;
+	struct group *g;
+	const char *names[] = { "Kind", "amount", "tags" };
+	int idx[] = { 1, 3, 2 };
+	struct colset *cs;
+	struct buf sql;
+
+	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100, NULL, NULL);
+	g = group_get(&reg, "my schema", "Ev\"ents");
+	cs = group_colset(g, names, 3);
+	buf_init(&sql);
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, true));
+	CHECK_STR(buf_cstr(&sql),
+		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" (\"Kind\",\"amount\",\"tags\") "
+		  "SELECT c1,c2,c3::integer[] FROM unnest($1::text[],$2::numeric(10,2)[],$3::text[]) "
+		  "AS u(c1,c2,c3) RETURNING *");
+	buf_reset(&sql);
+	cs = group_colset(g, names, 0);
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, false));
+	CHECK_STR(buf_cstr(&sql),
+		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM pg_catalog.generate_series(1, $1::int)");
+	buf_free(&sql);
+	group_registry_free(&reg);
+	PQfinish(pg);
+}
+
+UNIT_TEST(sqlbuild_array_params)
+{
+	struct group_registry reg;
+	struct group *g;
+	const char *names[] = { "a" };
+	struct colset *cs;
+	struct row *rows[5];
+	struct value v[5] = {
+		{ VALUE_STRING, "it's \"quoted\" \\ {x,y}", 0 },
+		{ VALUE_NULL, NULL, 0 },
+		{ VALUE_STRING, "NULL", 4 },
+		{ VALUE_NUMBER, "12345678901234567890.123456789012345678", 39 },
+		{ VALUE_ARRAY, "[1,null,[\"x\"]]", 14 },
+	};
+	struct buf out;
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		v[i].len = v[i].text ? strlen(v[i].text) : 0;
+	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100, NULL, NULL);
+	g = group_get(&reg, NULL, "t");
+	cs = group_colset(g, names, 1);
+	for (i = 0; i < 5; i++)
+		rows[i] = make_row(cs, &v[i]);
+	buf_init(&out);
+	sqlbuild_array_param(&out, rows, 4, 0, false);
+	CHECK_STR(buf_cstr(&out),
+		  "{\"it's \\\"quoted\\\" \\\\ {x,y}\",NULL,\"NULL\",\"12345678901234567890.123456789012345678\"}");
+	buf_reset(&out);
+	/* array column: the JSON array becomes a PostgreSQL array, quoted as one element */
+	sqlbuild_array_param(&out, rows + 4, 1, 0, true);
+	CHECK_STR(buf_cstr(&out), "{\"{\\\"1\\\",NULL,{\\\"x\\\"}}\"}");
+	buf_reset(&out);
+	/* not an array column: JSON text as is */
+	sqlbuild_array_param(&out, rows + 4, 1, 0, false);
+	CHECK_STR(buf_cstr(&out), "{\"[1,null,[\\\"x\\\"]]\"}");
+	buf_free(&out);
+	for (i = 0; i < 5; i++)
+		free(rows[i]);
+	group_registry_free(&reg);
+}
