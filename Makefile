@@ -55,7 +55,7 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c
 
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
-.PHONY: all clean test unit run deps install uninstall
+.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -73,6 +73,37 @@ $(BUILD)/%.o: %.c
 
 bin:
 	mkdir -p bin
+
+# ---- fuzzing (issue: hostile input) ----
+# `make fuzz` runs each libFuzzer target for FUZZ_SECONDS with clang; new
+# interesting inputs land in test/fuzz/corpus/<target>/ (commit the good ones).
+# `make fuzz-replay` (part of `make test`) replays the committed corpus with
+# the normal compiler, so a crash found once stays fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := request
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -std=gnu11 -Iinclude -I$(PG_INCLUDE) -DPGC_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+FUZZ_LIB_SRC := $(COMMON_SRC) $(DAEMON_SRC)
+
+build/fuzz/fuzz-%: test/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+
+fuzz: $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-print_final_stats=1 test/fuzz/corpus/$$t || exit 1; \
+	done
+
+bin/fuzz-replay-%: $(BUILD)/test/fuzz/fuzz_%.o $(BUILD)/test/fuzz/replay.o $(call obj,$(FUZZ_LIB_SRC)) build/flavor | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
+
+fuzz-replay: $(addprefix bin/fuzz-replay-,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		printf 'fuzz corpus %s: ' $$t; bin/fuzz-replay-$$t test/fuzz/corpus/$$t/* || exit 1; \
+	done
 
 deps:
 	@scripts/deps.sh
