@@ -31,6 +31,7 @@ struct config {
 	long    max_request_bytes;
 	long    max_clients;
 	long    max_client_output_bytes;
+	bool    eager_flush;     /* flush as soon as a connection is free */
 	char  **allow_tables;    /* NULL-terminated; NULL means every table */
 	size_t  n_allow_tables;
 	int     log_level;       /* enum log_level */

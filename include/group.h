@@ -3,7 +3,9 @@
  *
  * One group per table as the client named it (schema, table). A group is
  * ready to flush when it holds --max-batch-rows rows, --max-batch-bytes
- * bytes, or its oldest row has waited --max-delay-ms. Rows of one group that
+ * bytes, or its oldest row has waited --max-delay-ms — or, in eager mode,
+ * as soon as it holds a row. A ready group is flushed when a database
+ * connection is free. Rows of one group that
  * name the same columns share a colset; the flush writes one INSERT per
  * colset.
  */
@@ -58,6 +60,7 @@ struct group_registry {
 	double         max_delay;  /* seconds */
 	size_t         max_rows;
 	size_t         max_bytes;
+	bool           eager;      /* a non-empty group is ready at once (--eager-flush) */
 	/* called when a group becomes ready (to start flushes) */
 	void         (*on_ready)(void *arg);
 	void          *on_ready_arg;
@@ -66,6 +69,13 @@ struct group_registry {
 void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
 			 double max_delay, size_t max_rows, size_t max_bytes,
 			 void (*on_ready)(void *), void *arg);
+
+/*
+ * Eager mode: a group is ready as soon as it holds a row, so it is flushed
+ * whenever a database connection is free; max-delay then only bounds the
+ * wait for one. Batches still form while the connections are busy.
+ */
+void group_registry_set_eager(struct group_registry *reg, bool eager);
 void group_registry_free(struct group_registry *reg);
 
 /* The group for (schema, table), created on first use. */

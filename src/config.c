@@ -24,6 +24,7 @@ enum opt_kind {
 	OPT_OVERLOAD,
 	OPT_LOG_LEVEL,
 	OPT_TABLES,
+	OPT_BOOL,
 };
 
 struct opt {
@@ -51,6 +52,8 @@ static const struct opt config_opts[] = {
 	  "... or N bytes of values" },
 	{ "max-delay-ms", OPT_LONG, OFF(max_delay_ms), 0, 3600000, "5", "N",
 	  "... or when its oldest row has waited N ms" },
+	{ "eager-flush", OPT_BOOL, OFF(eager_flush), 0, 0, "on", "on|off",
+	  "also flush a group as soon as a database connection is free" },
 	{ "connections", OPT_LONG, OFF(connections), 1, 256, "2", "N",
 	  "database connections in the pool" },
 	{ "max-pending-rows", OPT_LONG, OFF(max_pending_rows), 1, 100000000, "100000", "N",
@@ -185,6 +188,14 @@ static bool opt_apply(struct config *cfg, const struct opt *o, const char *val, 
 		return true;
 	case OPT_TABLES:
 		tables_add(cfg, val);
+		return true;
+	case OPT_BOOL:
+		if (strcmp(val, "on") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+			*(bool *)(base + o->offset) = true;
+		else if (strcmp(val, "off") == 0 || strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+			*(bool *)(base + o->offset) = false;
+		else
+			break;
 		return true;
 	}
 	if (o->kind == OPT_LONG)

@@ -96,6 +96,7 @@ struct batch {
 	size_t           iso_pos;        /* next row to try */
 	size_t           iso_end;        /* last row of the window in flight */
 	size_t           iso_failed;     /* first failed row of the window, or NO_ROW */
+	double           started_at;     /* ev_now() when the batch took its rows */
 };
 
 static void batch_start(struct batch *b, struct pgconn *pc);
@@ -240,6 +241,8 @@ static void batch_finish(struct batch *b)
 		sc->stats.batches_committed++;
 	else if (failed)
 		sc->stats.batches_failed++;
+	log_debug("batch done", "table=%s rows=%zu ok=%zu failed=%zu ms=%.3f", log_q(b->g->display),
+		  b->n, ok, failed, (ev_time() - b->started_at) * 1000.0);
 	if (failed && !ok && b->err != ERR_NONE)
 		log_warn("batch failed", "table=%s rows=%zu sqlstate=%s error=%s", log_q(b->g->display),
 			 failed, b->error.code, log_q(b->error.message));
@@ -280,6 +283,7 @@ static struct batch *batch_new(struct sidecar *sc, struct group *g, struct row *
 	b->n = n;
 	b->backoff = RETRY_BACKOFF_MIN;
 	b->iso_failed = NO_ROW;
+	b->started_at = ev_now(sc->loop);
 	ev_init(&b->timer, NULL);
 	b->timer.data = b;
 	b->next = sc->batches;

@@ -187,7 +187,12 @@ void group_make_ready(struct group_registry *reg, struct group *g)
 
 static bool group_full(const struct group_registry *reg, const struct group *g)
 {
-	return g->nrows >= reg->max_rows || g->nbytes >= reg->max_bytes;
+	return reg->eager || g->nrows >= reg->max_rows || g->nbytes >= reg->max_bytes;
+}
+
+void group_registry_set_eager(struct group_registry *reg, bool eager)
+{
+	reg->eager = eager;
 }
 
 /* Arm the deadline for the current oldest row (or make the group ready). */

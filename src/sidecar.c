@@ -330,6 +330,7 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	group_registry_init(&sc->groups, loop, (double)cfg->max_delay_ms / 1000.0,
 			    (size_t)cfg->max_batch_rows, (size_t)cfg->max_batch_bytes,
 			    on_group_ready, sc);
+	group_registry_set_eager(&sc->groups, cfg->eager_flush);
 	request_decoder_init(&sc->decoder, &sc->groups, cfg);
 	flush_init(sc);
 	server_start(&sc->server, sc);
