@@ -27,6 +27,10 @@ struct colset {
 	size_t         keylen;
 	size_t         n;
 	char         **names;   /* sorted, exact */
+	/* resolved against the group's schema generation `schema_gen` (0: never) */
+	unsigned long  schema_gen;
+	int           *col_index;  /* schema column of each name */
+	int            missing;    /* first name the table lacks, or -1 */
 };
 
 struct group {
@@ -45,6 +49,7 @@ struct group {
 	struct colset *colsets;
 	struct table_schema *tschema;  /* cached column types, or NULL */
 	bool          schema_stale;/* refetch before the next flush */
+	unsigned long schema_gen;  /* bumped by group_set_schema */
 	/* per-table counters for `stats` */
 	unsigned long long rows_committed;
 	unsigned long long rows_failed;
@@ -111,5 +116,12 @@ void group_foreach(struct group_registry *reg, void (*fn)(struct group *, void *
 
 /* Replace the group's schema cache (takes ownership). */
 void group_set_schema(struct group *g, struct table_schema *s);
+
+/*
+ * Resolve a colset's names against the group's current schema (cached per
+ * schema generation). Returns false if the table lacks one of them
+ * (cs->missing says which). The group must have a schema.
+ */
+bool group_colset_resolve(struct group *g, struct colset *cs);
 
 #endif /* PGC_GROUP_H */

@@ -304,9 +304,8 @@ static bool batch_schema_misses(const struct batch *b)
 		return true;
 	for (i = 0; i < b->n; i++) {
 		const struct row *r = b->rows[i];
-		for (k = 0; k < r->colset->n; k++)
-			if (schema_find_column(s, r->colset->names[k]) < 0)
-				return true;
+		if (!group_colset_resolve(b->g, r->colset))
+			return true;
 		for (k = 0; k < r->n_returning; k++)
 			if (schema_find_column(s, r->returning[k]) < 0)
 				return true;
@@ -343,12 +342,11 @@ static bool row_validate(struct batch *b, struct row *r)
 		snprintf(msg, sizeof(msg), "relation \"%s\" does not exist", b->g->display);
 		pg_error_set(&e, "42P01", msg);
 	}
-	for (k = 0; !e.code && k < r->colset->n; k++)
-		if (schema_find_column(s, r->colset->names[k]) < 0) {
-			snprintf(msg, sizeof(msg), "column \"%s\" of relation \"%s\" does not exist",
-				 r->colset->names[k], s->relname);
-			pg_error_set(&e, "42703", msg);
-		}
+	if (!e.code && !group_colset_resolve(b->g, r->colset)) {
+		snprintf(msg, sizeof(msg), "column \"%s\" of relation \"%s\" does not exist",
+			 r->colset->names[r->colset->missing], s->relname);
+		pg_error_set(&e, "42703", msg);
+	}
 	for (k = 0; !e.code && k < r->n_returning; k++)
 		if (schema_find_column(s, r->returning[k]) < 0) {
 			snprintf(msg, sizeof(msg), "column \"%s\" does not exist", r->returning[k]);
@@ -371,7 +369,7 @@ static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colse
 {
 	const struct table_schema *s = b->g->tschema;
 	size_t np = cs->n ? cs->n : 1, i;
-	int *col_index = pgc_malloc(np * sizeof(int));
+	const int *col_index = cs->col_index;
 	struct row **rows = pgc_malloc(n * sizeof(*rows));
 	struct buf *params = pgc_calloc(np, sizeof(*params));
 	const char **values = pgc_malloc(np * sizeof(*values));
@@ -381,8 +379,7 @@ static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colse
 	buf_init(&sql);
 	for (i = 0; i < n; i++)
 		rows[i] = b->rows[idx[i]];
-	for (i = 0; i < cs->n; i++)
-		col_index[i] = schema_find_column(s, cs->names[i]);
+	group_colset_resolve(b->g, cs); /* validated: every name resolves */
 	ok = sqlbuild_insert(&sql, b->pc->pg, s, cs, col_index, returning);
 	for (i = 0; ok && i < np; i++) {
 		if (cs->n)
@@ -398,7 +395,6 @@ static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colse
 	free(params);
 	free(values);
 	free(rows);
-	free(col_index);
 	return ok;
 }
 

@@ -54,6 +54,7 @@ static void group_free(struct group_registry *reg, struct group *g)
 		for (i = 0; i < cs->n; i++)
 			free(cs->names[i]);
 		free(cs->names);
+		free(cs->col_index);
 		free(cs->key);
 		free(cs);
 	}
@@ -317,6 +318,7 @@ void group_set_schema(struct group *g, struct table_schema *s)
 	schema_free(g->tschema);
 	g->tschema = s;
 	g->schema_stale = false;
+	g->schema_gen++;
 	if (s && s->exists) {
 		struct buf disp;
 		buf_init(&disp);
@@ -325,4 +327,22 @@ void group_set_schema(struct group *g, struct table_schema *s)
 		g->display = pgc_strdup(buf_cstr(&disp));
 		buf_free(&disp);
 	}
+}
+
+bool group_colset_resolve(struct group *g, struct colset *cs)
+{
+	size_t i;
+
+	if (cs->schema_gen != g->schema_gen) {
+		if (!cs->col_index)
+			cs->col_index = pgc_calloc(cs->n ? cs->n : 1, sizeof(int));
+		cs->missing = -1;
+		for (i = 0; i < cs->n; i++) {
+			cs->col_index[i] = g->tschema->exists ? schema_find_column(g->tschema, cs->names[i]) : -1;
+			if (cs->col_index[i] < 0 && cs->missing < 0)
+				cs->missing = (int)i;
+		}
+		cs->schema_gen = g->schema_gen;
+	}
+	return cs->missing < 0;
 }
