@@ -55,7 +55,7 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c
 
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
-.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay
+.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -116,6 +116,14 @@ test: deps all bin/test-unit
 
 run: deps all
 	@scripts/run.sh
+
+# `make bench`: the sidecar vs direct per-row INSERTs (pgbench) vs the bulk
+# ceiling, side by side on one private PostgreSQL. Figures, not assertions.
+bin/bench-ceiling: $(BUILD)/test/bench/ceiling.o $(BUILD)/src/buf.o build/flavor | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) -lpq
+
+bench: deps all bin/bench-ceiling
+	@scripts/bench.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -83,12 +83,9 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if ((long)sc->nclients >= sc->cfg->max_clients) {
-			static const char msg[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"PC004\","
-				"\"message\":\"too many clients (--max-clients)\"}}\n";
-			ssize_t wr = write(fd, msg, sizeof(msg) - 1);
-			(void)wr;
+			/* no line is written: a v1 client expects responses only to its requests */
 			close(fd);
-			log_warn("client refused", "reason=max_clients max_clients=%ld", sc->cfg->max_clients);
+			log_warn("client refused: --max-clients reached", "max_clients=%ld", sc->cfg->max_clients);
 			continue;
 		}
 		client_new(sc, fd);

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""`make bench`: the sidecar against direct per-row INSERTs, side by side.
+
+One private PostgreSQL (same settings for every contender), the demo table
+from sql/demo.sql, and in one run:
+
+  - direct per-row INSERTs with pgbench: 16, 64 and 256 clients, simple and
+    prepared protocol (what an application does without the sidecar);
+  - the sidecar driven by `pgcoalesce-cli bench`: 256 clients x 1 insert in
+    flight (a drop-in for per-row code) and 64 clients x 32 in flight;
+  - the ceiling: one connection inserting client-side rows 1000 per statement,
+    with INSERT ... SELECT FROM unnest and with COPY (test/bench/ceiling.c).
+
+Prints one table: rows/s, latency p50/p99 (per row for pgbench and the sidecar,
+per 1000-row statement for the ceiling), and each sidecar figure as a ratio to
+the best direct per-row figure of the same run. Nothing is asserted.
+
+Environment: BENCH_SECONDS (default 10) per contender, BENCH_ROWS for the
+ceiling (default 300000).
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CEILING_ROWS = int(os.environ.get("BENCH_ROWS", "300000"))
+PG_SETTINGS = ["-c max_connections=300", "-c shared_buffers=256MB"]
+PER_ROW_SQL = ("\\set d random(0, 999)\n"
+               "INSERT INTO events (device_id, kind, value, payload) "
+               "VALUES (:d, 'bench', 1.5, '{\"n\": 1}');\n")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def pg_bindir():
+    dirs = sorted((d for d in os.listdir("/usr/lib/postgresql")),
+                  key=lambda v: [int(x) for x in v.split(".")])
+    return os.path.join("/usr/lib/postgresql", dirs[-1], "bin")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+class Bench:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.pgdir = os.path.join(tmp, "pg")
+        self.dsn = None
+        self.results = []   # (name, rows_per_sec, p50_ms, p99_ms, kind)
+
+    def psql(self, sql):
+        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", sql])
+
+    def fresh_table(self):
+        self.psql("TRUNCATE events RESTART IDENTITY")
+        self.psql("VACUUM ANALYZE events")
+        self.psql("CHECKPOINT")
+
+    def start_db(self):
+        env = dict(os.environ, PGCLUSTER_PORT="5499")
+        run([os.path.join(ROOT, "scripts/pgcluster.sh"), "start", self.pgdir] + PG_SETTINGS, env=env)
+        self.dsn = run([os.path.join(ROOT, "scripts/pgcluster.sh"), "dsn", self.pgdir],
+                       env=env).stdout.strip()
+        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn,
+             "-f", os.path.join(ROOT, "sql/demo.sql")])
+
+    def stop_db(self):
+        subprocess.run([os.path.join(ROOT, "scripts/pgcluster.sh"), "stop", self.pgdir],
+                       env=dict(os.environ, PGCLUSTER_PORT="5499"))
+
+    # ---- contenders ----
+
+    def pgbench(self, clients, mode):
+        name = f"direct per-row, pgbench -M {mode}, {clients} clients"
+        log(f"bench: {name} ({SECONDS}s)")
+        self.fresh_table()
+        script = os.path.join(self.tmp, "per_row.sql")
+        with open(script, "w") as f:
+            f.write(PER_ROW_SQL)
+        logdir = tempfile.mkdtemp(dir=self.tmp)
+        out = run([os.path.join(pg_bindir(), "pgbench"), "-n", "-f", script, "-M", mode,
+                   "-c", str(clients), "-j", "2", "-T", str(SECONDS), "-l",
+                   "--log-prefix", os.path.join(logdir, "tx"), self.dsn]).stdout
+        tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+        lat = []
+        for fn in os.listdir(logdir):
+            with open(os.path.join(logdir, fn)) as f:
+                lat.extend(int(line.split()[2]) / 1000.0 for line in f)
+        shutil.rmtree(logdir)
+        self.results.append((name, tps, pct(lat, 50), pct(lat, 99), "direct"))
+
+    def sidecar(self, clients, pipeline):
+        name = f"pgcoalesce, {clients} clients x {pipeline} in flight"
+        log(f"bench: {name} ({SECONDS}s)")
+        self.fresh_table()
+        sock = os.path.join(self.tmp, "pgc.sock")
+        err = open(os.path.join(self.tmp, "sidecar.log"), "a")
+        daemon = subprocess.Popen([os.path.join(ROOT, "bin/pgcoalesce"), "--dsn", self.dsn,
+                                   "--socket", sock, "--log-level", "warn"], stderr=err)
+        try:
+            wait_socket(sock)
+            out = run([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench",
+                       "--clients", str(clients), "--pipeline", str(pipeline),
+                       "--duration", str(SECONDS)]).stdout
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=60)
+        rate, p50, p99 = parse_cli_bench(out)
+        self.results.append((name, rate, p50, p99, "sidecar"))
+
+    def ceiling(self, mode):
+        name = f"ceiling: 1 connection, {mode}, 1000 rows/statement"
+        log(f"bench: {name} ({CEILING_ROWS} rows)")
+        self.fresh_table()
+        out = run([os.path.join(ROOT, "bin/bench-ceiling"), self.dsn, mode, str(CEILING_ROWS)]).stdout
+        f = dict(kv.split("=") for kv in out.split()[1:])
+        self.results.append((name, float(f["rows_per_sec"]), float(f["p50_ms"]),
+                             float(f["p99_ms"]), "ceiling"))
+
+    # ---- report ----
+
+    def report(self):
+        best_direct = max(r[1] for r in self.results if r[4] == "direct")
+        unnest = next(r[1] for r in self.results if r[4] == "ceiling" and "unnest" in r[0])
+        width = max(len(r[0]) for r in self.results)
+        print()
+        print(f"{'contender':<{width}}  {'rows/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  {'vs best direct':>14}  {'vs unnest ceiling':>17}")
+        print("-" * (width + 66))
+        for name, rate, p50, p99, kind in self.results:
+            ratio = f"{rate / best_direct:.2f}x" if kind != "direct" else ""
+            ceil = f"{100 * rate / unnest:.0f}%" if kind == "sidecar" else ""
+            print(f"{name:<{width}}  {rate:>9.0f}  {p50:>8.2f}  {p99:>8.2f}  {ratio:>14}  {ceil:>17}")
+        print()
+        print(f"best direct per-row: {best_direct:.0f} rows/s; latency: per row "
+              f"(per statement for the ceiling); {SECONDS}s per contender, "
+              f"PostgreSQL settings: {' '.join(PG_SETTINGS)} (fsync and synchronous_commit on)")
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def wait_socket(path, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sidecar did not start on {path}")
+
+
+def parse_cli_bench(out):
+    """rows/s and p50/p99 (ms) from `pgcoalesce-cli bench` output."""
+    rate = float(re.search(r"([0-9.]+)\s*rows/s", out).group(1))
+    p50 = float(re.search(r"p50[^0-9]*([0-9.]+)", out).group(1))
+    p99 = float(re.search(r"p99[^0-9]*([0-9.]+)", out).group(1))
+    return rate, p50, p99
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="pgcoalesce-bench-")
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+        os.chmod(tmp, 0o755)
+    bench = Bench(tmp)
+    try:
+        bench.start_db()
+        for mode in ("simple", "prepared"):
+            for clients in (16, 64, 256):
+                bench.pgbench(clients, mode)
+        bench.sidecar(256, 1)
+        bench.sidecar(64, 32)
+        bench.ceiling("unnest")
+        bench.ceiling("copy")
+        bench.report()
+    finally:
+        bench.stop_db()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
