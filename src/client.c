@@ -140,6 +140,8 @@ static bool client_write(struct client *c)
 		buf_consume(&c->out, (size_t)n);
 	}
 	ev_io_stop(c->sc->loop, &c->wio);
+	if (c->read_paused)
+		c->sc->paused_clients = true; /* resumed before the loop sleeps, if allowed */
 	if (c->state == CLIENT_INPUT_DONE && !c->pending_rows)
 		client_close(c, "done");
 	return true;

@@ -177,6 +177,9 @@ void sidecar_line_too_long(struct sidecar *sc, struct client *c)
 
 bool sidecar_may_read(struct sidecar *sc, struct client *c)
 {
+	/* a client not reading its acks is not read either (soft limit: half the hard one) */
+	if ((long)c->out.len > sc->cfg->max_client_output_bytes / 2)
+		return false;
 	if (sc->cfg->overload != OVERLOAD_BLOCK || sc->shutting_down)
 		return true;
 	return (long)sc->pending_rows < sc->cfg->max_pending_rows || c->pending_rows == 0;
@@ -232,17 +235,22 @@ void row_fail(struct sidecar *sc, struct row *r, struct group *g, const char *co
 
 /* ---- the loop ---- */
 
+/* Clients paused by backpressure read again once they may (see sidecar_may_read). */
 static void resume_paused_clients(struct sidecar *sc)
 {
 	struct client *c, *next;
 
-	if (!sc->paused_clients || (long)sc->pending_rows >= sc->cfg->max_pending_rows)
+	if (!sc->paused_clients)
 		return;
 	sc->paused_clients = false;
 	for (c = sc->clients; c; c = next) {
 		next = c->next;
-		if (c->read_paused)
+		if (!c->read_paused)
+			continue;
+		if (sidecar_may_read(sc, c))
 			client_resume(c);
+		else
+			sc->paused_clients = true;
 	}
 }
 
