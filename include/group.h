@@ -23,8 +23,6 @@
 /* A set of column names, sorted, interned per group. */
 struct colset {
 	struct colset *next;
-	char          *key;     /* names joined by '\0' then the count: identity */
-	size_t         keylen;
 	size_t         n;
 	char         **names;   /* sorted, exact */
 	/* resolved against the group's schema generation `schema_gen` (0: never) */

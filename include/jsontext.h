@@ -84,4 +84,20 @@ void jsontext_put_pg_quoted(struct buf *b, const char *s, size_t n);
  */
 bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len);
 
+/*
+ * Decode the JSON string token at s (n bytes, quotes included, valid JSON)
+ * into raw UTF-8 appended to `out`.
+ */
+void jsontext_unescape(struct buf *out, const char *s, size_t n);
+
+/*
+ * cJSON trees that live for one request line only: route cJSON's
+ * allocations to a bump arena that jsontext_arena_reset() empties. For the
+ * daemon, whose only cJSON trees are built and freed inside one decode; a
+ * cJSON object must never outlive the next reset.
+ */
+void jsontext_arena_install(void);
+void jsontext_arena_reset(void);
+void jsontext_arena_free(void);
+
 #endif /* PGC_JSONTEXT_H */

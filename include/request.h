@@ -32,6 +32,10 @@ struct request {
 
 struct request_decoder {
 	struct jsontext_numbers nums;   /* scratch, reused across lines */
+	struct buf              text;   /* scratch: a row's values */
+	const cJSON           **cols;   /* scratch: a row's members, sorted */
+	size_t                 *offs;   /* scratch: value offsets and lengths in `text` */
+	size_t                  cap;    /* entries in cols/offs */
 	struct group_registry  *groups;
 	const struct config    *cfg;
 };

@@ -55,7 +55,6 @@ static void group_free(struct group_registry *reg, struct group *g)
 			free(cs->names[i]);
 		free(cs->names);
 		free(cs->col_index);
-		free(cs->key);
 		free(cs);
 	}
 	schema_free(g->tschema);
@@ -135,25 +134,34 @@ struct group *group_get(struct group_registry *reg, const char *schema, const ch
 	return g;
 }
 
-struct colset *group_colset(struct group *g, const char *const *names, size_t n)
+static bool colset_is(const struct colset *cs, const char *const *names, size_t n)
 {
-	struct colset *cs;
-	struct buf key;
 	size_t i;
 
-	buf_init(&key);
+	if (cs->n != n)
+		return false;
 	for (i = 0; i < n; i++)
-		buf_append(&key, names[i], strlen(names[i]) + 1);
-	buf_printf(&key, "%zu", n);
-	for (cs = g->colsets; cs; cs = cs->next) {
-		if (cs->keylen == key.len && memcmp(cs->key, key.data, key.len) == 0) {
-			buf_free(&key);
+		if (strcmp(cs->names[i], names[i]) != 0)
+			return false;
+	return true;
+}
+
+struct colset *group_colset(struct group *g, const char *const *names, size_t n)
+{
+	struct colset *cs, **pcs;
+	size_t i;
+
+	for (pcs = &g->colsets; (cs = *pcs); pcs = &cs->next) {
+		if (colset_is(cs, names, n)) {
+			if (pcs != &g->colsets) { /* most recently used first */
+				*pcs = cs->next;
+				cs->next = g->colsets;
+				g->colsets = cs;
+			}
 			return cs;
 		}
 	}
 	cs = pgc_calloc(1, sizeof(*cs));
-	cs->key = key.data; /* ownership moves */
-	cs->keylen = key.len;
 	cs->n = n;
 	cs->names = pgc_calloc(n ? n : 1, sizeof(char *));
 	for (i = 0; i < n; i++)

@@ -109,6 +109,13 @@ static enum jsontext_status scan_string(const unsigned char *s, size_t len, size
 
 	while (k < len) {
 		unsigned char c = s[k];
+		/* fast path: plain ASCII text */
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			k++;
+			while (k < len && s[k] >= 0x20 && s[k] < 0x80 && s[k] != '"' && s[k] != '\\')
+				k++;
+			continue;
+		}
 		if (c == '"') {
 			*i = k + 1;
 			return JSONTEXT_OK;
@@ -380,14 +387,9 @@ static size_t cur_skip_value(struct json_cursor *c)
 /* Decode a JSON string token (at c->i) into `out` as raw UTF-8. */
 static void cur_string(struct json_cursor *c, struct buf *out)
 {
-	cJSON *str;
 	size_t start = cur_skip_value(c);
 
-	/* decode escapes through cJSON, which handles \uXXXX surrogate pairs */
-	str = cJSON_ParseWithLength(c->s + start, c->i - start);
-	if (str && cJSON_IsString(str))
-		buf_puts(out, str->valuestring);
-	cJSON_Delete(str);
+	jsontext_unescape(out, c->s + start, c->i - start);
 }
 
 static bool cur_array(struct json_cursor *c, struct buf *b)
@@ -440,4 +442,160 @@ bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len)
 
 	cur_ws(&c);
 	return cur_array(&c, b);
+}
+
+/* ---- string unescaping ---- */
+
+static unsigned hex4(const char *p)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char ch = p[i];
+		v <<= 4;
+		if (ch >= '0' && ch <= '9')
+			v |= (unsigned)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v |= (unsigned)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			v |= (unsigned)(ch - 'A' + 10);
+	}
+	return v;
+}
+
+static void put_utf8(struct buf *out, unsigned cp)
+{
+	char u[4];
+
+	if (cp < 0x80) {
+		buf_putc(out, (char)cp);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xC0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3F));
+		buf_append(out, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xE0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (char)(0x80 | (cp & 0x3F));
+		buf_append(out, u, 3);
+	} else {
+		u[0] = (char)(0xF0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[3] = (char)(0x80 | (cp & 0x3F));
+		buf_append(out, u, 4);
+	}
+}
+
+void jsontext_unescape(struct buf *out, const char *s, size_t n)
+{
+	size_t i = 1, end = n ? n - 1 : 0, run = 1;
+
+	buf_reserve(out, n);
+	while (i < end) {
+		unsigned cp;
+		if (s[i] != '\\') {
+			i++;
+			continue;
+		}
+		buf_append(out, s + run, i - run);
+		if (i + 1 >= end)
+			break;
+		switch (s[i + 1]) {
+		case 'b': buf_putc(out, '\b'); break;
+		case 'f': buf_putc(out, '\f'); break;
+		case 'n': buf_putc(out, '\n'); break;
+		case 'r': buf_putc(out, '\r'); break;
+		case 't': buf_putc(out, '\t'); break;
+		case 'u':
+			if (i + 6 > end)
+				break;
+			cp = hex4(s + i + 2);
+			if (cp >= 0xD800 && cp < 0xDC00 && i + 12 <= end && s[i + 6] == '\\' && s[i + 7] == 'u') {
+				unsigned lo = hex4(s + i + 8);
+				if (lo >= 0xDC00 && lo < 0xE000) {
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					i += 6;
+				}
+			}
+			put_utf8(out, cp);
+			i += 4;
+			break;
+		default: buf_putc(out, s[i + 1]); break; /* \" \\ \/ */
+		}
+		i += 2;
+		run = i;
+	}
+	if (end > run)
+		buf_append(out, s + run, end - run);
+}
+
+/* ---- a bump arena for per-line cJSON trees ---- */
+
+#define ARENA_CHUNK 65536
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t              used, cap;
+	max_align_t         data[];
+};
+
+static struct arena_chunk *arena_head;
+
+static void *arena_alloc(size_t n)
+{
+	struct arena_chunk *c = arena_head;
+	size_t need = (n + 15) & ~(size_t)15;
+
+	if (!c || c->cap - c->used < need) {
+		size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+		c = pgc_malloc(sizeof(*c) + cap);
+		c->used = 0;
+		c->cap = cap;
+		c->next = arena_head;
+		arena_head = c;
+	}
+	c->used += need;
+	return (char *)c->data + c->used - need;
+}
+
+static void arena_release(void *p)
+{
+	(void)p; /* everything goes at the next reset */
+}
+
+void jsontext_arena_install(void)
+{
+	cJSON_Hooks hooks = { arena_alloc, arena_release };
+
+	cJSON_InitHooks(&hooks);
+}
+
+void jsontext_arena_reset(void)
+{
+	struct arena_chunk *c = arena_head, *next;
+
+	if (!c)
+		return;
+	/* keep one standard chunk, drop the rest */
+	for (next = c->next, c->next = NULL; next; next = c) {
+		c = next->next;
+		free(next);
+	}
+	c = arena_head;
+	if (c->cap > ARENA_CHUNK) {
+		arena_head = NULL;
+		free(c);
+		return;
+	}
+	c->used = 0;
+}
+
+void jsontext_arena_free(void)
+{
+	jsontext_arena_reset();
+	free(arena_head);
+	arena_head = NULL;
+	cJSON_InitHooks(NULL);
 }

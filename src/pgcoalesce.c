@@ -7,6 +7,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "jsontext.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -29,6 +30,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	jsontext_arena_install();
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
 	loop = ev_default_loop(EVFLAG_AUTO);
@@ -45,5 +47,6 @@ int main(int argc, char **argv)
 	sidecar_free(&sc);
 	ev_loop_destroy(loop);
 	config_free(&cfg);
+	jsontext_arena_free();
 	return rc;
 }

@@ -19,6 +19,10 @@ void request_decoder_init(struct request_decoder *d, struct group_registry *grou
 			  const struct config *cfg)
 {
 	jsontext_numbers_init(&d->nums);
+	buf_init(&d->text);
+	d->cols = NULL;
+	d->offs = NULL;
+	d->cap = 0;
 	d->groups = groups;
 	d->cfg = cfg;
 }
@@ -26,6 +30,9 @@ void request_decoder_init(struct request_decoder *d, struct group_registry *grou
 void request_decoder_free(struct request_decoder *d)
 {
 	jsontext_numbers_free(&d->nums);
+	buf_free(&d->text);
+	free(d->cols);
+	free(d->offs);
 }
 
 static void req_fail(struct request *req, const char *code, const char *fmt, ...)
@@ -197,14 +204,22 @@ static struct row *request_row(struct request_decoder *d, struct group *g, const
 			       struct request *req)
 {
 	size_t n = (size_t)cJSON_GetArraySize(obj), i, total;
-	const cJSON **cols = pgc_malloc((n ? n : 1) * sizeof(*cols));
-	const char **names = pgc_malloc((n ? n : 1) * sizeof(*names));
-	size_t *offs = pgc_malloc((n ? n : 1) * sizeof(*offs) * 2);
-	struct buf text;
+	const cJSON **cols;
+	const char **names;
+	size_t *offs;
+	struct buf *text = &d->text;
 	const cJSON *c;
 	struct row *r = NULL;
 
-	buf_init(&text);
+	if (n > d->cap) {
+		d->cap = n;
+		d->cols = pgc_realloc(d->cols, n * 2 * sizeof(*d->cols)); /* members, then names */
+		d->offs = pgc_realloc(d->offs, n * 2 * sizeof(*d->offs));
+	}
+	cols = d->cols;
+	names = (const char **)(d->cols + n);
+	offs = d->offs;
+	buf_reset(text);
 	for (i = 0, c = obj->child; c; c = c->next)
 		cols[i++] = c;
 	qsort(cols, n, sizeof(*cols), colname_cmp);
@@ -218,17 +233,17 @@ static struct row *request_row(struct request_decoder *d, struct group *g, const
 			req_fail(req, PC_INVALID_REQUEST, "duplicate column \"%.200s\" in \"row\"", names[i]);
 			goto out;
 		}
-		offs[2 * i] = text.len;
-		if (!value_text(cols[i], &d->nums, &text))
+		offs[2 * i] = text->len;
+		if (!value_text(cols[i], &d->nums, text))
 			offs[2 * i] = (size_t)-1;
-		offs[2 * i + 1] = text.len - (offs[2 * i] == (size_t)-1 ? text.len : offs[2 * i]);
+		offs[2 * i + 1] = text->len - (offs[2 * i] == (size_t)-1 ? text->len : offs[2 * i]);
 	}
 	total = sizeof(*r) + n * sizeof(struct value);
-	r = pgc_calloc(1, total + text.len + 1);
-	if (text.len)
-		memcpy((char *)r + total, text.data, text.len);
+	r = pgc_calloc(1, total + text->len + 1);
+	if (text->len)
+		memcpy((char *)r + total, text->data, text->len);
 	r->colset = group_colset(g, names, n);
-	r->bytes = text.len + n * 8;
+	r->bytes = text->len + n * 8;
 	for (i = 0; i < n; i++) {
 		r->values[i].kind = offs[2 * i] == (size_t)-1 ? VALUE_NULL : value_kind_of(cols[i]);
 		r->values[i].text = r->values[i].kind == VALUE_NULL ? NULL : (char *)r + total + offs[2 * i];
@@ -236,10 +251,6 @@ static struct row *request_row(struct request_decoder *d, struct group *g, const
 	}
 	buf_init(&r->result);
 out:
-	buf_free(&text);
-	free(cols);
-	free(names);
-	free(offs);
 	return r;
 }
 
@@ -314,6 +325,7 @@ void request_decode(struct request_decoder *d, const char *line, size_t len,
 
 	memset(req, 0, sizeof(*req));
 	req->id_json = pgc_strdup("null");
+	jsontext_arena_reset(); /* the previous line's tree is gone: reuse its memory */
 	root = jsontext_parse(&d->nums, line, len, &st);
 	if (!root) {
 		req_fail(req, PC_INVALID_JSON, "%s", st == JSONTEXT_NOT_OBJECT

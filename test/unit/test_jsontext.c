@@ -97,3 +97,17 @@ UNIT_TEST(jsontext_pg_array_literals)
 	CHECK_STR(pg_array_of("[{\"k\":[1,\"x\"]},true]"), "{\"{\\\"k\\\":[1,\\\"x\\\"]}\",\"true\"}");
 	CHECK(pg_array_of("{\"a\":1}") == NULL);
 }
+
+UNIT_TEST(jsontext_unescape_strings)
+{
+	struct buf b;
+	const char *in = "\"a\\\"b\\\\c\\/d\\n\\u00e9\\ud83d\\ude00\\u0041\"";
+
+	buf_init(&b);
+	jsontext_unescape(&b, in, strlen(in));
+	CHECK_STR(buf_cstr(&b), "a\"b\\c/d\n\xc3\xa9\xf0\x9f\x98\x80" "A");
+	buf_reset(&b);
+	jsontext_unescape(&b, "\"\"", 2);
+	CHECK_INT(b.len, 0);
+	buf_free(&b);
+}
