@@ -46,7 +46,7 @@ enum batch_after {
 /* Tags of the commands a batch queues (pgconn_send/pgconn_sync). */
 enum batch_tag {
 	T_SCHEMA, T_SYNC_SCHEMA,
-	T_BEGIN, T_SETCONS, T_XID, T_INSERT, T_SYNC_EXEC,
+	T_BEGIN, T_LOCK, T_CHECK, T_SETCONS, T_XID, T_INSERT, T_SYNC_EXEC,
 	T_ROLLBACK, T_SYNC_ROLLBACK,
 	T_SAVEPOINT, T_ISO_INSERT, T_RELEASE, T_SYNC_ISO, T_RECOVER, T_SYNC_RECOVER,
 	T_COMMIT, T_SYNC_COMMIT,
@@ -505,6 +505,41 @@ static bool batch_validate(struct batch *b)
 	return false;
 }
 
+/*
+ * Open the transaction: lock the table as the INSERT would, check that its
+ * columns are still those cached (T_CHECK fails otherwise: refetch, retry),
+ * and learn the transaction id before anything can commit.
+ */
+static bool batch_begin(struct batch *b, bool immediate_constraints)
+{
+	struct pgconn *pc = b->pc;
+	const struct table_schema *s = b->g->tschema;
+	char *nsp = PQescapeIdentifier(pc->pg, s->nspname, strlen(s->nspname));
+	char *rel = PQescapeIdentifier(pc->pg, s->relname, strlen(s->relname));
+	struct buf lock, name;
+	const char *params[2];
+	bool ok;
+
+	buf_init(&lock);
+	buf_init(&name);
+	buf_printf(&name, "%s.%s", nsp ? nsp : "", rel ? rel : "");
+	buf_printf(&lock, "LOCK TABLE %s IN ROW EXCLUSIVE MODE", buf_cstr(&name));
+	params[0] = buf_cstr(&name);
+	params[1] = s->fingerprint;
+	ok = nsp && rel &&
+	     pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
+	     pgconn_send(pc, T_LOCK, 0, buf_cstr(&lock), 0, NULL) &&
+	     pgconn_send(pc, T_CHECK, 0, schema_check_query, 2, params) &&
+	     (!immediate_constraints ||
+	      pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
+	     pgconn_send(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL);
+	PQfreemem(nsp);
+	PQfreemem(rel);
+	buf_free(&lock);
+	buf_free(&name);
+	return ok;
+}
+
 static void batch_exec(struct batch *b)
 {
 	struct pgconn *pc = b->pc;
@@ -514,8 +549,7 @@ static void batch_exec(struct batch *b)
 		return;
 	batch_partition(b);
 	b->state = BATCH_EXEC;
-	if (!pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) ||
-	    !pgconn_send(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL))
+	if (!batch_begin(b, false))
 		return;
 	for (k = 0; k < b->nparts; k++)
 		if (!batch_send_insert(b, T_INSERT, k, b->parts[k].cs, b->parts[k].returning,
@@ -557,7 +591,6 @@ static void batch_abort(struct batch *b)
 static void batch_after_rollback(struct batch *b)
 {
 	struct pgconn *pc = b->pc;
-	struct pg_error e = b->error;
 
 	switch (b->after) {
 	case AFTER_RETRY:
@@ -578,9 +611,7 @@ static void batch_after_rollback(struct batch *b)
 		batch_start(b, pc);
 		break;
 	case AFTER_FAIL:
-		memset(&b->error, 0, sizeof(b->error));
-		batch_fail_all(b, &e);
-		pg_error_clear(&e);
+		batch_fail_all(b, &b->error);
 		break;
 	}
 }
@@ -617,10 +648,7 @@ static void batch_isolate_start(struct batch *b)
 	b->iso_pos = 0;
 	b->iso_failed = NO_ROW;
 	/* deferred constraints would only fail at COMMIT, for no row in particular */
-	if (!pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) ||
-	    !pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL) ||
-	    !pgconn_send(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL) ||
-	    !pgconn_sync(pc, T_SYNC_ISO, NO_ROW))
+	if (!batch_begin(b, true) || !pgconn_sync(pc, T_SYNC_ISO, NO_ROW))
 		return;
 	batch_isolate_window(b);
 }
@@ -806,15 +834,12 @@ static void batch_on_sync(struct batch *b, int tag, size_t arg)
 	switch (tag) {
 	case T_SYNC_SCHEMA:
 		if (b->err != ERR_NONE) {
-			struct pg_error e = b->error;
 			if (b->err == ERR_TRANSIENT) {
 				batch_release_conn(b);
 				batch_retry_later(b);
 				return;
 			}
-			memset(&b->error, 0, sizeof(b->error));
-			batch_fail_all(b, &e);
-			pg_error_clear(&e);
+			batch_fail_all(b, &b->error);
 			return;
 		}
 		b->schema_fetched = true;
@@ -851,10 +876,7 @@ static void batch_on_sync(struct batch *b, int tag, size_t arg)
 			b->pc->job = NULL;
 			batch_start(b, b->pc);
 		} else {
-			struct pg_error e = b->error;
-			memset(&b->error, 0, sizeof(b->error));
-			batch_fail_all(b, &e);
-			pg_error_clear(&e);
+			batch_fail_all(b, &b->error);
 		}
 		return;
 	case T_SYNC_RESOLVE:
@@ -917,6 +939,16 @@ static void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, P
 		break;
 	case T_RESOLVE:
 		batch_resolve_result(b, res);
+		break;
+	case T_CHECK:
+		/* the table changed since its columns were cached: refetch, retry */
+		if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED && b->err == ERR_NONE) {
+			char msg[400];
+			snprintf(msg, sizeof(msg), "table \"%s\" changed while the row was being written",
+				 b->g->display);
+			pg_error_set(&b->error, "55000", msg);
+			b->err = ERR_SCHEMA;
+		}
 		break;
 	default: /* BEGIN, SET CONSTRAINTS, ROLLBACK, savepoint recovery */
 		if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)

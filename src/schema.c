@@ -15,27 +15,39 @@
  * via_text: pass the column as text[] and cast (array types would be
  * flattened by unnest; domains and types without an array type need a cast).
  */
+#define SCHEMA_FINGERPRINT(rel)                                                         \
+	"(SELECT COALESCE(pg_catalog.md5(pg_catalog.string_agg("              \
+	"  f.attname || ':' || f.atttypid::text || ':' || f.atttypmod::text, ',' "        \
+	"  ORDER BY f.attnum)), '') FROM pg_catalog.pg_attribute f "                     \
+	"  WHERE f.attrelid = " rel " AND f.attnum > 0 AND NOT f.attisdropped)"
+
 const char schema_catalog_query[] =
 	"SELECT n.nspname, c.relname, a.attname, "
-	"pg_catalog.format_type(a.atttypid, a.atttypmod), "
+	"pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname), "
 	"(t.typcategory = 'A' OR t.typtype = 'd' OR t.typarray = 0), "
-	"t.typcategory = 'A' "
+	"t.typcategory = 'A', "
+	SCHEMA_FINGERPRINT("c.oid") " "
 	"FROM pg_catalog.pg_class c "
 	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"LEFT JOIN pg_catalog.pg_attribute a "
 	"  ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 	"LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+	"LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
 	"WHERE c.oid = pg_catalog.to_regclass(CASE WHEN $1::text IS NULL "
 	"  THEN pg_catalog.quote_ident($2::text) "
 	"  ELSE pg_catalog.quote_ident($1::text) || '.' || pg_catalog.quote_ident($2::text) END) "
 	"ORDER BY a.attnum";
+
+const char schema_check_query[] =
+	"SELECT 1 / (CASE WHEN " SCHEMA_FINGERPRINT("$1::text::pg_catalog.regclass") " = $2 "
+	"THEN 1 ELSE 0 END)";
 
 struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 {
 	struct table_schema *s;
 	int i, n;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 6)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7)
 		return NULL;
 	s = pgc_calloc(1, sizeof(*s));
 	s->fetched_at = fetched_at;
@@ -45,6 +57,7 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 	s->exists = true;
 	s->nspname = pgc_strdup(PQgetvalue(res, 0, 0));
 	s->relname = pgc_strdup(PQgetvalue(res, 0, 1));
+	s->fingerprint = pgc_strdup(PQgetvalue(res, 0, 6));
 	s->columns = pgc_calloc((size_t)n, sizeof(*s->columns));
 	for (i = 0; i < n; i++) {
 		struct schema_column *c;
@@ -72,6 +85,7 @@ void schema_free(struct table_schema *s)
 	free(s->columns);
 	free(s->nspname);
 	free(s->relname);
+	free(s->fingerprint);
 	free(s);
 }
 

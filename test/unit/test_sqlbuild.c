@@ -24,12 +24,12 @@ static struct row *make_row(struct colset *cs, const struct value *vals)
 static struct table_schema *test_schema(void)
 {
 	static struct schema_column cols[] = {
-		{ "id", "bigint", false, false },
-		{ "Kind", "text", false, false },
-		{ "tags", "integer[]", true, true },
-		{ "amount", "numeric(10,2)", false, false },
+		{ "id", "pg_catalog.int8", false, false },
+		{ "Kind", "pg_catalog.text", false, false },
+		{ "tags", "pg_catalog._int4", true, true },
+		{ "amount", "pg_catalog.\"numeric\"", false, false },
 	};
-	static struct table_schema s = { true, "my schema", "Ev\"ents", cols, 4, 0 };
+	static struct table_schema s = { true, "my schema", "Ev\"ents", cols, 4, 0, "" };
 
 	return &s;
 }
@@ -51,7 +51,8 @@ UNIT_TEST(sqlbuild_statement_text)
 	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, true));
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" (\"Kind\",\"amount\",\"tags\") "
-		  "SELECT c1,c2,c3::integer[] FROM unnest($1::text[],$2::numeric(10,2)[],$3::text[]) "
+		  "SELECT c1,c2,c3::pg_catalog._int4 FROM unnest($1::pg_catalog.text[],"
+		  "$2::pg_catalog.\"numeric\"[],$3::text[]) "
 		  "AS u(c1,c2,c3) RETURNING *");
 	buf_reset(&sql);
 	cs = group_colset(g, names, 0);
