@@ -55,7 +55,7 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c
 
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
-.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench
+.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -124,6 +124,10 @@ bin/bench-ceiling: $(BUILD)/test/bench/ceiling.o $(BUILD)/src/buf.o build/flavor
 
 bench: deps all bin/bench-ceiling
 	@scripts/bench.py
+
+# `make profile`: the sidecar's own CPU per acked row (callgrind instructions).
+profile: deps all
+	@scripts/bench.py --profile
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -17,6 +17,12 @@ the best direct per-row figure of the same run. Nothing is asserted.
 
 Environment: BENCH_SECONDS (default 10) per contender, BENCH_ROWS for the
 ceiling (default 300000).
+
+`scripts/bench.py --profile` (`make profile`) instead reports the sidecar's own
+CPU cost: callgrind instructions per acked row, as the difference between a
+run of PROFILE_ROWS (default 50000) rows and a run of 1000 rows, divided by
+the difference in rows, so start-up and connection set-up do not count.
+Instruction counts are repeatable where timings are not.
 """
 import os
 import re
@@ -175,7 +181,53 @@ def parse_cli_bench(out):
     return rate, p50, p99
 
 
+def callgrind_run(bench, rows):
+    """Total instructions of the daemon for one run of `rows` rows."""
+    bench.fresh_table()
+    sock = os.path.join(bench.tmp, "prof.sock")
+    out = os.path.join(bench.tmp, f"callgrind.{rows}")
+    err = open(os.path.join(bench.tmp, "profile.log"), "a")
+    daemon = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                               os.path.join(ROOT, "bin/pgcoalesce"), "--dsn", bench.dsn,
+                               "--socket", sock, "--log-level", "warn"], stderr=err)
+    try:
+        wait_socket(sock, timeout=60)
+        run([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench",
+             "--clients", "16", "--pipeline", "32", "--rows", str(rows)])
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=120)
+    with open(out) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("no totals in callgrind output")
+
+
+def profile(bench):
+    rows = int(os.environ.get("PROFILE_ROWS", "50000"))
+    log(f"profile: callgrind, 16 clients x 32 in flight, 1000 and {rows} rows")
+    small = callgrind_run(bench, 1000)
+    large = callgrind_run(bench, rows)
+    per_row = (large - small) / (rows - 1000)
+    print(f"sidecar CPU: {per_row:.0f} instructions per acked row "
+          f"(callgrind; {large} instructions for {rows} rows, {small} for 1000)")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--profile":
+        tmp = tempfile.mkdtemp(prefix="pgcoalesce-profile-")
+        if os.geteuid() == 0:
+            shutil.chown(tmp, "postgres")
+            os.chmod(tmp, 0o755)
+        bench = Bench(tmp)
+        try:
+            bench.start_db()
+            profile(bench)
+        finally:
+            bench.stop_db()
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     tmp = tempfile.mkdtemp(prefix="pgcoalesce-bench-")
     if os.geteuid() == 0:
         shutil.chown(tmp, "postgres")
