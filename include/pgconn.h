@@ -44,8 +44,24 @@ struct pgconn_ops {
 };
 
 struct pgconn_cmd {
-	int    tag;
+	int    tag;      /* the job's tag, or PGCONN_TAG_PREPARE / PGCONN_TAG_INTERNAL */
 	size_t arg;
+	int    stmt;     /* PGCONN_TAG_PREPARE: index in stmts ... */
+	unsigned long stmt_id; /* ... holding the statement with this id */
+};
+
+/* Commands pgconn queues itself; their results never reach the job unless noted. */
+#define PGCONN_TAG_PREPARE  (-1)
+#define PGCONN_TAG_INTERNAL (-2)
+
+/* A statement prepared on this connection: the same SQL is parsed once. */
+struct pgconn_stmt {
+	char    *sql;     /* NULL: free slot */
+	unsigned hash;
+	char     name[24];
+	unsigned long id; /* the number in its name */
+	int      job_tag; /* a failed PREPARE is reported to the job with these */
+	size_t   job_arg;
 };
 
 struct pgpool;
@@ -65,6 +81,10 @@ struct pgconn {
 	bool              cur_has_result; /* the head command delivered its result */
 	bool              ever_connected;
 	bool              broken;      /* a send failed: drop it from the loop */
+	struct pgconn_stmt *stmts;     /* prepared statements (PGCONN_MAX_STMTS slots) */
+	size_t            nstmts;
+	unsigned long     stmt_counter;/* for unique statement names */
+	bool              deallocate;  /* forget statements on the server before the next prepare */
 	char              last_error[256];
 };
 
@@ -101,6 +121,18 @@ void pgconn_release(struct pgconn *pc);
  */
 bool pgconn_send(struct pgconn *pc, int tag, size_t arg, const char *sql,
 		 int nparams, const char *const *values);
+/*
+ * Like pgconn_send, through a statement prepared on this connection: the
+ * first use sends PQsendPrepare in the same pipeline. If the PREPARE fails,
+ * its error result is delivered to the job with this tag and arg (the
+ * execution then reports PGRES_PIPELINE_ABORTED).
+ */
+bool pgconn_send_prepared(struct pgconn *pc, int tag, size_t arg, const char *sql,
+			  int nparams, const char *const *values);
+
+/* Forget prepared statements (the table they name changed). */
+void pgconn_forget_statements(struct pgconn *pc);
+
 /* Queue a sync point (ends an implicit transaction / error recovery). */
 bool pgconn_sync(struct pgconn *pc, int tag, size_t arg);
 

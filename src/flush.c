@@ -117,7 +117,10 @@ static enum err_class classify(const char *code)
 	for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
 		if (strcmp(code, transient[i]) == 0)
 			return ERR_TRANSIENT;
-	if (strcmp(code, "42P01") == 0 || strcmp(code, "42703") == 0 || strcmp(code, "42804") == 0)
+	/* the table changed: undefined table/column, type mismatch, a prepared
+	 * statement whose result type changed (0A000) or that is gone (26000) */
+	if (strcmp(code, "42P01") == 0 || strcmp(code, "42703") == 0 || strcmp(code, "42804") == 0 ||
+	    strcmp(code, "0A000") == 0 || strcmp(code, "26000") == 0)
 		return ERR_SCHEMA;
 	for (i = 0; i < sizeof(row_classes) / sizeof(row_classes[0]); i++)
 		if (strncmp(code, row_classes[i], 2) == 0)
@@ -388,7 +391,7 @@ static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colse
 			sqlbuild_count_param(&params[i], n);
 		values[i] = buf_cstr(&params[i]);
 	}
-	ok = ok && pgconn_send(b->pc, tag, arg, buf_cstr(&sql), (int)np, values);
+	ok = ok && pgconn_send_prepared(b->pc, tag, arg, buf_cstr(&sql), (int)np, values);
 	for (i = 0; i < np; i++)
 		buf_free(&params[i]);
 	buf_free(&sql);
@@ -529,10 +532,10 @@ static bool batch_begin(struct batch *b, bool immediate_constraints)
 	ok = nsp && rel &&
 	     pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
 	     pgconn_send(pc, T_LOCK, 0, buf_cstr(&lock), 0, NULL) &&
-	     pgconn_send(pc, T_CHECK, 0, schema_check_query, 2, params) &&
+	     pgconn_send_prepared(pc, T_CHECK, 0, schema_check_query, 2, params) &&
 	     (!immediate_constraints ||
 	      pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
-	     pgconn_send(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL);
+	     pgconn_send_prepared(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL);
 	PQfreemem(nsp);
 	PQfreemem(rel);
 	buf_free(&lock);
@@ -600,6 +603,7 @@ static void batch_after_rollback(struct batch *b)
 	case AFTER_REFRESH:
 		b->schema_retries++;
 		b->g->schema_stale = true;
+		pgconn_forget_statements(pc);
 		b->pc = NULL;
 		pc->job = NULL;
 		batch_start(b, pc);

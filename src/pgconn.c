@@ -13,12 +13,15 @@
 #define PGCONN_BACKOFF_MIN     0.05
 #define PGCONN_BACKOFF_MAX     2.0
 #define PGCONN_WARN_EVERY      30.0  /* "still unreachable" at most this often */
+#define PGCONN_MAX_STMTS       128   /* prepared statements per connection */
 
 static void pgconn_connect(struct pgconn *pc);
 static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 static double pool_last_warn;
+
+static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);
 
 /* ---- command queue ---- */
 
@@ -34,7 +37,7 @@ static void cmd_push(struct pgconn *pc, int tag, size_t arg)
 		pc->cmd_cap = cap;
 		pc->cmd_head = 0;
 	}
-	pc->cmds[(pc->cmd_head + pc->cmd_count) % pc->cmd_cap] = (struct pgconn_cmd){ tag, arg };
+	pc->cmds[(pc->cmd_head + pc->cmd_count) % pc->cmd_cap] = (struct pgconn_cmd){ tag, arg, -1, 0 };
 	pc->cmd_count++;
 }
 
@@ -101,6 +104,8 @@ static void pgconn_close_pg(struct pgconn *pc)
 	pc->cmd_head = 0;
 	pc->cur_has_result = false;
 	pc->broken = false;
+	pgconn_forget_statements(pc);
+	pc->deallocate = false; /* a new session has none */
 }
 
 static void pgconn_copy_error(struct pgconn *pc, const char *why)
@@ -242,7 +247,10 @@ static void pgconn_drain(struct pgconn *pc)
 		} else {
 			pc->cur_has_result = true;
 		}
-		pool->ops.on_result(pc, pc->job, cmd.tag, cmd.arg, res);
+		if (cmd.tag >= 0)
+			pool->ops.on_result(pc, pc->job, cmd.tag, cmd.arg, res);
+		else if (cmd.tag == PGCONN_TAG_PREPARE)
+			pgconn_prepared(pc, &cmd, res);
 		PQclear(res);
 	}
 }
@@ -275,6 +283,85 @@ static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* ---- prepared statements ---- */
+
+static unsigned stmt_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void stmt_clear(struct pgconn_stmt *st)
+{
+	free(st->sql);
+	st->sql = NULL;
+}
+
+void pgconn_forget_statements(struct pgconn *pc)
+{
+	size_t i;
+
+	for (i = 0; i < pc->nstmts; i++)
+		stmt_clear(&pc->stmts[i]);
+	pc->nstmts = 0;
+	pc->deallocate = pc->pg != NULL;
+}
+
+/* The result of our PREPARE: keep the statement, or forget it and tell the job. */
+static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res)
+{
+	struct pgconn_stmt *st = NULL;
+	ExecStatusType s = PQresultStatus(res);
+
+	if (cmd->stmt >= 0 && (size_t)cmd->stmt < pc->nstmts && pc->stmts[cmd->stmt].id == cmd->stmt_id)
+		st = &pc->stmts[cmd->stmt]; /* else forgotten meanwhile: nothing to keep */
+	if (s == PGRES_COMMAND_OK)
+		return;
+	if (st && st->sql) {
+		if (s != PGRES_PIPELINE_ABORTED)
+			pc->pool->ops.on_result(pc, pc->job, st->job_tag, st->job_arg, res);
+		stmt_clear(st);
+	}
+}
+
+/* Slot of `sql`, preparing it first if needed; -1 if libpq refused. */
+static int pgconn_statement(struct pgconn *pc, int tag, size_t arg, const char *sql, int nparams)
+{
+	unsigned h = stmt_hash(sql);
+	struct pgconn_stmt *st;
+	size_t i;
+
+	for (i = 0; i < pc->nstmts; i++)
+		if (pc->stmts[i].sql && pc->stmts[i].hash == h && strcmp(pc->stmts[i].sql, sql) == 0)
+			return (int)i;
+	if (pc->nstmts == PGCONN_MAX_STMTS)
+		pgconn_forget_statements(pc);
+	if (pc->deallocate) {
+		if (!PQsendQueryParams(pc->pg, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0))
+			return -1;
+		cmd_push(pc, PGCONN_TAG_INTERNAL, 0);
+		pc->deallocate = false;
+	}
+	if (!pc->stmts)
+		pc->stmts = pgc_calloc(PGCONN_MAX_STMTS, sizeof(*pc->stmts));
+	st = &pc->stmts[pc->nstmts];
+	st->id = ++pc->stmt_counter;
+	snprintf(st->name, sizeof(st->name), "pgc_%lu", st->id);
+	if (!PQsendPrepare(pc->pg, st->name, sql, nparams, NULL))
+		return -1;
+	st->sql = pgc_strdup(sql);
+	st->hash = h;
+	st->job_tag = tag;
+	st->job_arg = arg;
+	cmd_push(pc, PGCONN_TAG_PREPARE, 0);
+	pc->cmds[(pc->cmd_head + pc->cmd_count - 1) % pc->cmd_cap].stmt = (int)pc->nstmts;
+	pc->cmds[(pc->cmd_head + pc->cmd_count - 1) % pc->cmd_cap].stmt_id = st->id;
+	return (int)pc->nstmts++;
+}
+
 static void pgconn_mark_broken(struct pgconn *pc)
 {
 	pc->broken = true;
@@ -286,6 +373,20 @@ bool pgconn_send(struct pgconn *pc, int tag, size_t arg, const char *sql,
 {
 	if (!pc->pg || !PQsendQueryParams(pc->pg, sql, nparams, NULL, values, NULL, NULL, 0)) {
 		/* reported from the loop, never from inside the caller's send sequence */
+		pgconn_mark_broken(pc);
+		return false;
+	}
+	cmd_push(pc, tag, arg);
+	return true;
+}
+
+bool pgconn_send_prepared(struct pgconn *pc, int tag, size_t arg, const char *sql,
+			  int nparams, const char *const *values)
+{
+	int idx;
+
+	if (!pc->pg || (idx = pgconn_statement(pc, tag, arg, sql, nparams)) < 0 ||
+	    !PQsendQueryPrepared(pc->pg, pc->stmts[idx].name, nparams, values, NULL, NULL, 0)) {
 		pgconn_mark_broken(pc);
 		return false;
 	}
@@ -359,6 +460,7 @@ void pgpool_free(struct pgpool *pool)
 	for (i = 0; i < pool->n; i++) {
 		pgconn_close_pg(&pool->conns[i]);
 		free(pool->conns[i].cmds);
+		free(pool->conns[i].stmts);
 	}
 	free(pool->conns);
 	free(pool->dsn);
