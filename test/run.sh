@@ -1,8 +1,45 @@
 #!/bin/sh
-# Placeholder until the integration runner lands: unit tests only.
+# `make test`: unit tests, the fuzz corpus replay, then the integration tests
+# against a real PostgreSQL and the real daemon. Ends with "N passed, N failed"
+# over all of them; exit status 1 if anything failed.
+#
+#   test/run.sh [NAME-SUBSTRING...]   only integration tests whose name matches
 set -u
-out=$(bin/test-unit); rc=$?
-printf '%s\n' "$out"
-line=$(printf '%s\n' "$out" | tail -1 | sed 's/^unit: //')
-echo "$line"
-exit $rc
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+
+# Add the "N passed, N failed" tail line of a suite's output to the totals.
+count() {
+	line=$(printf '%s\n' "$1" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "test/run.sh: $2 printed no summary line: counting it as one failure"
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(printf '%s\n' "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/')
+	f=$(printf '%s\n' "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/')
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+if [ $# -eq 0 ]; then
+	echo "== unit tests"
+	out=$(bin/test-unit 2>&1); rc=$?
+	printf '%s\n' "$out"
+	count "$out" "unit tests"
+	[ $rc -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+
+	echo "== fuzz corpus replay"
+	out=$(make -s fuzz-replay 2>&1); rc=$?
+	printf '%s\n' "$out"
+	if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+
+echo "== integration tests"
+python3 test/integration/run.py "$@" 2>&1 | tee build/integration.out
+count "$(cat build/integration.out)" "the integration tests"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,437 @@
+"""Integration-test harness: a real PostgreSQL, the real daemon, real sockets.
+
+Every integration test is a function `test_*(t)` in a file
+test/integration/test_*.py; `t` is a `TestContext`:
+
+    def test_lone_row_is_acked(t):
+        d = t.daemon("--max-delay-ms", "50")        # bin/pgcoalesce on a fresh socket
+        c = d.client()                              # a Unix-socket client
+        ack = c.request({"id": 1, "table": "events", "row": {"device_id": 1, "kind": "x"}})
+        assert ack == {"id": 1, "ok": True}, ack
+        assert t.db.scalar("SELECT count(*) FROM events") == 1
+
+One PostgreSQL cluster serves the whole run (initdb in a temporary directory,
+started as the `postgres` user when run as root, reachable only over its Unix
+socket). Each test gets a database of its own, created from a template that
+holds sql/demo.sql and sql/test.sql, so tests never see each other's rows.
+Daemons and clients a test starts are stopped when it ends; a daemon that
+crashed, exited non-zero or printed a sanitizer or valgrind report fails the
+test.
+
+Environment:
+  PGC_BIN_DIR      where pgcoalesce and pgcoalesce-cli live (default: bin/)
+  PGC_VALGRIND=1   run the daemon under valgrind (memcheck); reports fail tests
+  PGC_KEEP=1       keep the temporary directory (logs) after the run
+"""
+import decimal
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("PGC_BIN_DIR", os.path.join(ROOT, "bin"))
+DAEMON = os.path.join(BIN_DIR, "pgcoalesce")
+CLI = os.path.join(BIN_DIR, "pgcoalesce-cli")
+VALGRIND = os.environ.get("PGC_VALGRIND") == "1"
+IS_ROOT = os.geteuid() == 0
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer", "== ERROR SUMMARY: ")
+
+
+class Failure(AssertionError):
+    """A check failed; the message says what was expected and what was seen."""
+
+
+def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
+    """Poll `cond()` until it returns a true value; return it, or raise Failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Failure("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def pg_bindir():
+    base = "/usr/lib/postgresql"
+    vers = sorted((v for v in os.listdir(base) if os.path.isdir(os.path.join(base, v, "bin"))),
+                  key=lambda v: [int(x) for x in v.split(".") if x.isdigit()])
+    if not vers:
+        raise RuntimeError("no PostgreSQL server under %s (apt-get install postgresql)" % base)
+    return os.path.join(base, vers[-1], "bin")
+
+
+def as_owner(cmd):
+    """PostgreSQL refuses to run as root: run server tools as `postgres` then."""
+    return ["runuser", "-u", "postgres", "--"] + cmd if IS_ROOT else cmd
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+class Database:
+    """One database of the cluster, queried through psql (no client library needed)."""
+
+    def __init__(self, cluster, name):
+        self.cluster = cluster
+        self.name = name
+
+    @property
+    def dsn(self):
+        return self.cluster.dsn(self.name)
+
+    def psql(self, sql, check=True):
+        """Run SQL with psql; returns the CompletedProcess (stdout unaligned, tab-separated)."""
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                            "-d", self.dsn, "-c", sql], capture_output=True, text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise Failure("psql failed (%d): %s\nSQL: %s" % (p.returncode, p.stderr.strip(), sql))
+        return p
+
+    def execute(self, sql):
+        self.psql(sql)
+
+    def rows(self, sql):
+        """The result of a SELECT as a list of dicts, values as JSON gives them:
+        numbers exact (int or Decimal), json/jsonb parsed, timestamps as text."""
+        out = self.psql("SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % sql).stdout
+        return json.loads(out, parse_float=decimal.Decimal)
+
+    def scalar(self, sql):
+        """First column of the first row, as text->Python via JSON (None for NULL)."""
+        r = self.rows(sql)
+        if not r:
+            return None
+        return next(iter(r[0].values()))
+
+    def count(self, table="events", where="true"):
+        return self.scalar("SELECT count(*) AS n FROM %s WHERE %s" % (table, where))
+
+
+class Cluster:
+    """A private PostgreSQL cluster in `dir`, reachable only over its Unix socket."""
+
+    def __init__(self, dir, port=5432, settings=()):
+        self.dir = dir
+        self.data = os.path.join(dir, "data")
+        self.port = port
+        self.log = os.path.join(dir, "postgres.log")
+        self.bindir = pg_bindir()
+        self.settings = list(settings)
+        self.user = "postgres" if IS_ROOT else os.environ.get("USER") or os.getlogin()
+        self._dbs = 0
+
+    def dsn(self, dbname="postgres"):
+        return "host=%s port=%d dbname=%s user=%s" % (self.dir, self.port, dbname, self.user)
+
+    def initdb(self):
+        os.makedirs(self.dir, exist_ok=True)
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres")
+        subprocess.run(as_owner([os.path.join(self.bindir, "initdb"), "-D", self.data, "-A", "trust",
+                                 "-U", self.user, "-E", "UTF8", "--no-sync"]),
+                       check=True, capture_output=True, timeout=120)
+
+    def start(self):
+        opts = ["-c", "listen_addresses=", "-c", "unix_socket_directories=%s" % self.dir,
+                "-c", "fsync=off", "-c", "max_connections=200", "-p", str(self.port)]
+        for s in self.settings:
+            opts += ["-c", s]
+        subprocess.run(as_owner([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log,
+                                 "-w", "-t", "60", "-o", " ".join("'%s'" % o if " " in o else o
+                                                                  for o in opts), "start"]),
+                       check=True, capture_output=True, timeout=120)
+
+    def stop(self, mode="fast"):
+        """Stop the server (mode: smart, fast or immediate)."""
+        subprocess.run(as_owner([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", mode,
+                                 "-w", "-t", "60", "stop"]), capture_output=True, timeout=120)
+
+    def restart(self, mode="fast", down_seconds=0.0):
+        self.stop(mode)
+        if down_seconds:
+            time.sleep(down_seconds)
+        self.start()
+
+    def is_up(self):
+        return subprocess.run(["pg_isready", "-q", "-h", self.dir, "-p", str(self.port)]).returncode == 0
+
+    def new_database(self, template="pgc_template"):
+        self._dbs += 1
+        name = "t%d" % self._dbs
+        Database(self, "postgres").execute("CREATE DATABASE %s TEMPLATE %s" % (name, template))
+        return Database(self, name)
+
+    def make_template(self, sql_files):
+        tmpl = Database(self, "pgc_template")
+        Database(self, "postgres").execute("CREATE DATABASE pgc_template")
+        for f in sql_files:
+            subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", tmpl.dsn, "-f", f],
+                           check=True, capture_output=True, timeout=120)
+
+
+# ---------------------------------------------------------------- the daemon
+
+class Client:
+    """A connection to the sidecar's socket: send JSON lines, read JSON lines."""
+
+    def __init__(self, path, timeout=30.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.timeout = timeout
+        self.buf = b""
+        self.closed = False
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def send(self, *reqs):
+        """Send requests (dicts, or str/bytes lines) pipelined, one line each."""
+        out = []
+        for r in reqs:
+            if isinstance(r, (dict, list)):
+                r = json.dumps(r, ensure_ascii=False)
+            if isinstance(r, str):
+                r = r.encode()
+            out.append(r + b"\n")
+        self.send_raw(b"".join(out))
+
+    def readline(self, timeout=None):
+        """Next response line as bytes (without the newline); Failure on timeout or EOF."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("no response line within %.1fs" % (self.timeout if timeout is None else timeout))
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                continue
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise Failure("the sidecar closed the connection (buffered: %r)" % self.buf[:200])
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def recv(self, timeout=None):
+        """Next response, parsed (numbers exact: int or Decimal)."""
+        line = self.readline(timeout)
+        try:
+            return json.loads(line, parse_float=decimal.Decimal)
+        except ValueError:
+            raise Failure("response is not JSON: %r" % line[:300])
+
+    def recv_n(self, n, timeout=None):
+        return [self.recv(timeout) for _ in range(n)]
+
+    def request(self, req, timeout=None):
+        self.send(req)
+        return self.recv(timeout)
+
+    def by_id(self, responses):
+        """Index responses by id; Failure on a duplicate id."""
+        out = {}
+        for r in responses:
+            k = json.dumps(r.get("id"))
+            if k in out:
+                raise Failure("two responses for id %s" % k)
+            out[k] = r
+        return out
+
+    def at_eof(self, timeout=2.0):
+        """True if the sidecar closed the connection with nothing more to say."""
+        if self.buf:
+            return False
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r) and self.sock.recv(1) == b""
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.sock.close()
+
+
+class Daemon:
+    """bin/pgcoalesce on a fresh socket, logs in a file."""
+
+    def __init__(self, ctx, args, env=None, dsn=None, wait=True):
+        self.ctx = ctx
+        n = ctx.next_serial()
+        self.socket = os.path.join(ctx.tmp, "pgc%d.sock" % n)
+        self.log_path = os.path.join(ctx.tmp, "pgcoalesce%d.log" % n)
+        e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
+        e.pop("DATABASE_URL", None)
+        if env:
+            e.update(env)
+        cmd = [DAEMON]
+        if "--socket" not in args and "PGCOALESCE_SOCKET" not in (env or {}):
+            cmd += ["--socket", self.socket]
+        elif "PGCOALESCE_SOCKET" in (env or {}):
+            self.socket = env["PGCOALESCE_SOCKET"]
+        else:
+            self.socket = args[list(args).index("--socket") + 1]
+        if dsn is None and "--dsn" not in args and "PGCOALESCE_DSN" not in (env or {}):
+            cmd += ["--dsn", ctx.db.dsn]
+        elif dsn is not None:
+            cmd += ["--dsn", dsn]
+        cmd += list(args)
+        if VALGRIND:
+            cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                   "--trace-children=no"] + cmd
+        self.cmd = cmd
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=e)
+        self.returncode = None
+        ctx.cleanups.append(self.cleanup)
+        if wait:
+            self.wait_listening()
+
+    def wait_listening(self, timeout=None):
+        timeout = timeout or (60.0 if VALGRIND else 10.0)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise Failure("pgcoalesce exited with %s before listening:\n%s" %
+                              (self.proc.returncode, self.log()))
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.socket)
+                s.close()
+                return True
+            except OSError:
+                return False
+        wait_for(ready, timeout, what="the sidecar to listen on %s" % self.socket)
+
+    def client(self, timeout=30.0):
+        c = Client(self.socket, timeout)
+        self.ctx.cleanups.append(c.close)
+        return c
+
+    def log(self):
+        if not self.logf.closed:
+            self.logf.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Signal the daemon and wait for it; returns its exit status."""
+        timeout = timeout or (120.0 if VALGRIND else 60.0)
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise Failure("pgcoalesce did not exit within %.0fs of signal %d:\n%s" %
+                          (timeout, sig, self.log()[-3000:]))
+        return self.returncode
+
+    def wait_exit(self, timeout=30.0):
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure("pgcoalesce still running after %.0fs" % timeout)
+        return self.returncode
+
+    def stats(self):
+        c = Client(self.socket)
+        try:
+            r = c.request({"op": "stats", "id": "stats"})
+        finally:
+            c.close()
+        if not r.get("ok"):
+            raise Failure("stats failed: %r" % r)
+        return r["stats"]
+
+    def cleanup(self):
+        """End of test: stop the daemon if still running; report crashes and sanitizer output."""
+        killed = False
+        if self.proc.poll() is None:
+            rc = self.stop()
+            killed = True
+        else:
+            rc = self.proc.returncode
+        self.logf.close()
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            if mark in text:
+                if mark == "== ERROR SUMMARY: " and "== ERROR SUMMARY: 0 errors" in text:
+                    continue
+                raise Failure("pgcoalesce reported a memory or UB error:\n%s" % text[-6000:])
+        if rc is not None and rc < 0 and rc != -signal.SIGKILL:
+            raise Failure("pgcoalesce died of signal %d:\n%s" % (-rc, text[-3000:]))
+        if killed and rc not in (0,):
+            raise Failure("pgcoalesce exited %s on SIGTERM at the end of the test:\n%s" %
+                          (rc, text[-3000:]))
+        if rc == 99 and VALGRIND:
+            raise Failure("valgrind reported errors:\n%s" % text[-6000:])
+
+
+# ---------------------------------------------------------------- tests
+
+class TestContext:
+    """What a test gets: the cluster, a fresh database, daemons, a temp dir."""
+
+    def __init__(self, run, name):
+        self.run = run
+        self.name = name
+        self.cluster = run.cluster
+        self.tmp = tempfile.mkdtemp(prefix=name[:40] + ".", dir=run.tmp)
+        os.chmod(self.tmp, 0o755)
+        self.db = run.cluster.new_database()
+        self.cleanups = []
+        self._serial = 0
+
+    def next_serial(self):
+        self._serial += 1
+        return self._serial
+
+    def daemon(self, *args, env=None, dsn=None, wait=True):
+        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait)
+
+    def cli(self, *args, input=None, env=None, timeout=60, socket_path=None):
+        """Run bin/pgcoalesce-cli; returns the CompletedProcess (text)."""
+        e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
+        if env:
+            e.update(env)
+        cmd = [CLI]
+        if socket_path:
+            cmd += ["-s", socket_path]
+        return subprocess.run(cmd + list(args), input=input, capture_output=True, text=True,
+                              env=e, timeout=timeout)
+
+    def finish(self):
+        errors = []
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as ex:  # report every cleanup failure, not only the first
+                errors.append(ex)
+        self.cleanups = []
+        if errors:
+            raise errors[0]
+
+
+def insert(i, table="events", returning=None, **row):
+    """An insert request with id i (for the demo table when no row is given)."""
+    req = {"id": i, "table": table, "row": row or {"device_id": i, "kind": "k%d" % i}}
+    if returning is not None:
+        req["returning"] = returning
+    return req
