@@ -25,6 +25,7 @@
 enum pgconn_state {
 	PGCONN_DOWN = 0,    /* not connected; the reconnect timer is armed */
 	PGCONN_CONNECTING,  /* PQconnectPoll in progress */
+	PGCONN_SETUP,       /* connected; learning the server's crash epoch and xid horizon */
 	PGCONN_IDLE,        /* connected, no job, pipeline empty */
 	PGCONN_BUSY,        /* a job owns it; commands may be in the pipeline */
 };
@@ -53,6 +54,9 @@ struct pgconn_cmd {
 /* Commands pgconn queues itself; their results never reach the job unless noted. */
 #define PGCONN_TAG_PREPARE  (-1)
 #define PGCONN_TAG_INTERNAL (-2)
+#define PGCONN_TAG_EPOCH    (-3)   /* setup: the crash epoch */
+#define PGCONN_TAG_HORIZON  (-4)   /* setup: the xid horizon of a new epoch */
+#define PGCONN_TAG_SETUP    (-5)   /* setup: the last sync point */
 
 /* A statement prepared on this connection: the same SQL is parsed once. */
 struct pgconn_stmt {
@@ -85,6 +89,8 @@ struct pgconn {
 	size_t            nstmts;
 	unsigned long     stmt_counter;/* for unique statement names */
 	bool              deallocate;  /* forget statements on the server before the next prepare */
+	unsigned long     epoch_id;    /* the pool's number of the server's crash epoch (see pgpool) */
+	bool              sets_horizon;/* this connection saw the epoch first: it reads the horizon */
 	char              last_error[256];
 };
 
@@ -97,6 +103,20 @@ struct pgpool {
 	struct pgconn_ops ops;
 	bool              stopping;    /* no reconnects */
 	char              last_error[256]; /* the latest connection failure, for errors and logs */
+	/*
+	 * Crash epochs. After a crash PostgreSQL may assign again the xid of a
+	 * transaction whose WAL did not reach disk, so pg_xact_status() of an
+	 * xid from before the crash may describe another transaction. A crash
+	 * recovery resets the shared statistics (pg_stat_bgwriter.stats_reset):
+	 * every connection reads it at setup, and each new value starts a new
+	 * epoch. The first connection of an epoch also reads the end-of-recovery
+	 * checkpoint's next_xid: xids below it are durable (never reassigned),
+	 * xids from before the crash at or above it were lost.
+	 */
+	unsigned long     epoch_id;    /* current epoch (0: none seen yet) */
+	char              epoch[64];   /* its stats_reset text */
+	bool              horizon_known; /* `horizon` is the epoch's startup next_xid */
+	unsigned long long horizon;
 };
 
 void pgpool_init(struct pgpool *pool, struct ev_loop *loop, const char *dsn, size_t n,
@@ -105,6 +125,17 @@ void pgpool_init(struct pgpool *pool, struct ev_loop *loop, const char *dsn, siz
 void pgpool_start(struct pgpool *pool);
 /* Close everything (shutdown). */
 void pgpool_free(struct pgpool *pool);
+
+/*
+ * Did `epoch_id` (a batch's epoch) end in a crash that may have reassigned
+ * xid `xid`? PGPOOL_SAME_EPOCH: no crash since; PGPOOL_XID_LOST: a crash
+ * since, and xid was not durable (its transaction did not commit);
+ * PGPOOL_XID_DURABLE: a crash since, but xid was durable (pg_xact_status of
+ * it is still the truth); PGPOOL_XID_UNKNOWN: a crash since, horizon unknown.
+ */
+enum pgpool_xid_fate { PGPOOL_SAME_EPOCH, PGPOOL_XID_LOST, PGPOOL_XID_DURABLE, PGPOOL_XID_UNKNOWN };
+enum pgpool_xid_fate pgpool_xid_fate(const struct pgpool *pool, unsigned long epoch_id,
+				     unsigned long long xid);
 
 /* An idle connection, or NULL. */
 struct pgconn *pgpool_idle(struct pgpool *pool);

@@ -54,3 +54,67 @@ CREATE TABLE t_domain (
     p    posint,
     twice int GENERATED ALWAYS AS (p * 2) STORED
 );
+
+-- ---- fault injection (test_faults.py, test_overload.py, test_hostile.py) ----
+
+-- Rows with a client-generated key: an acked row must be stored exactly once,
+-- a failed one not at all. No UNIQUE constraint on purpose: a row written
+-- twice shows up as two rows instead of as an error.
+CREATE TABLE t_keyed (
+    k  text NOT NULL,
+    c  int,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A statement trigger that fails the first `times` INSERTs with SQLSTATE
+-- `code`. The counter is a sequence: it survives the rollback of the attempt
+-- it counts.
+CREATE TABLE flaky_config (code text, times int NOT NULL DEFAULT 0);
+INSERT INTO flaky_config VALUES (NULL, 0);
+CREATE SEQUENCE flaky_calls;
+CREATE TABLE t_flaky (k text NOT NULL);
+CREATE FUNCTION flaky_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n   bigint := nextval('flaky_calls');
+    cfg flaky_config;
+BEGIN
+    SELECT * INTO cfg FROM flaky_config;
+    IF cfg.code IS NOT NULL AND n <= cfg.times THEN
+        RAISE EXCEPTION 'injected failure % of %', n, cfg.times USING ERRCODE = cfg.code;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER flaky BEFORE INSERT ON t_flaky FOR EACH STATEMENT EXECUTE FUNCTION flaky_insert();
+
+-- A COMMIT that takes long: a deferred constraint trigger sleeps at COMMIT
+-- for the first `times` rows (pg_stat_activity then shows query 'COMMIT',
+-- wait_event 'PgSleep').
+CREATE TABLE slow_commit_config (sleep_s float8 NOT NULL DEFAULT 0, times int NOT NULL DEFAULT 0);
+INSERT INTO slow_commit_config VALUES (0, 0);
+CREATE SEQUENCE slow_commit_calls;
+CREATE TABLE t_slow_commit (k text NOT NULL);
+CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    cfg slow_commit_config;
+BEGIN
+    SELECT * INTO cfg FROM slow_commit_config;
+    IF nextval('slow_commit_calls') <= cfg.times THEN
+        PERFORM pg_sleep(cfg.sleep_s);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON t_slow_commit
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
+
+-- A deadlock: the first INSERT waits for advisory lock 42 (held by a test
+-- session that then asks for a lock the INSERT's transaction holds).
+CREATE SEQUENCE deadlock_calls;
+CREATE TABLE t_deadlock (k text NOT NULL);
+CREATE FUNCTION deadlock_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('deadlock_calls') = 1 THEN
+        PERFORM pg_advisory_xact_lock(42);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER deadlock BEFORE INSERT ON t_deadlock FOR EACH STATEMENT EXECUTE FUNCTION deadlock_insert();

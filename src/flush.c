@@ -89,6 +89,7 @@ struct batch {
 	bool             xact_aborted;   /* pg_xact_status said aborted */
 	bool             lost_last;      /* the last failure was a lost connection */
 	char             xid[32];
+	unsigned long    epoch_id;       /* the server's crash epoch when xid was assigned */
 	enum err_class   err;            /* first error of the attempt */
 	struct pg_error  error;
 	struct part     *parts;
@@ -98,6 +99,11 @@ struct batch {
 	size_t           iso_failed;     /* first failed row of the window, or NO_ROW */
 	double           started_at;     /* ev_now() when the batch took its rows */
 };
+
+/* The fate of an xid; 'future' if no transaction has it yet (lost in a crash). */
+static const char resolve_query[] =
+	"SELECT CASE WHEN $1::xid8 >= pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
+	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::xid8) END";
 
 static void batch_start(struct batch *b, struct pgconn *pc);
 static void batch_exec(struct batch *b);
@@ -460,6 +466,7 @@ static void batch_reset_attempt(struct batch *b)
 	b->committed = false;
 	b->xact_aborted = false;
 	b->xid[0] = '\0';
+	b->lost_last = false;
 	b->schema_fetched = false;
 	b->iso_failed = NO_ROW;
 }
@@ -474,7 +481,7 @@ static void batch_start(struct batch *b, struct pgconn *pc)
 		params[0] = b->xid;
 		b->err = ERR_NONE;
 		pg_error_clear(&b->error);
-		if (pgconn_send(pc, T_RESOLVE, 0, "SELECT pg_catalog.pg_xact_status($1::xid8)", 1, params))
+		if (pgconn_send(pc, T_RESOLVE, 0, resolve_query, 1, params))
 			pgconn_sync(pc, T_SYNC_RESOLVE, 0);
 		return;
 	}
@@ -529,6 +536,7 @@ static bool batch_begin(struct batch *b, bool immediate_constraints)
 	buf_printf(&lock, "LOCK TABLE %s IN ROW EXCLUSIVE MODE", buf_cstr(&name));
 	params[0] = buf_cstr(&name);
 	params[1] = s->fingerprint;
+	b->epoch_id = pc->epoch_id;
 	ok = nsp && rel &&
 	     pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
 	     pgconn_send(pc, T_LOCK, 0, buf_cstr(&lock), 0, NULL) &&
@@ -709,28 +717,29 @@ static void batch_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	batch_enqueue(w->data);
 }
 
-/* Fail rows past --retry-timeout-ms; returns the number left. */
+/*
+ * Fail rows past --retry-timeout-ms with PC006, naming the last failure (a
+ * lost connection, or the transient error); returns the number left.
+ */
 static size_t batch_expire_rows(struct batch *b, double now)
 {
 	struct sidecar *sc = b->sc;
 	double limit = (double)sc->cfg->retry_timeout_ms / 1000.0;
 	size_t i, kept = 0;
-	char msg[384];
+	char msg[512];
 
-	snprintf(msg, sizeof(msg), "database unavailable for --retry-timeout-ms (%ld ms): %s",
-		 sc->cfg->retry_timeout_ms, sc->pool.last_error);
+	if (b->lost_last || b->err == ERR_NONE || !b->error.code)
+		snprintf(msg, sizeof(msg), "database unavailable for --retry-timeout-ms (%ld ms): %s",
+			 sc->cfg->retry_timeout_ms, sc->pool.last_error);
+	else
+		snprintf(msg, sizeof(msg), "not written within --retry-timeout-ms (%ld ms); last error: %s %s",
+			 sc->cfg->retry_timeout_ms, b->error.code, b->error.message ? b->error.message : "");
 	for (i = 0; i < b->n; i++) {
 		struct row *r = b->rows[i];
-		if (now - r->accepted_at < limit) {
+		if (now - r->accepted_at < limit)
 			b->rows[kept++] = r;
-			continue;
-		}
-		if (b->lost_last || b->err == ERR_NONE)
+		else
 			row_fail(sc, r, b->g, PC_DATABASE_UNAVAILABLE, msg);
-		else {
-			row_set_failed(r, &b->error);
-			row_complete(sc, r, b->g, false);
-		}
 	}
 	b->n = kept;
 	return kept;
@@ -783,12 +792,24 @@ static void batch_in_doubt(struct batch *b)
 	batch_enqueue(b);
 }
 
+/*
+ * What pg_xact_status says about the batch's transaction. Across a crash
+ * (pgpool_xid_fate) the xid may belong to another transaction now: a lost
+ * xid means ours did not commit; with the horizon unknown, "committed" can
+ * no longer be told apart from someone else's commit (in doubt for good),
+ * while "aborted" or "future" still mean ours did not commit.
+ */
 static void batch_resolve_result(struct batch *b, const PGresult *res)
 {
+	enum pgpool_xid_fate fate = pgpool_xid_fate(&b->sc->pool, b->epoch_id, strtoull(b->xid, NULL, 10));
 	const char *status;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		batch_note_error(b, res);
+		return;
+	}
+	if (fate == PGPOOL_XID_LOST) {
+		b->xact_aborted = true; /* not durable when the server crashed: never committed */
 		return;
 	}
 	if (PQgetisnull(res, 0, 0)) {
@@ -796,10 +817,13 @@ static void batch_resolve_result(struct batch *b, const PGresult *res)
 		return;
 	}
 	status = PQgetvalue(res, 0, 0);
-	if (strcmp(status, "committed") == 0)
-		b->committed = true;
-	else if (strcmp(status, "aborted") == 0)
+	if (strcmp(status, "aborted") == 0 || strcmp(status, "future") == 0)
 		b->xact_aborted = true;
+	else if (strcmp(status, "committed") == 0 && fate == PGPOOL_XID_UNKNOWN)
+		b->err = ERR_BATCH;
+	else if (strcmp(status, "committed") == 0)
+		b->committed = true;
+	/* else in progress: ask again */
 }
 
 static void batch_resolve_done(struct batch *b)

@@ -21,7 +21,25 @@ static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 static double pool_last_warn;
 
+/* The crash epoch: a crash recovery resets the shared statistics. */
+static const char pgconn_epoch_query[] =
+	"SELECT coalesce((SELECT stats_reset::text FROM pg_catalog.pg_stat_bgwriter), '')";
+/*
+ * The xid horizon of the epoch: next_xid of the latest checkpoint, trusted
+ * only if that checkpoint looks like the one that ended the recovery (a
+ * shutdown-type checkpoint taken since the reset, on the current timeline).
+ */
+static const char pgconn_horizon_query[] =
+	"SELECT ((pg_catalog.split_part(c.next_xid, ':', 1)::bigint << 32) "
+	"| pg_catalog.split_part(c.next_xid, ':', 2)::bigint)::text, "
+	"c.checkpoint_lsn = c.redo_lsn "
+	"AND c.checkpoint_time >= pg_catalog.date_trunc('second', b.stats_reset) "
+	"AND c.timeline_id = ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name("
+	"pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+	"FROM pg_catalog.pg_control_checkpoint() c, pg_catalog.pg_stat_bgwriter b";
+
 static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);
+static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);
 
 /* ---- command queue ---- */
 
@@ -141,22 +159,86 @@ static void pgconn_lost(struct pgconn *pc, const char *why)
 		pc->pool->ops.on_lost(pc, job);
 }
 
-static void pgconn_connected(struct pgconn *pc)
+/* Setup is done: the connection is up and idle. */
+static void pgconn_setup_done(struct pgconn *pc)
 {
 	ev_timer_stop(pc->pool->loop, &pc->timer);
+	pc->state = PGCONN_IDLE;
+	pc->backoff = PGCONN_BACKOFF_MIN;
+	log_info(pc->ever_connected ? "database connection restored" : "database connected",
+		 "conn=%d server_version=%d epoch=%lu", pc->index, PQserverVersion(pc->pg), pc->epoch_id);
+	pc->ever_connected = true;
+	pgconn_set_up(pc, true);
+	pc->pool->ops.on_idle(pc);
+}
+
+/*
+ * Connected: enter pipeline mode and learn the crash epoch (and, for a new
+ * epoch, its xid horizon) before taking work. The horizon query may fail
+ * (pg_control_checkpoint() revoked): the horizon is then unknown.
+ */
+static void pgconn_connected(struct pgconn *pc)
+{
 	if (PQsetnonblocking(pc->pg, 1) != 0 || PQenterPipelineMode(pc->pg) != 1) {
 		pgconn_lost(pc, PQerrorMessage(pc->pg));
 		return;
 	}
-	pc->state = PGCONN_IDLE;
-	pc->backoff = PGCONN_BACKOFF_MIN;
+	pc->state = PGCONN_SETUP;
 	pc->fd = PQsocket(pc->pg);
-	pgconn_watch(pc, true, false);
-	log_info(pc->ever_connected ? "database connection restored" : "database connected",
-		 "conn=%d server_version=%d", pc->index, PQserverVersion(pc->pg));
-	pc->ever_connected = true;
-	pgconn_set_up(pc, true);
-	pc->pool->ops.on_idle(pc);
+	pc->sets_horizon = false;
+	if (!pgconn_send(pc, PGCONN_TAG_EPOCH, 0, pgconn_epoch_query, 0, NULL) ||
+	    !pgconn_sync(pc, PGCONN_TAG_INTERNAL, 0) ||
+	    !pgconn_send(pc, PGCONN_TAG_HORIZON, 0, pgconn_horizon_query, 0, NULL) ||
+	    !pgconn_sync(pc, PGCONN_TAG_SETUP, 0))
+		return; /* reported from the loop */
+}
+
+/* A result of the setup queries (see pgpool in pgconn.h). */
+static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res)
+{
+	struct pgpool *pool = pc->pool;
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+
+	switch (cmd->tag) {
+	case PGCONN_TAG_EPOCH:
+		if (!ok || strcmp(PQgetvalue(res, 0, 0), pool->epoch) != 0 || !pool->epoch_id) {
+			/* a new epoch (an unreadable one counts as new every time) */
+			pool->epoch_id++;
+			snprintf(pool->epoch, sizeof(pool->epoch), "%s", ok ? PQgetvalue(res, 0, 0) : "?");
+			pool->horizon_known = false;
+			pc->sets_horizon = true;
+		}
+		pc->epoch_id = pool->epoch_id;
+		break;
+	case PGCONN_TAG_HORIZON:
+		if (pc->sets_horizon && pc->epoch_id == pool->epoch_id && ok &&
+		    strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+			pool->horizon = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+			pool->horizon_known = true;
+		}
+		if (pc->sets_horizon && pool->epoch_id > 1) {
+			char h[24] = "unknown";
+			if (pool->horizon_known)
+				snprintf(h, sizeof(h), "%llu", pool->horizon);
+			log_warn("database crash recovery seen: xids from before it are checked against its horizon",
+				 "conn=%d stats_reset=%s horizon=%s", pc->index, log_q(pool->epoch), h);
+		}
+		break;
+	case PGCONN_TAG_SETUP:
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+			pgconn_setup_done(pc);
+		break;
+	}
+}
+
+enum pgpool_xid_fate pgpool_xid_fate(const struct pgpool *pool, unsigned long epoch_id,
+				     unsigned long long xid)
+{
+	if (epoch_id == pool->epoch_id)
+		return PGPOOL_SAME_EPOCH;
+	if (!pool->horizon_known)
+		return PGPOOL_XID_UNKNOWN;
+	return xid >= pool->horizon ? PGPOOL_XID_LOST : PGPOOL_XID_DURABLE;
 }
 
 /* Advance a connection attempt; the one place a CONNECTING conn changes state. */
@@ -181,6 +263,20 @@ static void pgconn_poll(struct pgconn *pc)
 	}
 }
 
+/* Server notices go to the log (libpq would print them raw on stderr). */
+static void pgconn_notice(void *arg, const PGresult *res)
+{
+	struct pgconn *pc = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (sev && strcmp(sev, "WARNING") == 0)
+		log_warn("database warning", "conn=%d message=%s", pc->index, log_q(msg ? msg : ""));
+	else
+		log_debug("database notice", "conn=%d severity=%s message=%s", pc->index,
+			  sev ? sev : "?", log_q(msg ? msg : ""));
+}
+
 static void pgconn_connect(struct pgconn *pc)
 {
 	const char *keys[] = { "dbname", "fallback_application_name", NULL };
@@ -191,6 +287,7 @@ static void pgconn_connect(struct pgconn *pc)
 		pgconn_lost(pc, pc->pg ? PQerrorMessage(pc->pg) : "out of memory");
 		return;
 	}
+	PQsetNoticeReceiver(pc->pg, pgconn_notice, pc);
 	pc->state = PGCONN_CONNECTING;
 	ev_timer_stop(pc->pool->loop, &pc->timer);
 	ev_timer_set(&pc->timer, PGCONN_CONNECT_TIMEOUT, 0.);
@@ -203,7 +300,7 @@ static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct pgconn *pc = w->data;
 
-	if (pc->state == PGCONN_CONNECTING)
+	if (pc->state == PGCONN_CONNECTING || pc->state == PGCONN_SETUP)
 		pgconn_lost(pc, "connection attempt timed out");
 	else if (pc->state == PGCONN_DOWN)
 		pgconn_connect(pc);
@@ -251,6 +348,8 @@ static void pgconn_drain(struct pgconn *pc)
 			pool->ops.on_result(pc, pc->job, cmd.tag, cmd.arg, res);
 		else if (cmd.tag == PGCONN_TAG_PREPARE)
 			pgconn_prepared(pc, &cmd, res);
+		else if (cmd.tag != PGCONN_TAG_INTERNAL)
+			pgconn_setup_result(pc, &cmd, res);
 		PQclear(res);
 	}
 }

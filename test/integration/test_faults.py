@@ -1,0 +1,267 @@
+"""Database faults: restarts under load, connections lost during COMMIT, a
+database that is down, transient and permanent errors.
+
+The promises (PROTOCOL.md): every request answered exactly once; an acked row
+is stored exactly once; a failed row is not stored; PC007 only when the
+outcome of a COMMIT cannot be known.
+"""
+from faultkit import Load, Session, backend, sync_rep_stalled
+from harness import Failure, insert, wait_for
+
+SIDECAR = "application_name = 'pgcoalesce'"
+
+
+def restart_under_load(t, mode, restarts=3):
+    d = t.daemon("--retry-timeout-ms", "60000", "--connections", "2")
+    load = Load(d, clients=4, window=100).start()
+    load.wait_answered(3000, ok_only=True)
+    for _ in range(restarts):
+        t.cluster.restart(mode)
+        before = load.counts()[0]
+        load.wait_answered(before + 3000, ok_only=True)  # the load carries on after the restart
+    load.stop()
+    summary = load.check(t.db)  # nothing may fail: the outage is far shorter than the retry timeout
+    assert not summary["failed"], summary
+    assert "database connection lost" in d.log(), "the restart was not seen:\n" + d.log()
+    assert d.stats()["rows_committed"] == summary["ok"]
+    return d, summary
+
+
+def test_restart_fast_under_load(t):
+    restart_under_load(t, "fast")
+
+
+def test_restart_immediate_under_load(t):
+    """A crash may give an in-flight transaction's xid to a new transaction:
+    pg_xact_status() alone would then report someone else's commit."""
+    restart_under_load(t, "immediate")
+
+
+def test_outage_longer_than_retry_timeout(t):
+    """Rows that cannot be written within --retry-timeout-ms fail with PC006 and are not stored."""
+    d = t.daemon("--retry-timeout-ms", "1000")
+    load = Load(d, clients=2, window=50).start()
+    load.wait_answered(1000, ok_only=True)
+    t.cluster.stop("immediate")
+    try:
+        wait_for(lambda: load.counts()[1] >= 50, 30, what="rows to fail while the database is down")
+        assert d.client().request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
+    finally:
+        t.cluster.start()
+    ok = load.counts()[0]
+    load.wait_answered(ok + 1000, ok_only=True)
+    load.stop()
+    summary = load.check(t.db, may_fail=("PC006", "PC007"))
+    assert summary["failed"].get("PC006", 0) >= 50, summary
+
+
+# ---- a connection lost while COMMIT is in flight
+
+def test_lost_during_commit_that_aborted_is_retried(t):
+    """The backend dies inside COMMIT (a deferred trigger sleeps there): the
+    transaction aborted, pg_xact_status says so, the batch is written again."""
+    t.db.execute("UPDATE slow_commit_config SET sleep_s = 300, times = 1")
+    d = t.daemon()
+    c = d.client()
+    c.send(insert("a", "t_slow_commit", k="a"))
+    pid = backend(t.db, SIDECAR + " AND query = 'COMMIT' AND wait_event = 'PgSleep'")
+    t.db.execute("SELECT pg_terminate_backend(%d)" % pid)
+    assert c.recv() == {"id": "a", "ok": True}
+    assert t.db.rows("SELECT k FROM t_slow_commit") == [{"k": "a"}]
+    assert t.db.scalar("SELECT last_value FROM slow_commit_calls") == 2  # written twice, committed once
+    log = d.log()
+    assert "connection lost during COMMIT" in log and "in-doubt commit resolved: aborted" in log, log
+    assert d.stats()["in_doubt_resolved"] == 1
+
+
+def test_lost_during_commit_that_committed_is_acked(t):
+    """The backend dies after its commit record was flushed (it waits for a
+    synchronous standby): the client never heard COMMIT's answer, but the
+    transaction committed. The sidecar asks pg_xact_status() on a new
+    connection and acks; writing the rows again would store them twice."""
+    with sync_rep_stalled(t):
+        d = t.daemon()
+        c = d.client()
+        c.send(insert("a", "t_keyed", k="a"), insert("b", "t_keyed", k="b"))
+        pid = backend(t.db, SIDECAR + " AND query = 'COMMIT' AND wait_event = 'SyncRep'")
+        t.db.execute("SELECT pg_terminate_backend(%d)" % pid)
+        acks = c.by_id(c.recv_n(2))
+    assert acks == {'"a"': {"id": "a", "ok": True}, '"b"': {"id": "b", "ok": True}}, acks
+    assert t.db.rows("SELECT k FROM t_keyed ORDER BY k") == [{"k": "a"}, {"k": "b"}]
+    log = d.log()
+    assert "in-doubt commit resolved: committed" in log, log
+    assert d.stats()["in_doubt_resolved"] == 1
+
+
+def test_commit_outcome_unknown_is_pc007(t):
+    """COMMIT in flight, then the database stays away longer than
+    --retry-timeout-ms: the outcome cannot be known, the row gets PC007 (and
+    may or may not be stored)."""
+    with sync_rep_stalled(t):
+        d = t.daemon("--retry-timeout-ms", "1000")
+        c = d.client()
+        c.send(insert("a", "t_keyed", k="a"))
+        backend(t.db, SIDECAR + " AND query = 'COMMIT' AND wait_event = 'SyncRep'")
+        t.cluster.stop("immediate")
+        try:
+            ack = c.recv()
+        finally:
+            t.cluster.start()
+    assert ack["id"] == "a" and not ack["ok"] and ack["error"]["code"] == "PC007", ack
+    assert t.db.count("t_keyed") in (0, 1)
+
+
+# ---- a database that is down
+
+def test_starts_while_database_is_down(t):
+    """It listens and answers ping with "db":"down"; rows wait and are written
+    once the database comes up."""
+    t.cluster.stop()
+    try:
+        d = t.daemon("--retry-timeout-ms", "60000")
+        c = d.client()
+        assert c.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
+        c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(100)])
+        wait_for(lambda: d.stats()["pending_rows"] == 100, what="100 rows pending")
+        assert d.stats()["db_connections_up"] == 0
+    finally:
+        t.cluster.start()
+    acks = c.by_id(c.recv_n(100))
+    assert all(a["ok"] for a in acks.values()), [a for a in acks.values() if not a["ok"]][:3]
+    assert t.db.scalar("SELECT count(DISTINCT k) = 100 AND count(*) = 100 FROM t_keyed") is True
+    assert c.request({"op": "ping", "id": 2}) == {"id": 2, "ok": True, "db": "up"}
+
+
+def test_database_down_past_retry_timeout_is_pc006(t):
+    t.cluster.stop()
+    try:
+        d = t.daemon("--retry-timeout-ms", "300")
+        c = d.client()
+        c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(20)])
+        acks = c.recv_n(20)
+    finally:
+        t.cluster.start()
+    assert {a["error"]["code"] for a in acks} == {"PC006"}, acks[:3]
+    assert "--retry-timeout-ms" in acks[0]["error"]["message"], acks[0]
+    assert t.db.count("t_keyed") == 0
+    wait_for(lambda: c.request({"op": "ping"}).get("db") == "up", 30, what="the database to be up again")
+    assert c.request(insert("again", "t_keyed", k="again")) == {"id": "again", "ok": True}
+
+
+# ---- transient and permanent errors
+
+TRANSIENT = ["40001", "40P01", "55P03", "53000", "53100", "53200", "53300", "53400",
+             "57P01", "57P02", "57P03"]
+ROW_ERRORS = ["22012", "23514", "P0001"]     # one row's data: isolated (one more try, alone)
+BATCH_ERRORS = ["42501", "XX000", "25006"]   # neither: the batch fails at once
+
+
+def flaky(t, code, times):
+    t.db.execute("UPDATE flaky_config SET code = %s, times = %d; SELECT setval('flaky_calls', 1, false)"
+                 % ("'%s'" % code if code else "NULL", times))
+
+
+def flaky_calls(t):
+    return t.db.scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM flaky_calls")
+
+
+def test_transient_errors_are_retried(t):
+    """Each transient SQLSTATE, raised by PostgreSQL for the first 3 attempts:
+    retried with backoff, then written once."""
+    d = t.daemon("--retry-timeout-ms", "30000")
+    c = d.client()
+    for code in TRANSIENT:
+        flaky(t, code, 3)
+        retries = d.stats()["retries"]
+        assert c.request(insert(code, "t_flaky", k=code)) == {"id": code, "ok": True}, code
+        assert flaky_calls(t) == 4, (code, flaky_calls(t))
+        assert d.stats()["retries"] - retries == 3, code
+    stored = t.db.rows("SELECT k, count(*) AS n FROM t_flaky GROUP BY k")
+    assert sorted((r["k"], r["n"]) for r in stored) == sorted((k, 1) for k in TRANSIENT), stored
+
+
+def test_permanent_errors_are_not_retried(t):
+    d = t.daemon("--retry-timeout-ms", "30000")
+    c = d.client()
+    for code in ROW_ERRORS + BATCH_ERRORS:
+        flaky(t, code, 1000)
+        ack = c.request(insert(code, "t_flaky", k=code))
+        assert not ack["ok"] and ack["error"]["code"] == code, ack
+        assert ack["error"]["message"].startswith("injected failure"), ack
+        assert flaky_calls(t) == (2 if code in ROW_ERRORS else 1), (code, flaky_calls(t))
+    assert d.stats()["retries"] == 0
+    assert t.db.count("t_flaky") == 0
+
+
+def test_transient_error_past_retry_timeout_is_pc006(t):
+    """Retried with backoff (a few attempts, not a busy loop) until
+    --retry-timeout-ms, then PC006 naming the last error."""
+    d = t.daemon("--retry-timeout-ms", "1000")
+    flaky(t, "40001", 1000000)
+    ack = d.client().request(insert("x", "t_flaky", k="x"))
+    assert not ack["ok"] and ack["error"]["code"] == "PC006", ack
+    assert "40001" in ack["error"]["message"], ack
+    calls = flaky_calls(t)
+    assert 2 <= calls <= 20, calls  # backoff from 10 ms doubling to 1 s: about 7 attempts in 1 s
+    assert t.db.count("t_flaky") == 0
+
+
+def test_lock_timeout_is_retried(t):
+    """A real 55P03: the table is locked by another session, the sidecar's
+    lock_timeout fires, the batch is retried until the lock is gone."""
+    d = t.daemon(dsn=t.db.dsn + " options='-c lock_timeout=50'")
+    holder = Session(t, "BEGIN; LOCK TABLE t_keyed IN ACCESS EXCLUSIVE MODE;", "holder")
+    c = d.client()
+    c.send(insert("a", "t_keyed", k="a"))
+    wait_for(lambda: d.stats()["retries"] >= 3, 30, what="retries while the lock is held")
+    holder.release()
+    assert c.recv() == {"id": "a", "ok": True}
+    assert t.db.count("t_keyed") == 1
+
+
+def test_lock_held_past_retry_timeout_is_pc006(t):
+    d = t.daemon("--retry-timeout-ms", "500", dsn=t.db.dsn + " options='-c lock_timeout=50'")
+    holder = Session(t, "BEGIN; LOCK TABLE t_keyed IN ACCESS EXCLUSIVE MODE;", "holder")
+    ack = d.client().request(insert("a", "t_keyed", k="a"))
+    holder.release()
+    assert not ack["ok"] and ack["error"]["code"] == "PC006" and "55P03" in ack["error"]["message"], ack
+    assert t.db.count("t_keyed") == 0
+
+
+def test_deadlock_victim_is_retried(t):
+    """A real 40P01: the sidecar's INSERT waits for an advisory lock held by a
+    session that then waits for the sidecar's table lock. The sidecar's side
+    is the victim (its deadlock_timeout is shorter), and is retried."""
+    d = t.daemon(dsn=t.db.dsn + " options='-c deadlock_timeout=50'")
+    other = Session(t, """SET deadlock_timeout = '20s';
+BEGIN;
+SELECT pg_advisory_xact_lock(42);
+DO $$ BEGIN
+  WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted) LOOP
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END $$;
+LOCK TABLE t_deadlock IN SHARE MODE;
+COMMIT;""", "other", hold=False)
+    wait_for(lambda: t.db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"),
+             30, what="the other session to hold the advisory lock")
+    assert d.client().request(insert("a", "t_deadlock", k="a")) == {"id": "a", "ok": True}
+    assert other.proc.wait(30) == 0, other.output()
+    assert t.db.scalar("SELECT last_value FROM deadlock_calls") == 2
+    assert d.stats()["retries"] >= 1
+    assert t.db.count("t_deadlock") == 1
+
+
+def test_backend_terminated_before_commit_is_retried(t):
+    """A real 57P01 before COMMIT was sent: nothing of the attempt committed,
+    the batch is written again on a new connection."""
+    d = t.daemon()
+    holder = Session(t, "BEGIN; LOCK TABLE t_keyed IN ACCESS EXCLUSIVE MODE;", "holder")
+    c = d.client()
+    c.send(insert("a", "t_keyed", k="a"))
+    pid = backend(t.db, SIDECAR + " AND wait_event_type = 'Lock'")
+    t.db.execute("SELECT pg_terminate_backend(%d)" % pid)
+    wait_for(lambda: "database connection lost" in d.log(), what="the loss to be seen")
+    holder.release()
+    assert c.recv() == {"id": "a", "ok": True}
+    assert t.db.count("t_keyed") == 1
