@@ -333,6 +333,12 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	sc->loop = loop;
 	sc->cfg = cfg;
 	buf_init(&sc->scratch);
+	/* before the socket exists: a SIGTERM as soon as clients can connect is a clean stop */
+	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sc->sig_int, signal_cb, SIGINT);
+	sc->sig_term.data = sc->sig_int.data = sc;
+	ev_signal_start(loop, &sc->sig_term);
+	ev_signal_start(loop, &sc->sig_int);
 	if (!server_listen(&sc->server, cfg->socket_path, cfg->socket_mode))
 		return false;
 	group_registry_init(&sc->groups, loop, (double)cfg->max_delay_ms / 1000.0,
@@ -343,11 +349,6 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	flush_init(sc);
 	server_start(&sc->server, sc);
 
-	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
-	ev_signal_init(&sc->sig_int, signal_cb, SIGINT);
-	sc->sig_term.data = sc->sig_int.data = sc;
-	ev_signal_start(loop, &sc->sig_term);
-	ev_signal_start(loop, &sc->sig_int);
 	ev_prepare_init(&sc->before_sleep, before_sleep_cb);
 	sc->before_sleep.data = sc;
 	ev_prepare_start(loop, &sc->before_sleep);

@@ -265,3 +265,22 @@ def test_backend_terminated_before_commit_is_retried(t):
     holder.release()
     assert c.recv() == {"id": "a", "ok": True}
     assert t.db.count("t_keyed") == 1
+
+
+def test_sigterm_right_after_start_is_a_clean_stop(t):
+    """SIGTERM as soon as the socket accepts connections (a supervisor stopping
+    it at once): exit 0, never death by the signal's default action."""
+    import socket as so
+    for _ in range(10):
+        d = t.daemon(wait=False)
+        while True:
+            s = so.socket(so.AF_UNIX)
+            try:
+                s.connect(d.socket)
+                break
+            except OSError:
+                if d.proc.poll() is not None:
+                    raise Failure("exited before listening:\n" + d.log())
+            finally:
+                s.close()
+        assert d.stop() == 0, d.log()
