@@ -118,3 +118,12 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER deadlock BEFORE INSERT ON t_deadlock FOR EACH STATEMENT EXECUTE FUNCTION deadlock_insert();
+
+-- Hostile names (test_hostile.py): identifiers that would run SQL if they
+-- were ever pasted into a statement. Stored as data, never executed.
+CREATE TABLE "t'; DROP TABLE events; --" (
+    id                           serial PRIMARY KEY,
+    "c""; DROP TABLE events; --" text,
+    "a'b"                        text
+);
+CREATE TABLE "odd.name" (v text);

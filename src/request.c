@@ -56,11 +56,16 @@ void request_clear(struct request *req)
 	req->row = NULL;
 }
 
-/* Pick the known fields; false (and PC002) on a duplicate field. */
-static bool request_fields(const cJSON *root, struct request_fields *f, struct request *req)
+/*
+ * Pick the known fields (the first of each name). Returns the name of a
+ * field given twice, or NULL: the caller still reads the id (unless that is
+ * the one given twice) so that the PC002 answer can echo it.
+ */
+static const char *request_fields(const cJSON *root, struct request_fields *f)
 {
 	static const char *const names[] = { "op", "id", "table", "schema", "row", "returning" };
 	const cJSON **slots[] = { &f->op, &f->id, &f->table, &f->schema, &f->row, &f->returning };
+	const char *dup = NULL;
 	const cJSON *c;
 	size_t i;
 
@@ -69,14 +74,13 @@ static bool request_fields(const cJSON *root, struct request_fields *f, struct r
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			if (strcmp(c->string, names[i]) != 0)
 				continue;
-			if (*slots[i]) {
-				req_fail(req, PC_INVALID_REQUEST, "duplicate field \"%s\"", names[i]);
-				return false;
-			}
-			*slots[i] = c;
+			if (!*slots[i])
+				*slots[i] = c;
+			else if (!dup || slots[i] == &f->id)
+				dup = names[i];
 		}
 	}
-	return true;
+	return dup;
 }
 
 /* The id as JSON text; false if it is not a scalar. */
@@ -321,6 +325,7 @@ void request_decode(struct request_decoder *d, const char *line, size_t len,
 {
 	enum jsontext_status st;
 	struct request_fields f;
+	const char *dup;
 	cJSON *root;
 
 	memset(req, 0, sizeof(*req));
@@ -332,10 +337,17 @@ void request_decode(struct request_decoder *d, const char *line, size_t len,
 			 ? "request must be a JSON object" : "invalid JSON");
 		return;
 	}
-	if (!request_fields(root, &f, req))
+	dup = request_fields(root, &f);
+	if (dup && strcmp(dup, "id") == 0) {
+		req_fail(req, PC_INVALID_REQUEST, "duplicate field \"id\"");
 		goto out;
+	}
 	if (!request_id(f.id, &d->nums, req)) {
 		req_fail(req, PC_INVALID_REQUEST, "\"id\" must be a JSON scalar");
+		goto out;
+	}
+	if (dup) {
+		req_fail(req, PC_INVALID_REQUEST, "duplicate field \"%s\"", dup);
 		goto out;
 	}
 	if (st == JSONTEXT_NUL) {

@@ -147,6 +147,12 @@ UNIT_TEST(request_errors)
 	CHECK_STR(error_of(&fx, "{\"table\":\"t\",\"row\":{\"a\":1,\"a\":2}}"), "PC002");
 	CHECK(strstr(fx.req.err_message, "duplicate column \"a\"") != NULL);
 	CHECK_STR(error_of(&fx, "{\"table\":\"t\",\"table\":\"u\",\"row\":{}}"), "PC002");
+	/* a duplicate field other than id: the id is still echoed */
+	CHECK_STR(error_of(&fx, "{\"id\":9,\"row\":{},\"table\":\"t\",\"row\":{}}"), "PC002");
+	CHECK_STR(fx.req.id_json, "9");
+	CHECK(strstr(fx.req.err_message, "duplicate field \"row\"") != NULL);
+	CHECK_STR(error_of(&fx, "{\"id\":9,\"id\":10,\"op\":\"ping\"}"), "PC002");
+	CHECK_STR(fx.req.id_json, "null");
 	CHECK_STR(error_of(&fx, "{\"id\":3,\"table\":\"t\",\"row\":{\"a\":\"x\\u0000y\"}}"), "PC002");
 	CHECK_STR(fx.req.id_json, "3");
 	CHECK_STR(error_of(&fx, "{\"id\":4,\"table\":\"t\",\"row\":{\"a\":\"\xff\"}}"), "PC002");
