@@ -6,7 +6,7 @@ is stored exactly once; a failed row is not stored; PC007 only when the
 outcome of a COMMIT cannot be known.
 """
 from faultkit import Load, Session, backend, sync_rep_stalled
-from harness import Failure, insert, wait_for
+from harness import VALGRIND, Failure, insert, wait_for
 
 SIDECAR = "application_name = 'pgcoalesce'"
 
@@ -271,7 +271,7 @@ def test_sigterm_right_after_start_is_a_clean_stop(t):
     """SIGTERM as soon as the socket accepts connections (a supervisor stopping
     it at once): exit 0, never death by the signal's default action."""
     import socket as so
-    for _ in range(10):
+    for _ in range(3 if VALGRIND else 10):
         d = t.daemon(wait=False)
         while True:
             s = so.socket(so.AF_UNIX)

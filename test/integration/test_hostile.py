@@ -232,3 +232,10 @@ def test_shutdown_answers_pc005(t):
     assert d.wait_exit(30) == 0
     holder.release()
     assert t.db.count("t_keyed") == 0
+
+
+def test_empty_row_takes_defaults(t):
+    """`{}` is a row of defaults (and no column list for the decoder to sort)."""
+    c = t.daemon().client()
+    ack = c.request({"id": 1, "table": "t_defaults", "row": {}, "returning": ["tag"]})
+    assert ack == {"id": 1, "ok": True, "row": {"tag": "none"}}, ack

@@ -158,7 +158,7 @@ def test_max_clients_is_enforced(t):
     t.cleanups += [a.close, b.close]
     extra = d.client()
     assert extra.at_eof(10), "a third client was accepted"
-    assert "client refused: --max-clients reached" in d.log()
+    wait_for(lambda: "client refused: --max-clients reached" in d.log(), 10, what="the refusal to be logged")
     assert a.request({"op": "ping", "id": 3})["ok"] and b.request({"op": "ping", "id": 4})["ok"]
     a.close()
     c = wait_for(lambda: admitted(d), 10, interval=0.05, what="the freed slot to be used")
