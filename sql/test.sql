@@ -127,3 +127,7 @@ CREATE TABLE "t'; DROP TABLE events; --" (
     "a'b"                        text
 );
 CREATE TABLE "odd.name" (v text);
+
+-- Like t_keyed, with a CHECK that poison rows (c < 0) violate: their batch
+-- is isolated row by row while the load goes on.
+CREATE TABLE t_keyed_checked (k text NOT NULL, c int CHECK (c >= 0));

@@ -102,9 +102,11 @@ class Load:
     column `k` of `table`. Every response is recorded; a second response for a
     key, or one for a key never sent, is a protocol violation."""
 
-    def __init__(self, daemon, table="t_keyed", clients=4, window=64, drain_timeout=60.0):
+    def __init__(self, daemon, table="t_keyed", clients=4, window=64, drain_timeout=60.0, poison_every=0):
         self.daemon = daemon
         self.table = table
+        self.poison_every = poison_every  # every Nth row has c = -1 (for t_keyed_checked's CHECK)
+        self.poison = set()
         self.window = window
         self.drain_timeout = drain_timeout
         self.lock = threading.Lock()
@@ -147,11 +149,13 @@ class Load:
                     burst = []
                     while outstanding + len(burst) < self.window:
                         key = "%d-%d" % (ci, n)
+                        bad = self.poison_every and n % self.poison_every == 0
                         n += 1
-                        burst.append({"id": key, "table": self.table, "row": {"k": key, "c": ci}})
+                        burst.append({"id": key, "table": self.table, "row": {"k": key, "c": -1 if bad else ci}})
                     if burst:
                         with self.lock:
                             self.sent.update(r["id"] for r in burst)
+                            self.poison.update(r["id"] for r in burst if r["row"]["c"] == -1)
                         c.send(*burst)
                         outstanding += len(burst)
                     for resp in poll_responses(c, 0.2):
@@ -201,7 +205,8 @@ class Load:
         """The promises, against the database: every request answered once (stop()
         checked it), every acked row stored exactly once, no failed row stored
         (PC007 rows excepted: they may or may not be), no row stored that was not
-        sent. Failures with a code outside `may_fail` are reported. Returns
+        sent, poison rows failed with their own 23514 and nothing else did.
+        Failures with a code outside `may_fail` are reported. Returns
         {"ok": n, "failed": {code: n}, "stored": n}."""
         rows = db.rows("SELECT k, count(*) AS n FROM %s GROUP BY k" % self.table)
         stored = {r["k"]: r["n"] for r in rows}
@@ -220,10 +225,12 @@ class Load:
             if r.get("ok"):
                 if k not in stored:
                     problems.append("acked but not stored: %s" % k)
+                if k in self.poison:
+                    problems.append("a poison row was acked: %s" % k)
                 continue
             code = r.get("error", {}).get("code")
             failed[code] = failed.get(code, 0) + 1
-            if code not in may_fail:
+            if code not in may_fail and not (k in self.poison and code == "23514"):
                 problems.append("unexpected failure: %s" % json.dumps(r))
             if k in stored and code != "PC007":
                 problems.append("answered failed (%s) but stored: %s" % (code, k))
