@@ -64,6 +64,10 @@ cJSON *jsontext_parse(struct jsontext_numbers *nums, const char *text, size_t le
 /* Exact text of a tagged number node; *len set to its length. */
 const char *jsontext_number(const struct jsontext_numbers *nums, const cJSON *num, size_t *len);
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+size_t jsontext_utf8_len(const unsigned char *p, size_t n);
+
 /* Write a JSON string literal (quotes included) for n bytes of UTF-8. */
 void jsontext_put_string(struct buf *b, const char *s, size_t n);
 
