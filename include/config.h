@@ -112,6 +112,9 @@ bool config_load_file_only(const struct config *cur, struct config *out, char *e
  */
 bool config_read_file(struct config *cfg, const char *path, char *err, size_t errsz);
 
+/* The index of an option in source[] (-1 if unknown). */
+int config_option_index(const char *name);
+
 /* Defaults only (tests). */
 void config_defaults(struct config *cfg);
 

@@ -332,6 +332,13 @@ static const struct opt *opt_find(const char *name, size_t len)
 	return NULL;
 }
 
+int config_option_index(const char *name)
+{
+	const struct opt *o = opt_find(name, strlen(name));
+
+	return o ? (int)(o - config_opts) : -1;
+}
+
 /* ---- sources ---- */
 
 void config_defaults(struct config *cfg)
