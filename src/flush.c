@@ -236,7 +236,7 @@ static void batch_report(struct batch *b, size_t ok, size_t failed, const char *
 			 log_q(b->g->display), failed, code[0] ? code : "unknown", log_q(message), b->retries);
 	else
 		log_debug("batch done", "table=%s rows=%zu ok=%zu failed=%zu sqlstate=%s ms=%.3f retries=%u",
-			  log_q(b->g->display), b->n, ok, failed, failed ? code : "none",
+			  log_q(b->g->display), b->n, ok, failed, !failed ? "none" : code[0] ? code : "unknown",
 			  (now - b->started_at) * 1000.0, b->retries);
 }
 

@@ -22,6 +22,11 @@ Environment:
   PGC_BIN_DIR      where pgcoalesce and pgcoalesce-cli live (default: bin/)
   PGC_VALGRIND=1   run the daemon under valgrind (memcheck); reports fail tests
   PGC_KEEP=1       keep the temporary directory (logs) after the run
+
+Operations (test_ops.py): d.events() parses every log line (formats.py),
+d.metrics() scrapes --metrics-listen (use "127.0.0.1:0": the log says which
+port) and parses the exposition text strictly, d.scrape() sends one raw
+HTTP request.
 """
 import decimal
 import json
@@ -349,6 +354,47 @@ class Daemon:
         except subprocess.TimeoutExpired:
             raise Failure("pgcoalesce still running after %.0fs" % timeout)
         return self.returncode
+
+    def events(self):
+        """Every log line parsed (logfmt, or JSON with --log-format json); Failure on a bad line."""
+        import formats
+        text = self.log()
+        fmt = "json" if text.lstrip().startswith("{") else "logfmt"
+        return formats.parse_log(text, fmt)
+
+    def metrics_address(self):
+        """HOST:PORT of --metrics-listen, from the "listening" log line (port 0 resolved)."""
+        def find():
+            for ev in self.events():
+                if ev["msg"] == "listening":
+                    return ev.get("metrics")
+            return None
+        addr = wait_for(find, 10, what="the listening log line")
+        if addr == "off":
+            raise Failure("the daemon does not serve metrics")
+        return addr
+
+    def scrape(self, path="/metrics", method="GET", timeout=10.0):
+        """One HTTP request to --metrics-listen: (status, headers dict, body text)."""
+        import http.client
+        host, port = self.metrics_address().rsplit(":", 1)
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode()
+        finally:
+            conn.close()
+
+    def metrics(self):
+        """GET /metrics, parsed and checked (formats.parse_exposition)."""
+        import formats
+        status, headers, body = self.scrape()
+        if status != 200:
+            raise Failure("GET /metrics answered %d: %s" % (status, body[:300]))
+        if not headers.get("content-type", "").startswith("text/plain; version=0.0.4"):
+            raise Failure("GET /metrics content type %r" % headers.get("content-type"))
+        return formats.parse_exposition(body)
 
     def stats(self):
         c = Client(self.socket)
