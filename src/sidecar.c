@@ -277,13 +277,19 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	sc->cfg = cfg;
 	stats_init(&sc->stats, ev_time());
 	buf_init(&sc->scratch);
+	/* signals first: once the socket accepts, a SIGTERM or SIGHUP must not kill us */
+	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sc->sig_int, signal_cb, SIGINT);
+	sc->sig_term.data = sc->sig_int.data = sc;
+	ev_signal_start(loop, &sc->sig_term);
+	ev_signal_start(loop, &sc->sig_int);
+	reload_start(&sc->reload, sc);
 	if (!server_listen(&sc->server, cfg->socket_path, cfg->socket_mode))
 		return false;
 	if (!metrics_start(&sc->metrics, sc)) {
 		server_close(&sc->server, loop);
 		return false;
 	}
-	reload_start(&sc->reload, sc);
 	group_registry_init(&sc->groups, loop, (double)cfg->max_delay_ms / 1000.0,
 			    (size_t)cfg->max_batch_rows, (size_t)cfg->max_batch_bytes,
 			    on_group_ready, sc);
@@ -292,11 +298,6 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	flush_init(sc);
 	server_start(&sc->server, sc);
 
-	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
-	ev_signal_init(&sc->sig_int, signal_cb, SIGINT);
-	sc->sig_term.data = sc->sig_int.data = sc;
-	ev_signal_start(loop, &sc->sig_term);
-	ev_signal_start(loop, &sc->sig_int);
 	ev_prepare_init(&sc->before_sleep, before_sleep_cb);
 	sc->before_sleep.data = sc;
 	ev_prepare_start(loop, &sc->before_sleep);

@@ -458,6 +458,7 @@ def test_log_format_from_environment_and_reload(t):
     with open(conf, "w") as f:
         f.write("log-format = json\n")
     d = t.daemon("--config", conf)
+    wait_log(d, "listening")
     assert d.log().startswith("{")
     with open(conf, "w") as f:
         f.write("log-format = logfmt\n")
@@ -472,6 +473,7 @@ def test_log_format_from_environment_and_reload(t):
         formats.parse_logfmt(l)
     assert fmt_lines and json_lines
     d2 = t.daemon(env={"PGCOALESCE_LOG_FORMAT": "json"})
+    wait_log(d2, "listening")
     assert all(json.loads(l)["level"] for l in d2.log().splitlines())
 
 
@@ -501,10 +503,21 @@ def test_man_page_matches_help(t):
         assert p.returncode == 0 and not p.stderr, (page, p.stderr)
 
 
+def make(*args):
+    """make in the repository with the flavour the binaries were built with (a plain
+    `make install` after `make SANITIZE=...` would relink them unsanitized mid-run)."""
+    try:
+        with open(os.path.join(ROOT, "build", "flavor")) as f:
+            flavor = f.read().strip()[1:]
+    except OSError:
+        flavor = ""
+    cmd = ["make", "-s", "-C", ROOT] + (["SANITIZE=" + flavor] if flavor else []) + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
 def test_make_install_layout(t):
     dest = os.path.join(t.tmp, "dest")
-    p = subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=" + dest, "PREFIX=/opt/pgc"],
-                       capture_output=True, text=True, timeout=600)
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stdout + p.stderr
     root = dest + "/opt/pgc"
     for f, mode in (("bin/pgcoalesce", 0o755), ("bin/pgcoalesce-cli", 0o755),
@@ -525,8 +538,7 @@ def test_make_install_layout(t):
     d = t.daemon("--config", example, "--socket", os.path.join(t.tmp, "ex.sock"))
     assert d.client().request({"op": "ping", "id": 1})["ok"]
     assert d.stop() == 0
-    p = subprocess.run(["make", "-s", "-C", ROOT, "uninstall", "DESTDIR=" + dest, "PREFIX=/opt/pgc"],
-                       capture_output=True, text=True, timeout=60)
+    p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stderr
     left = [os.path.join(dp, f) for dp, _, fs in os.walk(dest) for f in fs]
     assert not left, left
