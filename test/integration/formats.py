@@ -100,40 +100,46 @@ def family_of(sample, fams):
     return sample
 
 
-def parse_exposition(text):
-    """Parse and check a whole exposition; returns Families. Failure on a format error,
-    a family whose samples are not together, or an inconsistent histogram."""
-    if not text.endswith("\n"):
-        raise Failure("exposition does not end with a newline")
-    fams, seen_done, current = Families(), set(), None
-    for n, line in enumerate(text.split("\n")[:-1], 1):
-        where = "line %d %r" % (n, line[:120])
-        if not line:
-            continue
-        if line.startswith("#"):
-            parts = line.split(" ", 3)
-            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
-                name = parts[2]
-                if not NAME.fullmatch(name):
-                    raise Failure("%s: bad metric name" % where)
-                f = fams.setdefault(name, {"type": "untyped", "help": None, "samples": [], "typed": False})
-                if parts[1] == "TYPE":
-                    if f["typed"] or f["samples"]:
-                        raise Failure("%s: TYPE twice or after samples" % where)
-                    if len(parts) != 4 or parts[3] not in TYPES:
-                        raise Failure("%s: bad type" % where)
-                    f["type"], f["typed"] = parts[3], True
-                else:
-                    if f["help"] is not None:
-                        raise Failure("%s: HELP twice" % where)
-                    f["help"] = parts[3] if len(parts) == 4 else ""
-                if current != name:
-                    if name in seen_done:
-                        raise Failure("%s: family %s is split" % (where, name))
-                    if current:
-                        seen_done.add(current)
-                    current = name
-            continue
+class _Exposition:
+    """Parser state: the families so far and which one the current lines belong to."""
+
+    def __init__(self):
+        self.fams, self.done, self.current = Families(), set(), None
+
+    def family(self, name):
+        return self.fams.setdefault(name, {"type": "untyped", "help": None, "samples": [], "typed": False})
+
+    def enter(self, name, where):
+        """Lines of family `name` start or go on; a family must not come back later."""
+        if name == self.current:
+            return
+        if name in self.done:
+            raise Failure("%s: family %s is split" % (where, name))
+        if self.current:
+            self.done.add(self.current)
+        self.current = name
+
+    def comment(self, line, where):
+        parts = line.split(" ", 3)
+        if len(parts) < 3 or parts[1] not in ("HELP", "TYPE"):
+            return  # any other comment is allowed
+        name = parts[2]
+        if not NAME.fullmatch(name):
+            raise Failure("%s: bad metric name" % where)
+        f = self.family(name)
+        if parts[1] == "TYPE":
+            if f["typed"] or f["samples"]:
+                raise Failure("%s: TYPE twice or after samples" % where)
+            if len(parts) != 4 or parts[3] not in TYPES:
+                raise Failure("%s: bad type" % where)
+            f["type"], f["typed"] = parts[3], True
+        else:
+            if f["help"] is not None:
+                raise Failure("%s: HELP twice" % where)
+            f["help"] = parts[3] if len(parts) == 4 else ""
+        self.enter(name, where)
+
+    def sample(self, line, where):
         m = NAME.match(line)
         if not m:
             raise Failure("%s: bad sample name" % where)
@@ -158,22 +164,30 @@ def parse_exposition(text):
         if len(fields) not in (1, 2):
             raise Failure("%s: expected 'value [timestamp]'" % where)
         value = parse_float(fields[0], where)
-        fam = family_of(name, fams)
-        if fam != current:
-            if fam in seen_done:
-                raise Failure("%s: family %s is split" % (where, fam))
-            if current:
-                seen_done.add(current)
-            current = fam
-        f = fams.setdefault(fam, {"type": "untyped", "help": None, "samples": [], "typed": False})
-        for s in f["samples"]:
-            if s[0] == name and s[1] == labels:
-                raise Failure("%s: duplicate sample" % where)
+        fam = family_of(name, self.fams)
+        self.enter(fam, where)
+        f = self.family(fam)
+        if any(n == name and l == labels for n, l, _ in f["samples"]):
+            raise Failure("%s: duplicate sample" % where)
         f["samples"].append((name, labels, value))
-    for name, f in fams.items():
+
+
+def parse_exposition(text):
+    """Parse and check a whole exposition; returns Families. Failure on a format error,
+    a family whose samples are not together, or an inconsistent histogram."""
+    if not text.endswith("\n"):
+        raise Failure("exposition does not end with a newline")
+    p = _Exposition()
+    for n, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d %r" % (n, line[:120])
+        if line.startswith("#"):
+            p.comment(line, where)
+        elif line:
+            p.sample(line, where)
+    for name, f in p.fams.items():
         if f["type"] == "histogram":
             check_histogram(name, f)
-    return fams
+    return p.fams
 
 
 def check_histogram(name, f):
