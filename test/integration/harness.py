@@ -102,7 +102,7 @@ class Database:
     def rows(self, sql):
         """The result of a SELECT as a list of dicts, values as JSON gives them:
         numbers exact (int or Decimal), json/jsonb parsed, timestamps as text."""
-        out = self.psql("SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % sql).stdout
+        out = self.psql("SELECT coalesce(json_agg(pgc_r), '[]') FROM (%s) pgc_r" % sql).stdout
         return json.loads(out, parse_float=decimal.Decimal)
 
     def scalar(self, sql):
@@ -283,8 +283,8 @@ class Daemon:
             self.socket = args[list(args).index("--socket") + 1]
         if dsn is None and "--dsn" not in args and "PGCOALESCE_DSN" not in (env or {}):
             cmd += ["--dsn", ctx.db.dsn]
-        elif dsn is not None:
-            cmd += ["--dsn", dsn]
+        elif dsn:
+            cmd += ["--dsn", dsn]  # dsn=False: none at all (environment tests)
         cmd += list(args)
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
