@@ -141,6 +141,12 @@ def test_metrics_http_is_robust(t):
     def status(resp):
         return int(resp.split(b" ", 2)[1])
 
+    # a client that never finishes its request is answered 408 and closed (HTTP_TIMEOUT, 10 s)
+    slow = socket.create_connection(addr, timeout=30)
+    t.cleanups.append(slow.close)
+    slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    slow_since = time.monotonic()
+
     assert d.scrape("/")[0] == 404
     assert d.scrape("/metrics/x")[0] == 404
     st, headers, _ = d.scrape("/metrics", method="POST")
@@ -187,6 +193,14 @@ def test_metrics_http_is_robust(t):
     wait_for(lambda: d.scrape()[0] == 200, 10, what="a scrape once the stalled clients left")
     assert c.request({"op": "ping", "id": 2}, timeout=5)["ok"]
     assert any(e["msg"] == "metrics connection refused: too many open" for e in d.events())
+    got = b""
+    while True:
+        chunk = slow.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    assert got.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), got
+    assert time.monotonic() - slow_since > 5, "closed long before its timeout"
 
 
 def test_metrics_database_down_and_rate_limited_warnings(t):
