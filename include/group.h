@@ -52,6 +52,7 @@ struct group {
 	unsigned long schema_gen;  /* bumped by group_set_schema */
 	struct table_stats stats;  /* per-table counters for `stats` and /metrics */
 	struct log_limit warn_limit; /* for warnings that may repeat every batch */
+	struct log_limit expire_limit; /* rows failing past --retry-timeout-ms */
 	void         *owner;       /* the registry */
 };
 

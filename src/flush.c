@@ -732,6 +732,17 @@ static void batch_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	batch_enqueue(w->data);
 }
 
+/* Rows of `g` failed for waiting past --retry-timeout-ms: warn, at most every WARN_EVERY. */
+static void warn_expired(struct sidecar *sc, struct group *g, size_t rows, const char *code)
+{
+	unsigned long dropped;
+
+	if (rows && log_limit_check(&g->expire_limit, ev_now(sc->loop), WARN_EVERY, &dropped))
+		log_warn("rows failed: not written within --retry-timeout-ms", "table=%s rows=%zu sqlstate=%s "
+			 "error=%s suppressed=%lu", log_q(g->display), rows, code, log_q(sc->pool.last_error),
+			 dropped);
+}
+
 /* Fail rows past --retry-timeout-ms; returns the number left. */
 static size_t batch_expire_rows(struct batch *b, double now)
 {
@@ -755,6 +766,8 @@ static size_t batch_expire_rows(struct batch *b, double now)
 			row_complete(sc, r, b->g, false);
 		}
 	}
+	warn_expired(sc, b->g, b->n - kept, b->lost_last || b->err == ERR_NONE ?
+		     PC_DATABASE_UNAVAILABLE : b->error.code);
 	b->n = kept;
 	return kept;
 }
@@ -1081,6 +1094,7 @@ static void expire_group(struct group *g, void *arg)
 				break;
 			}
 		}
+		warn_expired(x->sc, g, i, PC_DATABASE_UNAVAILABLE);
 		free(rows);
 	}
 }

@@ -205,12 +205,22 @@ def test_metrics_http_is_robust(t):
 
 def test_metrics_database_down_and_rate_limited_warnings(t):
     gone = os.path.join(t.tmp, "no-postgres-here")
-    d = t.daemon(*METRICS, "--log-level", "debug", dsn="host=%s dbname=x" % gone, wait_db=False)
-    time.sleep(3.0)   # reconnects back off from 50 ms: several attempts per connection
+    d = t.daemon(*METRICS, "--log-level", "debug", "--retry-timeout-ms", "500",
+                 dsn="host=%s dbname=x" % gone, wait_db=False)
+    c = d.client()
+    c.send(*[insert(i) for i in range(5)])
+    acks = c.recv_n(5, timeout=10)
+    assert {a["error"]["code"] for a in acks} == {"PC006"}, acks
+    time.sleep(2.5)   # reconnects back off from 50 ms: several attempts per connection
     m = d.metrics()
     assert m.value("pgcoalesce_db_up") == 0
     assert m.value("pgcoalesce_db_connections_up") == 0
-    assert d.client().request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
+    assert m.value("pgcoalesce_rows_failed_total", table="events", code="PC006", **{"class": "PC"}) == 5
+    assert m.value("pgcoalesce_pending_rows") == 0
+    assert c.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
+    expired = [e for e in d.events() if e["msg"] == "rows failed: not written within --retry-timeout-ms"]
+    assert expired and expired[0]["level"] == "warn" and expired[0]["sqlstate"] == "PC006", expired
+    assert sum(int(e["rows"]) for e in expired) <= 5 and len(expired) <= 2, expired
     evs = d.events()
     attempts = [e for e in evs if e["msg"] == "database connection attempt failed"]
     warned = [e for e in evs if e["msg"] == "database unreachable"]
