@@ -124,17 +124,20 @@ def test_metrics_http_is_robust(t):
     host, port = d.metrics_address().rsplit(":", 1)
     addr = (host, int(port))
 
+    def read_to_eof(s):
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
     def raw(data, shut=True):
         s = socket.create_connection(addr, timeout=10)
         s.sendall(data)
         if shut:
             s.shutdown(socket.SHUT_WR)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
+        out = read_to_eof(s)
         s.close()
         return out
 
@@ -193,12 +196,7 @@ def test_metrics_http_is_robust(t):
     wait_for(lambda: d.scrape()[0] == 200, 10, what="a scrape once the stalled clients left")
     assert c.request({"op": "ping", "id": 2}, timeout=5)["ok"]
     assert any(e["msg"] == "metrics connection refused: too many open" for e in d.events())
-    got = b""
-    while True:
-        chunk = slow.recv(4096)
-        if not chunk:
-            break
-        got += chunk
+    got = read_to_eof(slow)
     assert got.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), got
     assert time.monotonic() - slow_since > 5, "closed long before its timeout"
 
