@@ -17,7 +17,7 @@ AJV=$DIR/node_modules/.bin/ajv
 SCHEMA=$DIR/node_modules/dclint/schemas/compose.schema.json
 
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-	echo "compose-check: skipped: npm/node not found (apt-get install npm)"
+	echo "compose-check: skipped: npm/node not found (apt-get install nodejs npm)"
 	exit 0
 fi
 if [ ! -x "$AJV" ] || [ ! -f "$SCHEMA" ] || [ "$(cat "$DIR/.pkgs" 2>/dev/null)" != "$PKGS" ]; then
