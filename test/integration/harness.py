@@ -102,7 +102,7 @@ class Database:
     def rows(self, sql):
         """The result of a SELECT as a list of dicts, values as JSON gives them:
         numbers exact (int or Decimal), json/jsonb parsed, timestamps as text."""
-        out = self.psql("SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % sql).stdout
+        out = self.psql("SELECT coalesce(json_agg(pgc_r), '[]') FROM (%s) pgc_r" % sql).stdout
         return json.loads(out, parse_float=decimal.Decimal)
 
     def scalar(self, sql):
@@ -265,7 +265,7 @@ class Client:
 class Daemon:
     """bin/pgcoalesce on a fresh socket, logs in a file."""
 
-    def __init__(self, ctx, args, env=None, dsn=None, wait=True):
+    def __init__(self, ctx, args, env=None, dsn=None, wait=True, wait_db=True):
         self.ctx = ctx
         n = ctx.next_serial()
         self.socket = os.path.join(ctx.tmp, "pgc%d.sock" % n)
@@ -283,8 +283,8 @@ class Daemon:
             self.socket = args[list(args).index("--socket") + 1]
         if dsn is None and "--dsn" not in args and "PGCOALESCE_DSN" not in (env or {}):
             cmd += ["--dsn", ctx.db.dsn]
-        elif dsn is not None:
-            cmd += ["--dsn", dsn]
+        elif dsn:
+            cmd += ["--dsn", dsn]  # dsn=False: none at all (environment tests)
         cmd += list(args)
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
@@ -298,6 +298,8 @@ class Daemon:
         ctx.cleanups.append(self.cleanup)
         if wait:
             self.wait_listening()
+            if wait_db:
+                self.wait_db_up()
 
     def wait_listening(self, timeout=None):
         timeout = timeout or (60.0 if VALGRIND else 10.0)
@@ -314,6 +316,21 @@ class Daemon:
             except OSError:
                 return False
         wait_for(ready, timeout, what="the sidecar to listen on %s" % self.socket)
+
+    def ping(self):
+        """The `db` field of a ping on a new connection ("up" or "down")."""
+        c = Client(self.socket, 10)
+        try:
+            r = c.request({"op": "ping", "id": "ping"})
+        finally:
+            c.close()
+        if r.get("ok") is not True:
+            raise Failure("ping failed: %r" % r)
+        return r["db"]
+
+    def wait_db_up(self, timeout=None):
+        wait_for(lambda: self.ping() == "up", timeout or (60.0 if VALGRIND else 15.0),
+                 what="the sidecar's database connection (ping db=up)")
 
     def client(self, timeout=30.0):
         c = Client(self.socket, timeout)
@@ -403,8 +420,11 @@ class TestContext:
         self._serial += 1
         return self._serial
 
-    def daemon(self, *args, env=None, dsn=None, wait=True):
-        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait)
+    def daemon(self, *args, env=None, dsn=None, wait=True, wait_db=True):
+        """Start bin/pgcoalesce with `args` on a fresh socket, against this
+        test's database unless dsn is given (dsn=False: no --dsn at all).
+        Waits until it listens (wait) and its database is up (wait_db)."""
+        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait, wait_db=wait_db)
 
     def cli(self, *args, input=None, env=None, timeout=60, socket_path=None):
         """Run bin/pgcoalesce-cli; returns the CompletedProcess (text)."""
