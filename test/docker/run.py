@@ -8,8 +8,8 @@ volume (as in docker/docker-compose.yml), and the test reaches that socket
 through the volume's directory on the host. Checks: the image's shape (non-root,
 size, healthcheck, exec-form entrypoint, runtime libraries only), starting
 before the database, rows sent through the container's socket landing in the
-database, an application container running as another user, and `podman stop`
-draining pending rows.
+database, an application container running as another user, a restart after
+SIGKILL (stale socket on the volume), and `podman stop` draining pending rows.
 
 Prints one line per check and ends with "docker: N passed, N failed"; prints
 "docker: skipped: REASON" and exits 0 where podman or the local base image is
@@ -157,6 +157,16 @@ class Sidecar:
         finally:
             c.close()
 
+    def wait_db_up(self):
+        """Wait until the sidecar answers ping with "db":"up" (a refused or
+        reset connection while it starts counts as not yet)."""
+        def up():
+            try:
+                return self.ping().get("db") == "up"
+            except OSError:
+                return False
+        wait_for(up, 60, interval=0.2, what="the container to reach the database")
+
 
 # ---------------------------------------------------------------- checks
 
@@ -215,8 +225,7 @@ def check_starts_before_database(env):
     subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", env.db.dsn, "-f",
                     os.path.join(os.path.dirname(os.path.dirname(HERE)), "sql", "demo.sql")],
                    check=True, capture_output=True, timeout=60)
-    wait_for(lambda: sc.ping().get("db") == "up", 60, interval=0.2,
-             what="the container to reach the database")
+    sc.wait_db_up()
     assert env.db.count() == 0
 
 
@@ -234,6 +243,25 @@ def check_rows_through_the_socket(env):
     assert rows == [{"n": n, "s": n * (n - 1) // 2, "v": n * (n - 1) // 2 + n * 0.25}], rows
     hc = podman("healthcheck", "run", sc.name, check=False)
     assert hc.returncode == 0, "healthcheck failed: %s%s" % (hc.stdout, hc.stderr)
+    pid1 = podman("exec", sc.name, "cat", "/proc/1/comm").stdout.strip()
+    assert pid1 == "pgcoalesce", "PID 1 in the container is %r, not the daemon" % pid1
+
+
+def check_restart_after_kill(env):
+    """Killed (no clean exit, the socket file stays on the volume) and started
+    again, as `restart: unless-stopped` does: the new daemon replaces the
+    stale socket and takes rows."""
+    sc = env.main
+    podman("kill", "--signal", "KILL", sc.name)
+    wait_for(sc.dead, 30, what="the container to die")
+    assert os.path.exists(sc.socket), "no stale socket left: the check tests nothing"
+    podman("start", sc.name)
+    sc.wait_db_up()
+    c = sc.client()
+    ack = c.request(insert(1, device_id=77, kind="after-restart"))
+    c.close()
+    assert ack == {"id": 1, "ok": True}, ack
+    assert env.db.count(where="kind = 'after-restart'") == 1
 
 
 def app(env, volume, user, groups=(), *cli_args):
@@ -264,8 +292,7 @@ def check_stop_drains_pending_rows(env):
     `podman stop` sends SIGTERM to PID 1; the container exits 0."""
     sc = env.sidecar(["PGCOALESCE_MAX_DELAY_MS=600000", "PGCOALESCE_EAGER_FLUSH=off",
                       "PGCOALESCE_MAX_BATCH_ROWS=100000"])
-    wait_for(lambda: sc.ping().get("db") == "up", 60, interval=0.2,
-             what="the container to reach the database")
+    sc.wait_db_up()
     c = sc.client()
     n = 500
     c.send(*[insert(i, device_id=i, kind="drain") for i in range(n)])
@@ -293,7 +320,7 @@ def check_stop_drains_pending_rows(env):
 
 CHECKS = [check_image_builds, check_image_shape, check_starts_before_database,
           check_rows_through_the_socket, check_app_container_as_another_user,
-          check_stop_drains_pending_rows]
+          check_restart_after_kill, check_stop_drains_pending_rows]
 
 
 def main():
