@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,21 +159,37 @@ static int parse_options(struct cli_options *o, int argc, char **argv)
 
 /* ------------------------------------------------------------ the prompt */
 
+/*
+ * The prompt uses readline's callback interface around our own poll(): a
+ * Ctrl-C then wakes the loop (EINTR) and abandons the line being edited,
+ * as psql does, without longjmp out of readline. readline's callbacks take
+ * no argument, hence this one pointer to the session being read.
+ */
+static struct cli_session *repl_session;
+
 static void on_sigint(int sig)
 {
 	(void)sig;
 	cli_sigint = 1;
 }
 
-/* readline calls this when a signal interrupted its read: Ctrl-C abandons
- * the line being edited, as in psql. */
-static int readline_signal_hook(void)
+static void repl_line(char *line)
 {
-	if (cli_sigint) {
-		rl_replace_line("", 0);
-		rl_done = 1;
+	struct cli_session *s = repl_session;
+
+	if (!line) {
+		printf("\\q\n"); /* Ctrl-D, echoed as psql does */
+		s->quit = true;
+	} else {
+		if (*line)
+			add_history(line);
+		cli_session_line(s, line, strlen(line));
+		free(line);
 	}
-	return 0;
+	if (s->quit)
+		rl_callback_handler_remove(); /* no prompt after the last line */
+	else
+		rl_set_prompt(cli_session_prompt(s));
 }
 
 static char *history_path(void)
@@ -189,45 +206,53 @@ static char *history_path(void)
 	return p;
 }
 
+/* Ctrl-C at the prompt: forget the line and the statement being typed. */
+static void repl_cancel_line(struct cli_session *s)
+{
+	cli_sigint = 0;
+	rl_free_line_state();
+	rl_callback_sigcleanup();
+	rl_replace_line("", 0);
+	cli_session_reset_query(s);
+	printf("\n");
+	rl_set_prompt(cli_session_prompt(s));
+	rl_on_new_line();
+	rl_redisplay();
+}
+
 static void run_interactive(struct cli_session *s, bool quiet)
 {
-	char *hist = history_path(), *line;
+	char *hist = history_path();
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
+	sa.sa_handler = on_sigint; /* no SA_RESTART: poll() must see EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	s->interrupt = &cli_sigint;
-	rl_signal_event_hook = readline_signal_hook;
+	repl_session = s;
+	rl_catch_signals = 0;
 	using_history();
 	if (hist)
 		read_history(hist);
 	if (!quiet)
 		printf("pgcoalesce-cli %s, sidecar on socket \"%s\"\nType \"\\?\" for help.\n\n",
 		       PGC_VERSION, s->conn.path);
+	rl_callback_handler_install(cli_session_prompt(s), repl_line);
 	while (!s->quit) {
-		cli_sigint = 0;
-		line = readline(cli_session_prompt(s));
-		if (cli_sigint) {
-			/* Ctrl-C: drop the statement being typed */
-			free(line);
-			cli_session_reset_query(s);
+		struct pollfd p = { fileno(rl_instream ? rl_instream : stdin), POLLIN, 0 };
+		if (poll(&p, 1, -1) < 0) {
+			if (cli_sigint)
+				repl_cancel_line(s);
 			continue;
 		}
-		if (!line) {
-			printf("\\q\n"); /* Ctrl-D, as psql echoes it */
-			break;
-		}
-		if (*line)
-			add_history(line);
-		cli_session_line(s, line, strlen(line));
-		free(line);
+		rl_callback_read_char();
 	}
 	if (hist) {
 		write_history(hist);
 		history_truncate_file(hist, 500);
 	}
 	free(hist);
+	repl_session = NULL;
 }
 
 /* ------------------------------------------------------------ main */

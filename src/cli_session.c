@@ -670,7 +670,17 @@ static void run_complete_statements(struct cli_session *s)
 		cli_session_reset_query(s);
 }
 
+/* Each command's output goes out before the next one runs, as psql does
+ * (a script's reader sees results as they happen, stdout and stderr in order). */
+static void session_line(struct cli_session *s, const char *line, size_t len);
+
 void cli_session_line(struct cli_session *s, const char *line, size_t len)
+{
+	session_line(s, line, len);
+	fflush(stdout);
+}
+
+static void session_line(struct cli_session *s, const char *line, size_t len)
 {
 	size_t i = 0;
 
@@ -716,6 +726,7 @@ void cli_session_flush_input(struct cli_session *s)
 		free(stmt);
 	}
 	cli_session_reset_query(s);
+	fflush(stdout);
 }
 
 void cli_session_run_stream(struct cli_session *s, FILE *in, const char *file)
