@@ -8,7 +8,8 @@ volume (as in docker/docker-compose.yml), and the test reaches that socket
 through the volume's directory on the host. Checks: the image's shape (non-root,
 size, healthcheck, exec-form entrypoint, runtime libraries only), starting
 before the database, rows sent through the container's socket landing in the
-database, an application container running as another user, a restart after
+database, an application container running as another user (the compose
+file's bench writer among them), a restart after
 SIGKILL (stale socket on the volume), and `podman stop` draining pending rows.
 
 Prints one line per check and ends with "docker: N passed, N failed"; prints
@@ -247,6 +248,19 @@ def check_rows_through_the_socket(env):
     assert pid1 == "pgcoalesce", "PID 1 in the container is %r, not the daemon" % pid1
 
 
+def check_bench_writer(env):
+    """The compose file's example writer: `pgcoalesce-cli bench` in its own
+    container as another uid with gid 10001, on the socket volume."""
+    sc = env.main
+    before = env.db.count()
+    n = 2000
+    p = app(env, sc.volume, "20000:20000", [APP_GID],
+            "bench", "--table", "events", "--clients", "4", "--rows", str(n))
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+    print("     " + "\n     ".join(p.stdout.strip().splitlines()), flush=True)
+    assert env.db.count() == before + n, (before, env.db.count())
+
+
 def check_restart_after_kill(env):
     """Killed (no clean exit, the socket file stays on the volume) and started
     again, as `restart: unless-stopped` does: the new daemon replaces the
@@ -320,7 +334,7 @@ def check_stop_drains_pending_rows(env):
 
 CHECKS = [check_image_builds, check_image_shape, check_starts_before_database,
           check_rows_through_the_socket, check_app_container_as_another_user,
-          check_restart_after_kill, check_stop_drains_pending_rows]
+          check_bench_writer, check_restart_after_kill, check_stop_drains_pending_rows]
 
 
 def main():
