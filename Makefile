@@ -135,7 +135,7 @@ profile: deps all
 
 # ---- the container image (docker/): built and run with podman where it is
 # installed (skipped otherwise); `make test` runs both checks too.
-docker-test:
+docker-test: deps
 	@test/docker/run.py
 
 compose-check:
