@@ -119,7 +119,7 @@ class Env:
                 self.containers, self.volumes, self.tmp), flush=True)
             return
         for c in self.containers:
-            podman("rm", "-f", "-t", "0", c, check=False)
+            podman("rm", "-f", "-v", "-t", "0", c, check=False)
         for v in self.volumes:
             podman("volume", "rm", "-f", v, check=False)
         if self.built:
