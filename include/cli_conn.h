@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "buf.h"
 #include "linebuf.h"
 
@@ -34,11 +36,36 @@ enum cli_conn_status {
 	CLI_CONN_INTERRUPTED,   /* *interrupt became non-zero while waiting */
 };
 
-/*
- * Called with each response line (NUL-terminated, without its newline).
- * Returns the number of awaited responses this line satisfied (0 or 1).
- */
-typedef int (*cli_conn_line_fn)(void *arg, const char *line, size_t len);
+/* Queue refills happen while fewer bytes than this wait to be written. */
+#define CLI_CONN_LOW_WATER ((size_t)1 << 20)
+
+/* What cli_conn_exchange() calls back. */
+struct cli_conn_io {
+	/* Each response line (NUL-terminated, without its newline); returns
+	 * how many awaited responses it satisfied (0 or 1). */
+	int  (*on_line)(void *arg, const char *line, size_t len);
+	/* Optional: queue more request lines (cli_conn_queue); called while
+	 * fewer than CLI_CONN_LOW_WATER bytes wait. Returns false once
+	 * everything is queued. */
+	bool (*fill)(void *arg, struct cli_conn *c);
+	void *arg;
+};
+
+/* One decoded response line (PROTOCOL.md "Responses"). */
+struct cli_ack {
+	bool        int_id;    /* the id is an integer (the CLI's own ids are) */
+	long long   id;
+	bool        ok;
+	const char *row;       /* raw JSON text of "row", NULL when absent */
+	size_t      row_len;
+	const char *code;      /* error fields, NULL when absent */
+	const char *message;
+	const char *detail;
+	const char *hint;
+	const char *column;
+	const char *constraint;
+	cJSON      *tree;      /* owned; NULL for the common {"id":N,"ok":true} */
+};
 
 void cli_conn_init(struct cli_conn *c, const char *path);
 void cli_conn_free(struct cli_conn *c);
@@ -51,12 +78,22 @@ void cli_conn_close(struct cli_conn *c);
 void cli_conn_queue(struct cli_conn *c, const char *line, size_t len);
 
 /*
- * Write every queued byte and read responses, passing each line to `fn`,
- * until `fn` has counted `awaited` responses. `interrupt` (may be NULL) is
- * polled after every wake-up: a SIGINT handler sets it to give up waiting.
- * On CLI_CONN_LOST the socket is closed.
+ * Write every queued byte (and what io->fill queues) while reading
+ * responses, passing each line to io->on_line, until `awaited` responses
+ * were counted. `interrupt` (may be NULL) is checked after every wake-up: a
+ * SIGINT handler sets it to give up waiting. On CLI_CONN_LOST the socket
+ * is closed.
  */
-enum cli_conn_status cli_conn_exchange(struct cli_conn *c, size_t awaited, cli_conn_line_fn fn,
-				       void *arg, volatile sig_atomic_t *interrupt);
+enum cli_conn_status cli_conn_exchange(struct cli_conn *c, size_t awaited,
+				       const struct cli_conn_io *io,
+				       volatile sig_atomic_t *interrupt);
+
+/*
+ * Decode a response line. False when it is not a JSON object (then *a is
+ * cleared). Strings point into a->tree or the line: keep both while using
+ * them, then cli_ack_free().
+ */
+bool cli_ack_decode(struct cli_ack *a, const char *line, size_t len);
+void cli_ack_free(struct cli_ack *a);
 
 #endif /* PGC_CLI_CONN_H */

@@ -64,10 +64,6 @@ cJSON *jsontext_parse(struct jsontext_numbers *nums, const char *text, size_t le
 /* Exact text of a tagged number node; *len set to its length. */
 const char *jsontext_number(const struct jsontext_numbers *nums, const cJSON *num, size_t *len);
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-size_t jsontext_utf8_len(const unsigned char *p, size_t n);
-
 /* Write a JSON string literal (quotes included) for n bytes of UTF-8. */
 void jsontext_put_string(struct buf *b, const char *s, size_t n);
 
@@ -87,6 +83,22 @@ void jsontext_put_pg_quoted(struct buf *b, const char *s, size_t n);
  * The input must be valid JSON (as written by jsontext_put_value).
  */
 bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len);
+
+/*
+ * Iterate over the members of the JSON object text `json` (valid JSON, as
+ * a sidecar response is): start with *pos = 0; each call decodes the next
+ * key into `key` and points *val at the value's raw text (a nested object
+ * keeps its exact spacing). Returns false after the last member.
+ */
+bool jsontext_object_next(const char *json, size_t len, size_t *pos, struct buf *key,
+			  const char **val, size_t *val_len);
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n);
+
+/* Append code point cp (at most U+10FFFF) as UTF-8. */
+void jsontext_put_utf8(struct buf *out, unsigned cp);
 
 /*
  * Decode the JSON string token at s (n bytes, quotes included, valid JSON)

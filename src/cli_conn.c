@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "jsontext.h"
+
 #define CLI_CONN_READ_CHUNK 65536
 
 void cli_conn_init(struct cli_conn *c, const char *path)
@@ -108,7 +110,7 @@ static bool conn_write_some(struct cli_conn *c)
  * Read what is there and hand complete lines to fn. Returns the number of
  * awaited responses seen, or -1 when the connection ended (c->err set).
  */
-static long conn_read_some(struct cli_conn *c, cli_conn_line_fn fn, void *arg)
+static long conn_read_some(struct cli_conn *c, const struct cli_conn_io *io)
 {
 	long seen = 0;
 	const char *line;
@@ -129,23 +131,29 @@ static long conn_read_some(struct cli_conn *c, cli_conn_line_fn fn, void *arg)
 				 (size_t)CLI_CONN_MAX_LINE);
 			return -1;
 		}
-		seen += fn(arg, line, len);
+		seen += io->on_line(io->arg, line, len);
 	}
 	linebuf_compact(&c->in);
 	return seen;
 }
 
-enum cli_conn_status cli_conn_exchange(struct cli_conn *c, size_t awaited, cli_conn_line_fn fn,
-				       void *arg, volatile sig_atomic_t *interrupt)
+enum cli_conn_status cli_conn_exchange(struct cli_conn *c, size_t awaited,
+				       const struct cli_conn_io *io,
+				       volatile sig_atomic_t *interrupt)
 {
 	size_t seen = 0;
+	bool more = io->fill != NULL;
 
 	if (c->fd < 0)
 		return conn_lost(c, "not connected");
-	while (c->out.len > 0 || seen < awaited) {
+	for (;;) {
 		struct pollfd p = { c->fd, POLLIN, 0 };
 		long got;
 
+		while (more && c->out.len < CLI_CONN_LOW_WATER)
+			more = io->fill(io->arg, c);
+		if (c->out.len == 0 && !more && seen >= awaited)
+			return CLI_CONN_OK;
 		if (interrupt && *interrupt)
 			return CLI_CONN_INTERRUPTED;
 		if (c->out.len > 0)
@@ -158,11 +166,84 @@ enum cli_conn_status cli_conn_exchange(struct cli_conn *c, size_t awaited, cli_c
 		if ((p.revents & POLLOUT) && !conn_write_some(c))
 			return conn_lost(c, strerror(errno));
 		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			got = conn_read_some(c, fn, arg);
+			got = conn_read_some(c, io);
 			if (got < 0)
 				return conn_lost(c, c->err);
 			seen += (size_t)got;
 		}
 	}
-	return CLI_CONN_OK;
+}
+
+/* The common ack {"id":<digits>,"ok":true}, without a parser. */
+static bool ack_fast(struct cli_ack *a, const char *line, size_t len)
+{
+	static const char head[] = "{\"id\":", tail[] = ",\"ok\":true}";
+	size_t i = sizeof(head) - 1, start;
+	long long id = 0;
+
+	if (len < sizeof(head) + sizeof(tail) - 1 || memcmp(line, head, i) != 0)
+		return false;
+	for (start = i; i < len && line[i] >= '0' && line[i] <= '9' && i - start < 18; i++)
+		id = id * 10 + (line[i] - '0');
+	if (i == start || (line[start] == '0' && i - start > 1) || len - i != sizeof(tail) - 1 ||
+	    memcmp(line + i, tail, sizeof(tail) - 1) != 0)
+		return false;
+	a->int_id = true;
+	a->id = id;
+	a->ok = true;
+	return true;
+}
+
+static const char *error_field(const cJSON *err, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(err, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+bool cli_ack_decode(struct cli_ack *a, const char *line, size_t len)
+{
+	const cJSON *id, *err;
+	struct buf key;
+	size_t pos = 0, vlen;
+	const char *val;
+
+	memset(a, 0, sizeof(*a));
+	if (ack_fast(a, line, len))
+		return true;
+	a->tree = cJSON_ParseWithLength(line, len);
+	if (!cJSON_IsObject(a->tree)) {
+		cli_ack_free(a);
+		return false;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(a->tree, "id");
+	if (cJSON_IsNumber(id) && id->valuedouble == (double)(long long)id->valuedouble) {
+		a->int_id = true;
+		a->id = (long long)id->valuedouble;
+	}
+	a->ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a->tree, "ok"));
+	err = cJSON_GetObjectItemCaseSensitive(a->tree, "error");
+	a->code = error_field(err, "code");
+	a->message = error_field(err, "message");
+	a->detail = error_field(err, "detail");
+	a->hint = error_field(err, "hint");
+	a->column = error_field(err, "column");
+	a->constraint = error_field(err, "constraint");
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(a->tree, "row"))) {
+		/* the raw text, so values keep PostgreSQL's exact spelling */
+		buf_init(&key);
+		while (jsontext_object_next(line, len, &pos, &key, &val, &vlen))
+			if (strcmp(buf_cstr(&key), "row") == 0) {
+				a->row = val;
+				a->row_len = vlen;
+			}
+		buf_free(&key);
+	}
+	return true;
+}
+
+void cli_ack_free(struct cli_ack *a)
+{
+	cJSON_Delete(a->tree);
+	memset(a, 0, sizeof(*a));
 }

@@ -18,9 +18,14 @@ Daemons and clients a test starts are stopped when it ends; a daemon that
 crashed, exited non-zero or printed a sanitizer or valgrind report fails the
 test.
 
+The CLI: t.cli(*args, input=..., socket_path=...) runs bin/pgcoalesce-cli
+and returns the CompletedProcess; t.cli_pty(...) runs it on a pseudo-terminal
+(its interactive mode) and returns a Pty to send keystrokes to and expect
+output from.
+
 Environment:
   PGC_BIN_DIR      where pgcoalesce and pgcoalesce-cli live (default: bin/)
-  PGC_VALGRIND=1   run the daemon under valgrind (memcheck); reports fail tests
+  PGC_VALGRIND=1   run the daemon and the CLI under valgrind (memcheck); reports fail tests
   PGC_KEEP=1       keep the temporary directory (logs) after the run
 
 Operations (test_ops.py): d.events() parses every log line (formats.py),
@@ -447,6 +452,108 @@ class Daemon:
             raise Failure("valgrind reported errors:\n%s" % text[-6000:])
 
 
+# ---------------------------------------------------------------- the CLI
+
+def check_cli_report(returncode, stderr):
+    """Fail on a sanitizer or valgrind report from a CLI run."""
+    for mark in SANITIZER_MARKS[:-1]:
+        if mark in stderr:
+            raise Failure("pgcoalesce-cli reported a memory or UB error:\n%s" % stderr[-6000:])
+    if VALGRIND and returncode == 99:
+        raise Failure("valgrind reported errors in pgcoalesce-cli:\n%s" % stderr[-6000:])
+
+
+class Pty:
+    """A program on a pseudo-terminal, as a user at a terminal runs it.
+
+        p = t.cli_pty(socket_path=d.socket)
+        p.expect("pgcoalesce=> ")          # wait for text (or a compiled regex)
+        p.send("\\q\r")                     # type; "\r" is Enter, "\x03" is Ctrl-C
+        assert p.wait() == 0               # exit status
+
+    `output` holds everything the program wrote (stdout and stderr share the
+    terminal); expect() searches only what came after the previous match.
+    """
+
+    def __init__(self, cmd, env):
+        import pty
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            try:
+                os.execve(cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0]), cmd, env)
+            finally:
+                os._exit(127)
+        self.output = ""
+        self.pos = 0
+        self.status = None
+
+    def _read(self, timeout):
+        """Read what comes within `timeout`: "data", "quiet" (nothing came) or "eof"."""
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return "quiet"
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO: the program exited and the terminal closed
+            return "eof"
+        if not data:
+            return "eof"
+        self.output += data.decode(errors="replace")
+        return "data"
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def expect(self, what, timeout=10.0):
+        """Wait until `what` appears after the last match; returns the text up to its end."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if isinstance(what, str):
+                i = self.output.find(what, self.pos)
+                end = i + len(what) if i >= 0 else -1
+            else:
+                m = what.search(self.output, self.pos)
+                end = m.end() if m else -1
+            if end >= 0:
+                seen, self.pos = self.output[self.pos:end], end
+                return seen
+            left = deadline - time.monotonic()
+            if left <= 0 or self._read(min(left, 0.2)) == "eof":
+                raise Failure("expected %r on the terminal; got after the last match:\n%r" %
+                              (what if isinstance(what, str) else what.pattern,
+                               self.output[self.pos:][-3000:]))
+
+    def wait(self, timeout=10.0):
+        """Wait for the program to exit (reading what it writes); returns its exit status."""
+        deadline = time.monotonic() + timeout
+        while self.status is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(st)
+                break
+            if time.monotonic() > deadline:
+                raise Failure("the program on the terminal did not exit; output:\n%r" %
+                              self.output[-3000:])
+            self._read(0.05)
+        while self._read(0.05) == "data":
+            pass
+        check_cli_report(self.status, self.output)
+        return self.status
+
+    def close(self):
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.status = -signal.SIGKILL
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 # ---------------------------------------------------------------- tests
 
 class TestContext:
@@ -472,16 +579,37 @@ class TestContext:
         Waits until it listens (wait) and its database is up (wait_db)."""
         return Daemon(self, list(args), env=env, dsn=dsn, wait=wait, wait_db=wait_db)
 
-    def cli(self, *args, input=None, env=None, timeout=60, socket_path=None):
-        """Run bin/pgcoalesce-cli; returns the CompletedProcess (text)."""
-        e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
-        if env:
-            e.update(env)
+    def cli_command(self, args, socket_path=None, valgrind=VALGRIND):
+        """The argv that runs bin/pgcoalesce-cli (under valgrind with PGC_VALGRIND=1)."""
         cmd = [CLI]
         if socket_path:
             cmd += ["-s", socket_path]
-        return subprocess.run(cmd + list(args), input=input, capture_output=True, text=True,
-                              env=e, timeout=timeout)
+        cmd += list(args)
+        if valgrind:
+            cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"] + cmd
+        return cmd
+
+    def cli_env(self, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
+        e["HOME"] = self.tmp  # readline history lands in the test's directory
+        if env:
+            e.update(env)
+        return e
+
+    def cli(self, *args, input=None, env=None, timeout=60, socket_path=None):
+        """Run bin/pgcoalesce-cli; returns the CompletedProcess (text). A
+        sanitizer or valgrind report on its stderr fails the test."""
+        p = subprocess.run(self.cli_command(args, socket_path), input=input, capture_output=True,
+                           text=True, env=self.cli_env(env), timeout=timeout)
+        check_cli_report(p.returncode, p.stderr)
+        return p
+
+    def cli_pty(self, *args, env=None, socket_path=None):
+        """Start bin/pgcoalesce-cli on a pseudo-terminal (interactive mode); see Pty."""
+        p = Pty(self.cli_command(args, socket_path), self.cli_env(dict(env or {}, TERM="dumb")))
+        self.cleanups.append(p.close)
+        return p
 
     def finish(self):
         errors = []
