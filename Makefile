@@ -4,9 +4,12 @@
 #   make run             install missing deps, build, run against a private PostgreSQL
 #   make test            unit + integration tests against a real PostgreSQL
 #   make deps            install missing Debian build/test dependencies
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   binaries, man pages, systemd unit
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
 #   make WERROR=1        treat warnings as errors (CI)
+#   make docker-test     build docker/Dockerfile with podman and test the container
+#   make compose-check   validate docker/docker-compose.yml against compose-spec
+#   make docker-base     (root) make the local debian:bookworm-slim base for podman
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -55,7 +58,8 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c
 
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
-.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile
+.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile \
+        docker-test compose-check docker-base
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -129,12 +133,50 @@ bench: deps all bin/bench-ceiling
 profile: deps all
 	@scripts/bench.py --profile
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(PREFIX)/bin/
+# ---- the container image (docker/): built and run with podman where it is
+# installed (skipped otherwise); `make test` runs both checks too.
+docker-test: deps
+	@test/docker/run.py
 
+compose-check:
+	@scripts/compose-check.sh
+
+docker-base:
+	@scripts/podman-base.sh
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the two binaries, their man
+# pages, the systemd unit (contrib/pgcoalesce.service.in with this PREFIX's
+# paths) and the example configuration, which also becomes the configuration
+# the unit reads unless one is already there (never overwritten).
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/pgcoalesce
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+MANPAGES   := man/pgcoalesce.1 man/pgcoalesce-cli.1
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		contrib/pgcoalesce.service.in > $(DESTDIR)$(UNITDIR)/pgcoalesce.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pgcoalesce.service
+	install -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf ] || \
+		install -D -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
+
+# `make uninstall` removes the configuration only if it is still the example.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/pgcoalesce $(DESTDIR)$(PREFIX)/bin/pgcoalesce-cli
+	rm -f $(DESTDIR)$(BINDIR)/pgcoalesce $(DESTDIR)$(BINDIR)/pgcoalesce-cli
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
+	rm -f $(DESTDIR)$(UNITDIR)/pgcoalesce.service $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
+	! cmp -s contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
 
 clean:
 	rm -rf build bin

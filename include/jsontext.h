@@ -85,6 +85,22 @@ void jsontext_put_pg_quoted(struct buf *b, const char *s, size_t n);
 bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len);
 
 /*
+ * Iterate over the members of the JSON object text `json` (valid JSON, as
+ * a sidecar response is): start with *pos = 0; each call decodes the next
+ * key into `key` and points *val at the value's raw text (a nested object
+ * keeps its exact spacing). Returns false after the last member.
+ */
+bool jsontext_object_next(const char *json, size_t len, size_t *pos, struct buf *key,
+			  const char **val, size_t *val_len);
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n);
+
+/* Append code point cp (at most U+10FFFF) as UTF-8. */
+void jsontext_put_utf8(struct buf *out, unsigned cp);
+
+/*
  * Decode the JSON string token at s (n bytes, quotes included, valid JSON)
  * into raw UTF-8 appended to `out`.
  */

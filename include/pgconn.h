@@ -22,6 +22,8 @@
 #include <ev.h>
 #include <libpq-fe.h>
 
+#include "log.h"
+
 enum pgconn_state {
 	PGCONN_DOWN = 0,    /* not connected; the reconnect timer is armed */
 	PGCONN_CONNECTING,  /* PQconnectPoll in progress */
@@ -92,6 +94,7 @@ struct pgconn {
 	unsigned long     epoch_id;    /* the pool's number of the server's crash epoch (see pgpool) */
 	bool              sets_horizon;/* this connection saw the epoch first: it reads the horizon */
 	char              last_error[256];
+	struct log_limit  lost_limit;  /* "connection lost" while it flaps */
 };
 
 struct pgpool {
@@ -103,6 +106,8 @@ struct pgpool {
 	struct pgconn_ops ops;
 	bool              stopping;    /* no reconnects */
 	char              last_error[256]; /* the latest connection failure, for errors and logs */
+	double            down_since;  /* ev_now() when the last connection went down, 0: up or never */
+	struct log_limit  unreachable_limit; /* "database unreachable" while it stays so */
 	/*
 	 * Crash epochs. After a crash PostgreSQL may assign again the xid of a
 	 * transaction whose WAL did not reach disk, so pg_xact_status() of an

@@ -28,8 +28,7 @@ static void numbers_add(struct jsontext_numbers *nums, size_t off, size_t len)
 	nums->count++;
 }
 
-/* Length of a valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
+size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n)
 {
 	unsigned c = p[0];
 
@@ -137,7 +136,7 @@ static enum jsontext_status scan_string(const unsigned char *s, size_t len, size
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t n = utf8_seq_len(s + k, len - k);
+			size_t n = jsontext_utf8_seq_len(s + k, len - k);
 			if (!n) {
 				*i = k + 1;
 				return JSONTEXT_BAD_UTF8;
@@ -179,7 +178,7 @@ enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *te
 				return JSONTEXT_SYNTAX;
 			numbers_add(nums, start, i - start);
 		} else if (c >= 0x80) {
-			return utf8_seq_len(s + i, len - i) ? JSONTEXT_SYNTAX : JSONTEXT_BAD_UTF8;
+			return jsontext_utf8_seq_len(s + i, len - i) ? JSONTEXT_SYNTAX : JSONTEXT_BAD_UTF8;
 		} else if (c == 0) {
 			return JSONTEXT_SYNTAX;
 		} else {
@@ -444,6 +443,32 @@ bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len)
 	return cur_array(&c, b);
 }
 
+bool jsontext_object_next(const char *json, size_t len, size_t *pos, struct buf *key,
+			  const char **val, size_t *val_len)
+{
+	struct json_cursor c = { json, len, *pos };
+	size_t start;
+
+	cur_ws(&c);
+	if (c.i < c.len && (c.s[c.i] == '{' || c.s[c.i] == ','))
+		c.i++;
+	cur_ws(&c);
+	if (c.i >= c.len || c.s[c.i] != '"')
+		return false;
+	buf_reset(key);
+	cur_string(&c, key);
+	cur_ws(&c);
+	if (c.i >= c.len || c.s[c.i] != ':')
+		return false;
+	c.i++;
+	cur_ws(&c);
+	start = cur_skip_value(&c);
+	*val = json + start;
+	*val_len = c.i - start;
+	*pos = c.i;
+	return true;
+}
+
 /* ---- string unescaping ---- */
 
 static unsigned hex4(const char *p)
@@ -464,7 +489,7 @@ static unsigned hex4(const char *p)
 	return v;
 }
 
-static void put_utf8(struct buf *out, unsigned cp)
+void jsontext_put_utf8(struct buf *out, unsigned cp)
 {
 	char u[4];
 
@@ -519,7 +544,7 @@ void jsontext_unescape(struct buf *out, const char *s, size_t n)
 					i += 6;
 				}
 			}
-			put_utf8(out, cp);
+			jsontext_put_utf8(out, cp);
 			i += 4;
 			break;
 		default: buf_putc(out, s[i + 1]); break; /* \" \\ \/ */

@@ -18,10 +18,20 @@ Daemons and clients a test starts are stopped when it ends; a daemon that
 crashed, exited non-zero or printed a sanitizer or valgrind report fails the
 test.
 
+The CLI: t.cli(*args, input=..., socket_path=...) runs bin/pgcoalesce-cli
+and returns the CompletedProcess; t.cli_pty(...) runs it on a pseudo-terminal
+(its interactive mode) and returns a Pty to send keystrokes to and expect
+output from.
+
 Environment:
   PGC_BIN_DIR      where pgcoalesce and pgcoalesce-cli live (default: bin/)
-  PGC_VALGRIND=1   run the daemon under valgrind (memcheck); reports fail tests
+  PGC_VALGRIND=1   run the daemon and the CLI under valgrind (memcheck); reports fail tests
   PGC_KEEP=1       keep the temporary directory (logs) after the run
+
+Operations (test_ops.py): d.events() parses every log line (formats.py),
+d.metrics() scrapes --metrics-listen (use "127.0.0.1:0": the log says which
+port) and parses the exposition text strictly, d.scrape() sends one raw
+HTTP request.
 """
 import decimal
 import json
@@ -102,7 +112,7 @@ class Database:
     def rows(self, sql):
         """The result of a SELECT as a list of dicts, values as JSON gives them:
         numbers exact (int or Decimal), json/jsonb parsed, timestamps as text."""
-        out = self.psql("SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % sql).stdout
+        out = self.psql("SELECT coalesce(json_agg(pgc_r), '[]') FROM (%s) pgc_r" % sql).stdout
         return json.loads(out, parse_float=decimal.Decimal)
 
     def scalar(self, sql):
@@ -265,7 +275,7 @@ class Client:
 class Daemon:
     """bin/pgcoalesce on a fresh socket, logs in a file."""
 
-    def __init__(self, ctx, args, env=None, dsn=None, wait=True):
+    def __init__(self, ctx, args, env=None, dsn=None, wait=True, wait_db=True):
         self.ctx = ctx
         n = ctx.next_serial()
         self.socket = os.path.join(ctx.tmp, "pgc%d.sock" % n)
@@ -283,8 +293,8 @@ class Daemon:
             self.socket = args[list(args).index("--socket") + 1]
         if dsn is None and "--dsn" not in args and "PGCOALESCE_DSN" not in (env or {}):
             cmd += ["--dsn", ctx.db.dsn]
-        elif dsn is not None:
-            cmd += ["--dsn", dsn]
+        elif dsn:
+            cmd += ["--dsn", dsn]  # dsn=False: none at all (environment tests)
         cmd += list(args)
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
@@ -298,6 +308,8 @@ class Daemon:
         ctx.cleanups.append(self.cleanup)
         if wait:
             self.wait_listening()
+            if wait_db:
+                self.wait_db_up()
 
     def wait_listening(self, timeout=None):
         timeout = timeout or (60.0 if VALGRIND else 10.0)
@@ -314,6 +326,21 @@ class Daemon:
             except OSError:
                 return False
         wait_for(ready, timeout, what="the sidecar to listen on %s" % self.socket)
+
+    def ping(self):
+        """The `db` field of a ping on a new connection ("up" or "down")."""
+        c = Client(self.socket, 10)
+        try:
+            r = c.request({"op": "ping", "id": "ping"})
+        finally:
+            c.close()
+        if r.get("ok") is not True:
+            raise Failure("ping failed: %r" % r)
+        return r["db"]
+
+    def wait_db_up(self, timeout=None):
+        wait_for(lambda: self.ping() == "up", timeout or (60.0 if VALGRIND else 15.0),
+                 what="the sidecar's database connection (ping db=up)")
 
     def client(self, timeout=30.0):
         c = Client(self.socket, timeout)
@@ -350,6 +377,47 @@ class Daemon:
             raise Failure("pgcoalesce still running after %.0fs" % timeout)
         return self.returncode
 
+    def events(self):
+        """Every log line parsed (logfmt, or JSON with --log-format json); Failure on a bad line."""
+        import formats
+        text = self.log()
+        fmt = "json" if text.lstrip().startswith("{") else "logfmt"
+        return formats.parse_log(text, fmt)
+
+    def metrics_address(self):
+        """HOST:PORT of --metrics-listen, from the "listening" log line (port 0 resolved)."""
+        def find():
+            for ev in self.events():
+                if ev["msg"] == "listening":
+                    return ev.get("metrics")
+            return None
+        addr = wait_for(find, 10, what="the listening log line")
+        if addr == "off":
+            raise Failure("the daemon does not serve metrics")
+        return addr
+
+    def scrape(self, path="/metrics", method="GET", timeout=10.0):
+        """One HTTP request to --metrics-listen: (status, headers dict, body text)."""
+        import http.client
+        host, port = self.metrics_address().rsplit(":", 1)
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode()
+        finally:
+            conn.close()
+
+    def metrics(self):
+        """GET /metrics, parsed and checked (formats.parse_exposition)."""
+        import formats
+        status, headers, body = self.scrape()
+        if status != 200:
+            raise Failure("GET /metrics answered %d: %s" % (status, body[:300]))
+        if not headers.get("content-type", "").startswith("text/plain; version=0.0.4"):
+            raise Failure("GET /metrics content type %r" % headers.get("content-type"))
+        return formats.parse_exposition(body)
+
     def stats(self):
         c = Client(self.socket)
         try:
@@ -384,6 +452,108 @@ class Daemon:
             raise Failure("valgrind reported errors:\n%s" % text[-6000:])
 
 
+# ---------------------------------------------------------------- the CLI
+
+def check_cli_report(returncode, stderr):
+    """Fail on a sanitizer or valgrind report from a CLI run."""
+    for mark in SANITIZER_MARKS[:-1]:
+        if mark in stderr:
+            raise Failure("pgcoalesce-cli reported a memory or UB error:\n%s" % stderr[-6000:])
+    if VALGRIND and returncode == 99:
+        raise Failure("valgrind reported errors in pgcoalesce-cli:\n%s" % stderr[-6000:])
+
+
+class Pty:
+    """A program on a pseudo-terminal, as a user at a terminal runs it.
+
+        p = t.cli_pty(socket_path=d.socket)
+        p.expect("pgcoalesce=> ")          # wait for text (or a compiled regex)
+        p.send("\\q\r")                     # type; "\r" is Enter, "\x03" is Ctrl-C
+        assert p.wait() == 0               # exit status
+
+    `output` holds everything the program wrote (stdout and stderr share the
+    terminal); expect() searches only what came after the previous match.
+    """
+
+    def __init__(self, cmd, env):
+        import pty
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            try:
+                os.execve(cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0]), cmd, env)
+            finally:
+                os._exit(127)
+        self.output = ""
+        self.pos = 0
+        self.status = None
+
+    def _read(self, timeout):
+        """Read what comes within `timeout`: "data", "quiet" (nothing came) or "eof"."""
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return "quiet"
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO: the program exited and the terminal closed
+            return "eof"
+        if not data:
+            return "eof"
+        self.output += data.decode(errors="replace")
+        return "data"
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def expect(self, what, timeout=10.0):
+        """Wait until `what` appears after the last match; returns the text up to its end."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if isinstance(what, str):
+                i = self.output.find(what, self.pos)
+                end = i + len(what) if i >= 0 else -1
+            else:
+                m = what.search(self.output, self.pos)
+                end = m.end() if m else -1
+            if end >= 0:
+                seen, self.pos = self.output[self.pos:end], end
+                return seen
+            left = deadline - time.monotonic()
+            if left <= 0 or self._read(min(left, 0.2)) == "eof":
+                raise Failure("expected %r on the terminal; got after the last match:\n%r" %
+                              (what if isinstance(what, str) else what.pattern,
+                               self.output[self.pos:][-3000:]))
+
+    def wait(self, timeout=10.0):
+        """Wait for the program to exit (reading what it writes); returns its exit status."""
+        deadline = time.monotonic() + timeout
+        while self.status is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(st)
+                break
+            if time.monotonic() > deadline:
+                raise Failure("the program on the terminal did not exit; output:\n%r" %
+                              self.output[-3000:])
+            self._read(0.05)
+        while self._read(0.05) == "data":
+            pass
+        check_cli_report(self.status, self.output)
+        return self.status
+
+    def close(self):
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.status = -signal.SIGKILL
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 # ---------------------------------------------------------------- tests
 
 class TestContext:
@@ -403,19 +573,43 @@ class TestContext:
         self._serial += 1
         return self._serial
 
-    def daemon(self, *args, env=None, dsn=None, wait=True):
-        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait)
+    def daemon(self, *args, env=None, dsn=None, wait=True, wait_db=True):
+        """Start bin/pgcoalesce with `args` on a fresh socket, against this
+        test's database unless dsn is given (dsn=False: no --dsn at all).
+        Waits until it listens (wait) and its database is up (wait_db)."""
+        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait, wait_db=wait_db)
 
-    def cli(self, *args, input=None, env=None, timeout=60, socket_path=None):
-        """Run bin/pgcoalesce-cli; returns the CompletedProcess (text)."""
-        e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
-        if env:
-            e.update(env)
+    def cli_command(self, args, socket_path=None, valgrind=VALGRIND):
+        """The argv that runs bin/pgcoalesce-cli (under valgrind with PGC_VALGRIND=1)."""
         cmd = [CLI]
         if socket_path:
             cmd += ["-s", socket_path]
-        return subprocess.run(cmd + list(args), input=input, capture_output=True, text=True,
-                              env=e, timeout=timeout)
+        cmd += list(args)
+        if valgrind:
+            cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"] + cmd
+        return cmd
+
+    def cli_env(self, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
+        e["HOME"] = self.tmp  # readline history lands in the test's directory
+        if env:
+            e.update(env)
+        return e
+
+    def cli(self, *args, input=None, env=None, timeout=60, socket_path=None):
+        """Run bin/pgcoalesce-cli; returns the CompletedProcess (text). A
+        sanitizer or valgrind report on its stderr fails the test."""
+        p = subprocess.run(self.cli_command(args, socket_path), input=input, capture_output=True,
+                           text=True, env=self.cli_env(env), timeout=timeout)
+        check_cli_report(p.returncode, p.stderr)
+        return p
+
+    def cli_pty(self, *args, env=None, socket_path=None):
+        """Start bin/pgcoalesce-cli on a pseudo-terminal (interactive mode); see Pty."""
+        p = Pty(self.cli_command(args, socket_path), self.cli_env(dict(env or {}, TERM="dumb")))
+        self.cleanups.append(p.close)
+        return p
 
     def finish(self):
         errors = []

@@ -128,7 +128,7 @@ def test_starts_while_database_is_down(t):
     once the database comes up."""
     t.cluster.stop()
     try:
-        d = t.daemon("--retry-timeout-ms", "60000")
+        d = t.daemon("--retry-timeout-ms", "60000", wait_db=False)
         c = d.client()
         assert c.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
         c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(100)])
@@ -145,7 +145,7 @@ def test_starts_while_database_is_down(t):
 def test_database_down_past_retry_timeout_is_pc006(t):
     t.cluster.stop()
     try:
-        d = t.daemon("--retry-timeout-ms", "300")
+        d = t.daemon("--retry-timeout-ms", "300", wait_db=False)
         c = d.client()
         c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(20)])
         acks = c.recv_n(20)
@@ -304,7 +304,7 @@ def test_sigterm_during_outage(t):
     the exit status is 0, and nothing is written later."""
     t.cluster.stop()
     try:
-        d = t.daemon("--retry-timeout-ms", "60000", "--shutdown-timeout-ms", "500")
+        d = t.daemon("--retry-timeout-ms", "60000", "--shutdown-timeout-ms", "500", wait_db=False)
         c = d.client()
         c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(50)])
         c.send({"op": "flush", "id": "f"})
@@ -338,7 +338,7 @@ def test_flush_during_outage_waits_for_the_outcome(t):
     they failed with PC006."""
     t.cluster.stop()
     try:
-        d = t.daemon("--retry-timeout-ms", "500")
+        d = t.daemon("--retry-timeout-ms", "500", wait_db=False)
         c = d.client()
         c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(5)])
         c.send({"op": "flush", "id": "f"})

@@ -68,7 +68,7 @@ def test_overload_block_while_database_is_down(t):
     """Memory stays bounded while the database is down too; rows wait, then are written."""
     t.cluster.stop()
     try:
-        d = t.daemon("--max-pending-rows", "300", "--retry-timeout-ms", "60000")
+        d = t.daemon("--max-pending-rows", "300", "--retry-timeout-ms", "60000", wait_db=False)
         p = Producer(d, rows("p", 5000))
         wait_for(lambda: d.stats()["pending_rows"] >= 300, 30, what="300 pending rows")
         st = d.stats()

@@ -1,0 +1,113 @@
+/*
+ * cli_sql.h — the CLI's SQL: statement splitting, lexing and parsing of
+ * INSERT into sidecar requests.
+ *
+ * Two parts:
+ *   - the splitter finds where a statement ends (';' outside quotes,
+ *     comments and parentheses, as psql does) in text that arrives line by
+ *     line, and says what the text is inside (for the prompt);
+ *   - the parser turns one statement
+ *       INSERT INTO name [(col, ...)] VALUES (...), ... [RETURNING ...]
+ *       INSERT INTO name DEFAULT VALUES [RETURNING ...]
+ *     into a table name, a column list and, per tuple, each value as JSON
+ *     text (strings decoded, numbers kept exact), following PostgreSQL's
+ *     lexical rules. Anything else is an error with PostgreSQL-style text and
+ *     a position, never a crash.
+ */
+#ifndef PGC_CLI_SQL_H
+#define PGC_CLI_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* PostgreSQL's NAMEDATALEN - 1: longer identifiers are truncated. */
+#define CLI_SQL_MAX_IDENT 63
+/* PostgreSQL's limit on target list entries (MaxTupleAttributeNumber). */
+#define CLI_SQL_MAX_COLUMNS 1664
+
+/* What the splitter is inside at the end of the text scanned so far. */
+enum cli_sql_state {
+	CLI_SQL_TOP = 0,     /* plain SQL */
+	CLI_SQL_QUOTE,       /* a '...' string */
+	CLI_SQL_EQUOTE,      /* an E'...' string (backslash escapes) */
+	CLI_SQL_DQUOTE,      /* a "..." identifier */
+	CLI_SQL_DOLLAR,      /* a $tag$...$tag$ string */
+	CLI_SQL_COMMENT,     /* a (possibly nested) block comment */
+};
+
+struct cli_sql_split {
+	size_t             pos;       /* bytes of the text already scanned */
+	enum cli_sql_state state;
+	int                parens;    /* open parentheses */
+	int                comments;  /* block comment nesting depth */
+	size_t             tag_off;   /* the $tag$ that opened a dollar quote */
+	size_t             tag_len;   /* its length, both dollars included */
+	bool               nonblank;  /* something other than blanks and comments seen */
+};
+
+void cli_sql_split_init(struct cli_sql_split *sp);
+
+/*
+ * Scan text[sp->pos .. len). Returns true with *end just past the ';' that
+ * ends the first statement; the caller then removes text[0 .. *end) and
+ * calls cli_sql_split_init() again for the rest. Returns false when no
+ * statement is complete yet (more lines are needed).
+ */
+bool cli_sql_split_next(struct cli_sql_split *sp, const char *text, size_t len, size_t *end);
+
+/* psql's prompt character for the state: '=' '-' '\'' '"' '$' '*' '('. */
+char cli_sql_split_prompt(const struct cli_sql_split *sp);
+
+struct cli_sql_error {
+	char message[512];
+	char hint[256];   /* "" when there is none */
+	long position;    /* byte offset in the statement, -1 when none */
+};
+
+/* One value of one tuple: JSON text in ins->json, or DEFAULT. */
+struct cli_sql_value {
+	size_t off;
+	size_t len;       /* 0: DEFAULT (the column is left out of the row) */
+};
+
+struct cli_sql_insert {
+	char   *schema;              /* NULL when the name is unqualified */
+	char   *table;
+	char  **columns;
+	size_t  ncolumns;
+	size_t  ntuples;
+	struct cli_sql_value *values;/* ntuples x ncolumns, tuple-major */
+	size_t  values_cap;
+	struct buf json;             /* the values' JSON text */
+	char  **returning;           /* "*" alone for RETURNING * */
+	size_t  nreturning;
+	struct buf notices;          /* NOTICE messages, one a line */
+};
+
+enum cli_sql_result {
+	CLI_SQL_EMPTY = 0,  /* nothing but blanks, comments and ';' */
+	CLI_SQL_OK,         /* *ins filled */
+	CLI_SQL_ERROR,      /* *err filled */
+};
+
+void cli_sql_insert_init(struct cli_sql_insert *ins);
+void cli_sql_insert_free(struct cli_sql_insert *ins);
+
+/*
+ * Parse one statement (text[len] need not be readable). `ins` must be
+ * initialised; it is reset first. On CLI_SQL_ERROR, err->position points
+ * at the offending token as PostgreSQL would.
+ */
+enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_insert *ins,
+				  struct cli_sql_error *err);
+
+/*
+ * The protocol request for tuple `tuple` of a parsed INSERT, without the
+ * newline: {"id":<id_json>,"table":..,["schema":..,]"row":{..}[,"returning":[..]]}
+ */
+void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char *id_json,
+		     struct buf *out);
+
+#endif /* PGC_CLI_SQL_H */

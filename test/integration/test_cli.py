@@ -1,0 +1,438 @@
+"""pgcoalesce-cli against the real sidecar and PostgreSQL: SQL in, rows in the
+database, output compared with what psql itself prints."""
+import decimal
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+
+from harness import ROOT, Failure
+
+
+def psql_aligned(t, sql):
+    """psql's own aligned output (and stderr) for sql, to compare the CLI with."""
+    p = subprocess.run(["psql", "-X", "-d", t.db.dsn, "-c", sql], capture_output=True,
+                       text=True, timeout=60)
+    return p.stdout, p.stderr
+
+
+def check_cli(p, rc=0, stderr=None):
+    if p.returncode != rc:
+        raise Failure("pgcoalesce-cli exited %d, want %d\nstdout:\n%s\nstderr:\n%s" %
+                      (p.returncode, rc, p.stdout, p.stderr))
+    if stderr is not None and p.stderr != stderr:
+        raise Failure("stderr:\n%s\nwant:\n%s" % (p.stderr, stderr))
+
+
+# ---------------------------------------------------------------- SQL
+
+def test_cli_multi_row_insert(t):
+    d = t.daemon()
+    p = t.cli("-c", "INSERT INTO events (device_id, kind, value, payload) VALUES "
+              "(1, 'a', 1.5, '{\"n\": 1}'), (2, 'b', NULL, NULL), (3, 'c', -2e3, '[1, 2]')",
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 3\n", p.stdout
+    rows = t.db.rows("SELECT device_id, kind, value, payload FROM events ORDER BY device_id")
+    assert rows == [{"device_id": 1, "kind": "a", "value": decimal.Decimal("1.5"), "payload": {"n": 1}},
+                    {"device_id": 2, "kind": "b", "value": None, "payload": None},
+                    {"device_id": 3, "kind": "c", "value": -2000, "payload": [1, 2]}], rows
+    # the sidecar saw three requests, one per tuple
+    assert d.stats()["rows_received"] == 3
+
+
+def test_cli_string_escaping(t):
+    d = t.daemon()
+    p = t.cli("-c", "INSERT INTO t_values (t, ta, vc) VALUES "
+              "('it''s', '{\"a b\",c}', 'x'), "
+              "(E'line1\\nline2\\ttab\\\\ \\u00e9 \\x41\\101', NULL, E'\\'q\\''), "
+              "($$dollar 'quoted' \\n$$, NULL, $a$$$a$), "
+              "('joined'\n  'across lines', NULL, 'back\\')",
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 4\n", p.stdout
+    rows = t.db.rows("SELECT t, ta, vc FROM t_values ORDER BY id")
+    assert rows == [{"t": "it's", "ta": ["a b", "c"], "vc": "x"},
+                    {"t": "line1\nline2\ttab\\ \u00e9 AA", "ta": None, "vc": "'q'"},
+                    {"t": "dollar 'quoted' \\n", "ta": None, "vc": "$"},
+                    {"t": "joinedacross lines", "ta": None, "vc": "back\\"}], rows
+
+
+def test_cli_case_folding_and_quoted_names(t):
+    d = t.daemon()
+    # unquoted names fold to lower case; "Quoted" ones are kept
+    p = t.cli("-c", 'INSERT INTO "App"."Events" ("Kind", KIND) VALUES (\'upper\', \'lower\')',
+              "-c", "INSERT INTO APP.EVENTS (Kind) VALUES ('folded')",
+              "-c", 'INSERT INTO T_Values ("CamelCol", "sp ace") VALUES (\'c\', \'s\')',
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 1\n" * 3, p.stdout
+    assert t.db.rows('SELECT "Kind", kind FROM "App"."Events"') == [{"Kind": "upper", "kind": "lower"}]
+    assert t.db.rows("SELECT kind FROM app.events") == [{"kind": "folded"}]
+    assert t.db.rows('SELECT "CamelCol", "sp ace" FROM t_values') == [{"CamelCol": "c", "sp ace": "s"}]
+    # CamelCol unquoted folds to camelcol, which does not exist: PostgreSQL's error
+    p = t.cli("-c", "INSERT INTO t_values (CamelCol) VALUES ('x')", socket_path=d.socket)
+    check_cli(p, 1)
+    assert p.stderr.startswith('ERROR:  column "camelcol" of relation "t_values" does not exist\n'), p.stderr
+    assert t.db.count("t_values") == 1
+
+
+def test_cli_numbers_reach_postgres_exactly(t):
+    d = t.daemon()
+    p = t.cli("-c", "INSERT INTO t_values (n, b, f, i) VALUES "
+              "(12345678901234567890.123456789012345678, 9223372036854775807, 0.1, -007), "
+              "(.5, -9223372036854775808, 1e-5, +3)", socket_path=d.socket)
+    check_cli(p, 0, "")
+    rows = t.db.rows("SELECT n::text, b::text, f::text, i FROM t_values ORDER BY id")
+    assert rows == [{"n": "12345678901234567890.123456789012345678", "b": "9223372036854775807",
+                     "f": "0.1", "i": -7},
+                    {"n": "0.5", "b": "-9223372036854775808", "f": "1e-05", "i": 3}], rows
+
+
+def test_cli_default_values(t):
+    d = t.daemon()
+    p = t.cli("-c", "INSERT INTO t_defaults DEFAULT VALUES",
+              "-c", "INSERT INTO t_defaults (tag, at) VALUES (DEFAULT, DEFAULT), ('set', DEFAULT)",
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 1\nINSERT 0 2\n", p.stdout
+    assert [r["tag"] for r in t.db.rows("SELECT tag FROM t_defaults ORDER BY id")] == ["none", "none", "set"]
+
+
+def test_cli_returning_table_matches_psql(t):
+    d = t.daemon()
+    p = t.cli("-c", "INSERT INTO events (device_id, kind, value, payload) VALUES "
+              "(7, 'click', 3.25, '{\"n\": 1}'), (12345, E'multi\\nline', NULL, NULL), "
+              "(8, 'wide \u00e9t\u00e9', -1, '[1,2]') RETURNING id, kind, value, payload, device_id",
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    want, _ = psql_aligned(t, "SELECT id, kind, value, payload, device_id FROM events ORDER BY id")
+    # psql's table for the same rows, then the command tag
+    assert p.stdout == want + "INSERT 0 3\n", "cli:\n%s\npsql:\n%s" % (p.stdout, want)
+    # RETURNING *: every column, in the table's order, as psql shows SELECT *
+    p = t.cli("-c", "INSERT INTO t_values (i, bo, jb, ia, ts) VALUES "
+              "(1, true, '{\"b\": [1, 2]}', '{1,2}', '2024-01-02 03:04:05+00'), "
+              "(NULL, false, NULL, NULL, NULL) RETURNING *", socket_path=d.socket,
+              env={"PGTZ": "UTC"})
+    check_cli(p, 0, "")
+    want, _ = psql_aligned(t, "SET timezone = 'UTC'; SELECT * FROM t_values ORDER BY id")
+    assert p.stdout.replace("INSERT 0 2\n", "") == want.replace("SET\n", ""), \
+        "cli:\n%s\npsql:\n%s" % (p.stdout, want)
+
+
+def test_cli_row_errors_and_exit_status(t):
+    d = t.daemon()
+    p = t.cli("-c", "INSERT INTO t_checks (id, v, code) VALUES (1, 1, 'a'), (2, -1, 'b'), "
+              "(3, 3, 'a'), (4, 4, 'd') RETURNING id", socket_path=d.socket)
+    check_cli(p, 1)
+    # the good rows are in, each bad row has PostgreSQL's own error
+    assert [r["id"] for r in t.db.rows("SELECT id FROM t_checks ORDER BY id")] == [1, 4]
+    assert p.stdout == " id \n----\n  1\n  4\n(2 rows)\n\nINSERT 0 2\n", p.stdout
+    err = p.stderr.splitlines()
+    assert err[0] == 'ERROR:  new row for relation "t_checks" violates check constraint "t_checks_v_check"', err
+    assert err[1].startswith("DETAIL:  Failing row contains (2, -1, b)"), err
+    assert err[2] == "CONTEXT:  row 2 of 4 of the INSERT", err
+    assert err[3] == 'ERROR:  duplicate key value violates unique constraint "t_checks_code_key"', err
+    assert err[4] == "DETAIL:  Key (code)=(a) already exists.", err
+    assert err[5] == "CONTEXT:  row 3 of 4 of the INSERT", err
+    assert len(err) == 6, err
+    # one failed row of one: just the error, as psql prints it, exit 1
+    p = t.cli("-c", "INSERT INTO events (device_id, kind) VALUES (1, NULL)", socket_path=d.socket)
+    check_cli(p, 1)
+    assert p.stdout == "", p.stdout
+    assert p.stderr.startswith('ERROR:  null value in column "kind" of relation "events" violates '
+                               'not-null constraint\nDETAIL:  Failing row contains ('), p.stderr
+    assert "CONTEXT" not in p.stderr
+    # all fine: exit 0
+    check_cli(t.cli("-c", "INSERT INTO events (device_id, kind) VALUES (1, 'x')", socket_path=d.socket), 0)
+
+
+def test_cli_syntax_errors_read_like_psql(t):
+    d = t.daemon()
+    for sql in ["INSERT INTO events (kind) VALUES ('a' 'b')",
+                "INSERT INTO events (kind, device_id) VALUES (1, 2), (3, 4, 5)",
+                "INSERT INTO events (kind, device_id) VALUES (1)",
+                "INSERT INTO events (kind) VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"
+                " 'b', 'cccccccccccccccccccccccccccccccccc')",
+                "INSERT INTO events (kind,\n device_id)\n VALUES ('x', 1 2)",
+                "INSERT INTO events (kind) VALUES ('unterminated)",
+                "SELEC 1"]:
+        p = t.cli("-c", sql, socket_path=d.socket)
+        _, want = psql_aligned(t, sql)
+        check_cli(p, 1, want)
+    # statements the sidecar cannot run are refused before anything is sent
+    p = t.cli("-c", "SELECT * FROM events", "-c", "INSERT INTO events (kind) VALUES (now())",
+              "-c", "INSERT INTO events VALUES (1, now(), 1, 'x')", socket_path=d.socket)
+    check_cli(p, 1)
+    assert p.stderr.count("ERROR:  ") == 3, p.stderr
+    assert "ERROR:  SELECT is not supported: pgcoalesce-cli sends only INSERT" in p.stderr
+    assert "ERROR:  function calls are not supported in VALUES" in p.stderr
+    assert "ERROR:  INSERT without a column list is not supported" in p.stderr
+    assert d.stats()["rows_received"] == 0
+
+
+def test_cli_on_error_stop(t):
+    d = t.daemon()
+    script = ("INSERT INTO events (device_id, kind) VALUES (1, 'one');\n"
+              "INSERT INTO events (device_id, kind) VALUES (2, NULL);\n"
+              "INSERT INTO events (device_id, kind) VALUES (3, 'three');\n")
+    path = os.path.join(t.tmp, "script.sql")
+    with open(path, "w") as f:
+        f.write(script)
+    p = t.cli("-v", "ON_ERROR_STOP=1", "-f", path, socket_path=d.socket)
+    check_cli(p, 3)
+    assert p.stderr.startswith("pgcoalesce-cli:%s:2: ERROR:  null value in column" % path), p.stderr
+    assert [r["device_id"] for r in t.db.rows("SELECT device_id FROM events")] == [1]
+    # the same from standard input; without ON_ERROR_STOP the script goes on and exits 1
+    t.db.execute("TRUNCATE events")
+    p = t.cli("-v", "ON_ERROR_STOP=on", input=script, socket_path=d.socket)
+    check_cli(p, 3)
+    assert p.stderr.startswith("ERROR:  null value in column"), p.stderr
+    t.db.execute("TRUNCATE events")
+    p = t.cli(input=script, socket_path=d.socket)
+    check_cli(p, 1)
+    assert p.stdout == "INSERT 0 1\nINSERT 0 1\n", p.stdout
+    assert sorted(r["device_id"] for r in t.db.rows("SELECT device_id FROM events")) == [1, 3]
+    # a syntax error stops too
+    p = t.cli("-v", "ON_ERROR_STOP=1", "-c", "INSERT INTO events (kind) VALUES (1 2)",
+              "-c", "INSERT INTO events (device_id, kind) VALUES (9, 'never')", socket_path=d.socket)
+    check_cli(p, 3)
+    assert t.db.count(where="device_id = 9") == 0
+
+
+def test_cli_piped_multi_line_script(t):
+    d = t.daemon()
+    script = ("-- a script as psql would take it\n"
+              "INSERT INTO events\n"
+              "  (device_id, kind)\n"
+              "VALUES\n"
+              "  (1, 'semi;colon'),   -- a comment; with a semicolon\n"
+              "  (2, 'multi\n"
+              "line');\n"
+              "/* block ; comment */ INSERT INTO events (device_id, kind) VALUES (3, 'x'); "
+              "INSERT INTO events (device_id, kind) VALUES (4, $$y;$$);\n"
+              "\n"
+              "INSERT INTO events (device_id, kind) VALUES (5, 'no semicolon at the end')\n")
+    p = t.cli(input=script, socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 2\nINSERT 0 1\nINSERT 0 1\nINSERT 0 1\n", p.stdout
+    rows = t.db.rows("SELECT device_id, kind FROM events ORDER BY device_id")
+    assert rows == [{"device_id": 1, "kind": "semi;colon"}, {"device_id": 2, "kind": "multi\nline"},
+                    {"device_id": 3, "kind": "x"}, {"device_id": 4, "kind": "y;"},
+                    {"device_id": 5, "kind": "no semicolon at the end"}], rows
+    # -q: no command tags
+    p = t.cli("-q", input="INSERT INTO events (device_id, kind) VALUES (6, 'quiet');\n", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "", p.stdout
+
+
+def test_cli_large_statement_is_pipelined(t):
+    d = t.daemon()
+    n = 50000
+    sql = "INSERT INTO events (device_id, kind) VALUES " + ", ".join(
+        "(%d, 'bulk')" % i for i in range(n)) + ";\n"
+    p = t.cli(input=sql, socket_path=d.socket, timeout=120)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 %d\n" % n, p.stdout
+    assert t.db.scalar("SELECT count(DISTINCT device_id) FROM events") == n
+    # the sidecar coalesced them: far fewer transactions than rows
+    assert d.stats()["batches_committed"] < n / 10
+
+
+# ---------------------------------------------------------------- raw JSON, meta-commands
+
+def test_cli_raw_json_lines(t):
+    d = t.daemon()
+    script = ('{"id": 7, "table": "events", "row": {"device_id": 3, "kind": "raw"}}\n'
+              'INSERT INTO events (device_id, kind) VALUES (4, \'\n'
+              '{"not": "a request, a string"}\');\n'
+              '  {"op": "ping", "id": "p"}\n'
+              '{"id": 8, "table": "events", "row": {"device_id": "x", "kind": "bad"}}\n'
+              '{broken\n')
+    p = t.cli(input=script, socket_path=d.socket)
+    check_cli(p, 1, "")
+    lines = p.stdout.splitlines()
+    assert lines[0] == '{"id":7,"ok":true}', lines
+    assert lines[1] == "INSERT 0 1", lines
+    assert lines[2] == '{"id":"p","ok":true,"db":"up"}', lines
+    bad = json.loads(lines[3])
+    assert bad["id"] == 8 and bad["ok"] is False and bad["error"]["code"] == "22P02", bad
+    assert json.loads(lines[4])["error"]["code"] == "PC001", lines
+    assert len(lines) == 5, lines
+    rows = t.db.rows("SELECT device_id, kind FROM events ORDER BY device_id")
+    assert rows == [{"device_id": 3, "kind": "raw"},
+                    {"device_id": 4, "kind": '\n{"not": "a request, a string"}'}], rows
+
+
+def test_cli_meta_commands(t):
+    d = t.daemon()
+    inc = os.path.join(t.tmp, "inc.sql")
+    with open(inc, "w") as f:
+        f.write("INSERT INTO events (device_id, kind) VALUES (10, 'included');\n"
+                "INSERT INTO events (device_id, kind) VALUES (11, NULL);\n"
+                "\\q\n"
+                "INSERT INTO events (device_id, kind) VALUES (12, 'after q in the file');\n")
+    script = ("\\ping\n"
+              "\\timing on\n"
+              "INSERT INTO events (device_id, kind) VALUES (1, 'a'), (2, 'b');\n"
+              "\\timing off\n"
+              "\\flush\n"
+              "\\i %s\n"
+              "\\echo hello  world\n"
+              "\\stats\n"
+              "\\nosuch\n"
+              "\\?\n"
+              "\\q\n"
+              "INSERT INTO events (device_id, kind) VALUES (99, 'never');\n" % inc)
+    p = t.cli(input=script, socket_path=d.socket)
+    check_cli(p, 1)
+    out = p.stdout
+    assert out.startswith("sidecar is up, database is up\nTiming is on.\nINSERT 0 2\n"), out
+    assert re.search(r"\nINSERT 0 2\nTime: \d+\.\d{3} ms\nTiming is off\.\nFLUSH\nINSERT 0 1\n"
+                     r"hello  world\n", out), out
+    # \stats: the counters, readable
+    assert re.search(r"\n rows_received +\| +4\n", out), out
+    assert re.search(r"\n rows_committed +\| +3\n", out), out
+    assert re.search(r"\n public.events +\| +3 \| +1 \| +0( \||\n)", out), out
+    assert "\\ping" in out and "\\flush" in out and "\\stats" in out and "\\timing" in out  # \?
+    assert p.stderr.startswith("pgcoalesce-cli:%s:2: ERROR:  null value in column" % inc), p.stderr
+    assert "invalid command \\nosuch\nTry \\? for help.\n" in p.stderr, p.stderr
+    assert sorted(r["device_id"] for r in t.db.rows("SELECT device_id FROM events")) == [1, 2, 10]
+
+
+def test_cli_socket_from_environment(t):
+    d = t.daemon()
+    p = t.cli("-c", "\\ping", env={"PGCOALESCE_SOCKET": d.socket})
+    check_cli(p, 0, "")
+    assert p.stdout.startswith("sidecar is up, database is "), p.stdout
+    # -s wins over the environment
+    p = t.cli("-c", "\\ping", env={"PGCOALESCE_SOCKET": "/nonexistent/x.sock"}, socket_path=d.socket)
+    check_cli(p, 0, "")
+
+
+def test_cli_unreachable_socket_exits_2(t):
+    path = os.path.join(t.tmp, "nobody-listens.sock")
+    for args in (["-c", "\\ping"], []):
+        p = t.cli(*args, input="INSERT INTO events (device_id, kind) VALUES (1, 'x');\n",
+                  socket_path=path)
+        check_cli(p, 2)
+        assert p.stdout == "", p
+        lines = p.stderr.splitlines()
+        assert len(lines) == 1 and '"%s"' % path in lines[0], p.stderr
+        assert "No such file or directory" in lines[0], lines
+
+
+def test_cli_connection_lost_mid_script_exits_2(t):
+    d = t.daemon()
+    cmd = t.cli_command([], d.socket)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=t.cli_env())
+    try:
+        proc.stdin.write("INSERT INTO events (device_id, kind) VALUES (1, 'before');\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "INSERT 0 1\n"
+        assert d.stop() == 0
+        proc.stdin.write("INSERT INTO events (device_id, kind) VALUES (2, 'after');\n"
+                         "INSERT INTO events (device_id, kind) VALUES (3, 'never');\n")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, (proc.returncode, err)
+    assert "connection to the sidecar on socket \"%s\" lost" % d.socket in err, err
+    assert t.db.count() == 1
+
+
+# ---------------------------------------------------------------- interactive
+
+def test_cli_interactive_prompt(t):
+    d = t.daemon()
+    p = t.cli_pty(socket_path=d.socket)
+    p.expect('Type "\\?" for help.')
+    p.expect("pgcoalesce=> ")
+    p.send("INSERT INTO events (device_id, kind)\r")
+    p.expect("pgcoalesce-> ")          # the statement goes on
+    p.send("VALUES (1, 'two\r")
+    p.expect("pgcoalesce'> ")          # inside a string
+    p.send("lines') RETURNING kind;\r")
+    seen = p.expect("INSERT 0 1")
+    assert " kind  \r\n-------\r\n two  +\r\n lines\r\n(1 row)\r\n" in seen, repr(seen)
+    p.expect("pgcoalesce=> ")
+    # Ctrl-C drops the statement being typed
+    p.send("INSERT INTO events (device_id, kind) VALUES (2,\r")
+    p.expect("pgcoalesce(> ")
+    p.send("\x03")
+    p.expect("pgcoalesce=> ")
+    p.send("\\ping\r")
+    p.expect("sidecar is up, database is up")
+    p.send("\\q\r")
+    assert p.wait() == 0
+    assert t.db.rows("SELECT device_id, kind FROM events") == [{"device_id": 1, "kind": "two\nlines"}]
+    # the lines went to the history file
+    with open(os.path.join(t.tmp, ".pgcoalesce_history")) as f:
+        assert "\\ping" in f.read()
+
+
+def test_cli_interactive_end_of_input(t):
+    d = t.daemon()
+    p = t.cli_pty("-q", socket_path=d.socket)
+    p.expect("pgcoalesce=> ")
+    assert "help" not in p.output      # -q: no banner
+    p.send("INSERT INTO events (device_id, kind) VALUES (1, NULL);\r")
+    p.expect("ERROR:  null value in column")
+    p.send("\x04")                     # Ctrl-D at the prompt
+    assert p.wait() == 0               # interactive errors do not change the exit status
+
+
+# ---------------------------------------------------------------- bench
+
+def load_bench_py():
+    spec = importlib.util.spec_from_file_location("bench_py", os.path.join(ROOT, "scripts", "bench.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cli_bench_rows(t):
+    d = t.daemon()
+    p = t.cli("bench", "--rows", "3000", "--clients", "4", "--pipeline", "8", socket_path=d.socket)
+    check_cli(p, 0, "")    # no progress line: stderr is not a terminal
+    assert "acked ok: 3000, failed: 0\n" in p.stdout, p.stdout
+    assert 'table "events", 4 clients x 8 in flight, 3000 rows' in p.stdout, p.stdout
+    rate, p50, p99 = load_bench_py().parse_cli_bench(p.stdout)   # what make bench reads
+    assert rate > 0 and 0 < p50 <= p99, (rate, p50, p99)
+    m = re.search(r"ack latency: p50 ([0-9.]+) ms, p99 ([0-9.]+) ms, max ([0-9.]+) ms", p.stdout)
+    assert m and float(m.group(1)) <= float(m.group(2)) <= float(m.group(3)), p.stdout
+    assert t.db.count() == 3000
+    assert t.db.scalar("SELECT count(DISTINCT device_id) FROM events") == 1000
+    assert t.db.count(where="kind = 'bench' AND value = 1.5 AND payload = '{\"n\": 1}'") == 3000
+
+
+def test_cli_bench_duration_and_failures(t):
+    d = t.daemon()
+    p = t.cli("bench", "--duration", "1", "--clients", "2", "--pipeline", "4", socket_path=d.socket)
+    check_cli(p, 0, "")
+    ok = int(re.search(r"acked ok: (\d+), failed: 0", p.stdout).group(1))
+    assert ok > 0 and t.db.count() == ok, (ok, t.db.count())
+    # another table and row; rows that fail are counted and the first error shown
+    p = t.cli("bench", "--table", "t_checks", "--row", '{"id": 1, "v": 1}', "--rows", "20",
+              "--clients", "1", "--pipeline", "1", socket_path=d.socket)
+    check_cli(p, 1)
+    assert "acked ok: 1, failed: 19\n" in p.stdout, p.stdout
+    assert 'first error: 23505 duplicate key value violates unique constraint "t_checks_pkey"' in p.stdout
+    assert t.db.count("t_checks") == 1
+    p = t.cli("bench", "--rows", "10", "--duration", "1", socket_path=d.socket)
+    check_cli(p, 2)
+    p = t.cli("bench", "--rows", "10", socket_path=os.path.join(t.tmp, "none.sock"))
+    check_cli(p, 2)
+    assert "none.sock" in p.stderr
+
+
+def test_cli_bench_progress_on_a_terminal(t):
+    d = t.daemon()
+    p = t.cli_pty("bench", "--duration", "2.5", "--clients", "2", "--pipeline", "4", socket_path=d.socket)
+    p.expect(re.compile(r"\r +[12]\.0 s  \d+ rows acked \(0 failed\)  \d+ rows/s in the last second"))
+    p.expect("acked ok: ")
+    assert p.wait() == 0
