@@ -8,7 +8,7 @@ outcome of a COMMIT cannot be known.
 import signal
 
 from faultkit import Load, Session, backend, sync_rep_stalled
-from harness import VALGRIND, Failure, insert, wait_for
+from harness import VALGRIND, Database, Failure, insert, wait_for
 
 SIDECAR = "application_name = 'pgcoalesce'"
 
@@ -119,6 +119,53 @@ def test_commit_outcome_unknown_is_pc007(t):
             t.cluster.start()
     assert ack["id"] == "a" and not ack["ok"] and ack["error"]["code"] == "PC007", ack
     assert t.db.count("t_keyed") in (0, 1)
+
+
+def crash_with_reassigned_xid(t, role, setup_sql):
+    """COMMIT is in flight (a deferred trigger sleeps) when PostgreSQL crashes:
+    the transaction's WAL never reached disk, and the first transaction after
+    the restart gets the same xid, and commits: pg_xact_status() of that xid
+    says "committed" about someone else. Returns the row's answer."""
+    admin = Database(t.cluster, "postgres")
+    admin.execute("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$" % role)
+    t.cleanups.append(lambda: admin.execute("ALTER ROLE %s LOGIN" % role))
+    t.db.execute(setup_sql + "; UPDATE slow_commit_config SET sleep_s = 300, times = 1000")
+    d = t.daemon(dsn=t.db.dsn.replace("user=postgres", "user=" + role))
+    admin.execute("ALTER ROLE %s NOLOGIN" % role)  # the sidecar may not come back before we are done
+    c = d.client()
+    c.send(insert("a", "t_slow_commit", k="a"))
+    pid = backend(t.db, SIDECAR + " AND query = 'COMMIT' AND wait_event = 'PgSleep'")
+    lost = int(t.db.scalar("SELECT backend_xid::text FROM pg_stat_activity WHERE pid = %d" % pid))
+    t.cluster.restart("immediate")
+    taken = int(t.db.scalar("SELECT pg_current_xact_id()::text"))  # commits
+    assert taken & 0xFFFFFFFF == lost, "PostgreSQL did not reassign xid %d (gave %d)" % (lost, taken)
+    assert t.db.scalar("SELECT pg_xact_status('%d')" % taken) == "committed"
+    t.db.execute("UPDATE slow_commit_config SET times = 0")
+    admin.execute("ALTER ROLE %s LOGIN" % role)
+    return d, c.recv()
+
+
+def test_crash_reassigned_xid_is_not_trusted(t):
+    """The sidecar sees the xid was lost (at or above the crash's horizon) and
+    writes the row again."""
+    d, ack = crash_with_reassigned_xid(t, "pgc_crash", "ALTER ROLE pgc_crash SUPERUSER")
+    assert ack == {"id": "a", "ok": True}, ack
+    assert t.db.rows("SELECT k FROM t_slow_commit") == [{"k": "a"}]
+    assert "in-doubt commit resolved: aborted" in d.log(), d.log()
+
+
+def test_crash_reassigned_xid_without_horizon_is_pc007(t):
+    """Where pg_control_checkpoint() is not granted the horizon is unknown:
+    "committed" could be someone else's commit, so the answer is PC007, not ok."""
+    d, ack = crash_with_reassigned_xid(t, "pgc_limited", (
+        "ALTER ROLE pgc_limited NOSUPERUSER; "
+        "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_checkpoint() FROM PUBLIC; "
+        "GRANT INSERT, SELECT ON t_slow_commit TO pgc_limited; "
+        "GRANT SELECT ON slow_commit_config TO pgc_limited; "
+        "GRANT USAGE ON SEQUENCE slow_commit_calls TO pgc_limited"))
+    assert ack["id"] == "a" and ack["error"]["code"] == "PC007", ack
+    assert "horizon=unknown" in d.log(), d.log()
+    assert t.db.count("t_slow_commit") == 0
 
 
 # ---- a database that is down
