@@ -1,8 +1,8 @@
 /*
  * pgconn.h — the pool of non-blocking libpq connections in pipeline mode.
  *
- * pgconn_advance() (pgconn.c) is the one place a connection changes state,
- * like pgbench's advanceConnectionState. The owner of a connection's current
+ * Only pgconn.c changes a connection's state (connect poll, setup, acquire,
+ * release, loss), like pgbench's advanceConnectionState. The owner of a connection's current
  * work (a batch, see flush.c) queues commands with pgconn_send/pgconn_sync,
  * each with a tag it chooses; results come back in order through
  * ops->on_result, one call per command (PGRES_PIPELINE_ABORTED included)
