@@ -30,6 +30,8 @@ struct cli_insert_run {
 	size_t                       ok;       /* tuples acked ok */
 	unsigned char               *state;    /* enum cli_row_state per tuple */
 	char                       **lines;    /* responses kept: errors, RETURNING rows */
+	size_t                       unmatched;      /* answers without a row's id */
+	char                        *unmatched_line; /* the first of them */
 	struct buf                   req;      /* scratch for one request line */
 };
 
@@ -175,12 +177,20 @@ static int insert_on_line(void *arg, const char *line, size_t len)
 	struct cli_ack a;
 	size_t i;
 
-	if (!cli_ack_decode(&a, line, len))
-		return 0;
-	if (!a.int_id || a.id < run->base_id || a.id >= run->base_id + (long long)run->queued ||
+	/*
+	 * The connection carries nothing but this statement's requests (the
+	 * CLI waits for every answer, and reconnects after an interrupt), so
+	 * every line answers one of them. One without a row's id (the sidecar
+	 * could not read the request) is kept to report for the rows left
+	 * without an answer.
+	 */
+	if (!cli_ack_decode(&a, line, len) || !a.int_id || a.id < run->base_id ||
+	    a.id >= run->base_id + (long long)run->queued ||
 	    run->state[a.id - run->base_id] != CLI_ROW_PENDING) {
+		if (!run->unmatched++)
+			run->unmatched_line = pgc_strndup(line, len);
 		cli_ack_free(&a);
-		return 0; /* not one of this statement's rows */
+		return 1;
 	}
 	i = (size_t)(a.id - run->base_id);
 	run->state[i] = a.ok ? CLI_ROW_OK : CLI_ROW_FAILED;
@@ -247,22 +257,25 @@ static void report_failed_rows(struct cli_insert_run *run)
 /* Send every tuple of the parsed statement and print the outcome. */
 static void run_insert(struct cli_session *s, const struct cli_sql_insert *ins)
 {
-	struct cli_insert_run run = { s, ins, s->next_id, 0, 0, NULL, NULL, { NULL, 0, 0 } };
+	struct cli_insert_run run = { s, ins, s->next_id, 0, 0, NULL, NULL, 0, NULL, { NULL, 0, 0 } };
 	struct cli_conn_io io = { insert_on_line, insert_fill, &run };
 	size_t i, failed = 0, unanswered = 0;
-	bool complete;
 
 	s->next_id += (long long)ins->ntuples;
 	run.state = pgc_calloc(ins->ntuples, 1);
 	run.lines = pgc_calloc(ins->ntuples, sizeof(char *));
 	buf_init(&run.req);
-	complete = session_exchange(s, ins->ntuples, &io);
+	/* on a lost connection, the rows without an answer are reported below */
+	(void)session_exchange(s, ins->ntuples, &io);
 	for (i = 0; i < ins->ntuples; i++) {
 		failed += run.state[i] == CLI_ROW_FAILED;
 		unanswered += run.state[i] == CLI_ROW_PENDING;
 	}
 	report_failed_rows(&run);
-	if (!complete && unanswered)
+	if (run.unmatched)
+		fprintf(stderr, "%sERROR:  %zu answers did not name a row of the statement, the first: %s\n",
+			where(s), run.unmatched, run.unmatched_line);
+	if (unanswered)
 		fprintf(stderr, "%sERROR:  %zu of %zu rows got no answer: they may or may not be in "
 			"the database\n", where(s), unanswered, ins->ntuples);
 	if (ins->nreturning && run.ok)
@@ -274,6 +287,7 @@ static void run_insert(struct cli_session *s, const struct cli_sql_insert *ins)
 	for (i = 0; i < ins->ntuples; i++)
 		free(run.lines[i]);
 	free(run.lines);
+	free(run.unmatched_line);
 	free(run.state);
 	buf_free(&run.req);
 }
@@ -315,25 +329,15 @@ static void run_statement(struct cli_session *s, const char *text, size_t len)
 
 /* One request, one answer: the raw-JSON line and the meta-commands. */
 struct cli_single {
-	bool        raw;      /* print the answer as is, count it whatever its id */
-	long long   id;       /* otherwise: the id to wait for */
+	long long   id;       /* the id the CLI gave it (0 for a raw request) */
 	struct buf  answer;
 };
 
+/* The connection carries only this request: the line is its answer. */
 static int single_on_line(void *arg, const char *line, size_t len)
 {
 	struct cli_single *one = arg;
-	struct cli_ack a;
-	bool mine;
 
-	if (!one->raw) {
-		if (!cli_ack_decode(&a, line, len))
-			return 0;
-		mine = a.int_id && a.id == one->id;
-		cli_ack_free(&a);
-		if (!mine)
-			return 0;
-	}
 	buf_append(&one->answer, line, len);
 	return 1;
 }
@@ -357,7 +361,7 @@ static bool single_request(struct cli_session *s, struct cli_single *one, const 
 
 static void run_raw(struct cli_session *s, const char *line, size_t len)
 {
-	struct cli_single one = { true, 0, { NULL, 0, 0 } };
+	struct cli_single one = { 0, { NULL, 0, 0 } };
 	struct cli_ack a;
 	double t0 = now_ms();
 
@@ -381,7 +385,6 @@ static bool op_request(struct cli_session *s, const char *op, struct cli_single 
 	char req[96];
 	int n;
 
-	one->raw = false;
 	one->id = s->next_id++;
 	n = snprintf(req, sizeof(req), "{\"op\":\"%s\",\"id\":%lld}", op, one->id);
 	if (!single_request(s, one, req, (size_t)n)) {
@@ -758,7 +761,8 @@ bool cli_session_run_file(struct cli_session *s, const char *path)
 	}
 	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (!f) {
-		fprintf(stderr, "%s%s: %s\n", where(s), path, strerror(errno));
+		fprintf(stderr, "%s%s%s: %s\n", where(s), s->src ? "" : "pgcoalesce-cli: error: ", path,
+			strerror(errno));
 		return false;
 	}
 	cli_session_run_stream(s, f, f == stdin ? "<stdin>" : path);
