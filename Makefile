@@ -4,7 +4,7 @@
 #   make run             install missing deps, build, run against a private PostgreSQL
 #   make test            unit + integration tests against a real PostgreSQL
 #   make deps            install missing Debian build/test dependencies
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   binaries, man pages, systemd unit
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
 #   make WERROR=1        treat warnings as errors (CI)
 
@@ -130,12 +130,39 @@ bench: deps all bin/bench-ceiling
 profile: deps all
 	@scripts/bench.py --profile
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(PREFIX)/bin/
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the two binaries, their man
+# pages, the systemd unit (contrib/pgcoalesce.service.in with this PREFIX's
+# paths) and the example configuration, which also becomes the configuration
+# the unit reads unless one is already there (never overwritten).
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/pgcoalesce
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+MANPAGES   := man/pgcoalesce.1 man/pgcoalesce-cli.1
 
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		contrib/pgcoalesce.service.in > $(DESTDIR)$(UNITDIR)/pgcoalesce.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pgcoalesce.service
+	install -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf ] || \
+		install -D -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
+
+# `make uninstall` removes the configuration only if it is still the example.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/pgcoalesce $(DESTDIR)$(PREFIX)/bin/pgcoalesce-cli
+	rm -f $(DESTDIR)$(BINDIR)/pgcoalesce $(DESTDIR)$(BINDIR)/pgcoalesce-cli
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
+	rm -f $(DESTDIR)$(UNITDIR)/pgcoalesce.service $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
+	! cmp -s contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
 
 clean:
 	rm -rf build bin

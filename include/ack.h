@@ -6,6 +6,9 @@
 #ifndef PGC_ACK_H
 #define PGC_ACK_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <libpq-fe.h>
 
 #include "buf.h"
@@ -27,6 +30,16 @@ void ack_ok(struct buf *out, const char *id_json, const char *row_json, size_t r
 
 /* {"id":..,"ok":false,"error":{"code":..,"message":..}} */
 void ack_error(struct buf *out, const char *id_json, const char *code, const char *message);
+
+/*
+ * The SQLSTATE of an error ack written by ack_error or ack_pg_error (for
+ * counting failures by code). The id is a JSON scalar, so the first
+ * `,"ok":false,"error":{"code":"` is the ack's own. False (code "") if
+ * `ack` is not such an ack.
+ */
+bool ack_error_code(const char *ack, size_t len, char code[6]);
+/* Its message, unescaped, appended to `out`; false if there is none. */
+bool ack_error_message(const char *ack, size_t len, struct buf *out);
 
 /* PostgreSQL's error fields, kept after the PGresult is gone. */
 struct pg_error {

@@ -17,8 +17,10 @@
 
 #include <ev.h>
 
+#include "log.h"
 #include "row.h"
 #include "schema.h"
+#include "stats.h"
 
 /* A set of column names, sorted, interned per group. */
 struct colset {
@@ -48,9 +50,9 @@ struct group {
 	struct table_schema *tschema;  /* cached column types, or NULL */
 	bool          schema_stale;/* refetch before the next flush */
 	unsigned long schema_gen;  /* bumped by group_set_schema */
-	/* per-table counters for `stats` */
-	unsigned long long rows_committed;
-	unsigned long long rows_failed;
+	struct table_stats stats;  /* per-table counters for `stats` and /metrics */
+	struct log_limit warn_limit; /* for warnings that may repeat every batch */
+	struct log_limit expire_limit; /* rows failing past --retry-timeout-ms */
 	void         *owner;       /* the registry */
 };
 
@@ -80,6 +82,14 @@ void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
  */
 void group_registry_set_eager(struct group_registry *reg, bool eager);
 void group_registry_free(struct group_registry *reg);
+
+/*
+ * New limits at run time (SIGHUP): every waiting group's deadline is
+ * re-armed from its oldest row with the new delay, and groups that are now
+ * full or overdue become ready.
+ */
+void group_registry_reconfigure(struct group_registry *reg, double max_delay, size_t max_rows,
+				size_t max_bytes, bool eager);
 
 /* The group for (schema, table), created on first use. */
 struct group *group_get(struct group_registry *reg, const char *schema, const char *table);

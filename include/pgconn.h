@@ -22,6 +22,8 @@
 #include <ev.h>
 #include <libpq-fe.h>
 
+#include "log.h"
+
 enum pgconn_state {
 	PGCONN_DOWN = 0,    /* not connected; the reconnect timer is armed */
 	PGCONN_CONNECTING,  /* PQconnectPoll in progress */
@@ -86,6 +88,7 @@ struct pgconn {
 	unsigned long     stmt_counter;/* for unique statement names */
 	bool              deallocate;  /* forget statements on the server before the next prepare */
 	char              last_error[256];
+	struct log_limit  lost_limit;  /* "connection lost" while it flaps */
 };
 
 struct pgpool {
@@ -97,6 +100,8 @@ struct pgpool {
 	struct pgconn_ops ops;
 	bool              stopping;    /* no reconnects */
 	char              last_error[256]; /* the latest connection failure, for errors and logs */
+	double            down_since;  /* ev_now() when the last connection went down, 0: up or never */
+	struct log_limit  unreachable_limit; /* "database unreachable" while it stays so */
 };
 
 void pgpool_init(struct pgpool *pool, struct ev_loop *loop, const char *dsn, size_t n,

@@ -9,6 +9,8 @@
 
 #include <ev.h>
 
+#include "log.h"
+
 struct sidecar;
 
 struct server {
@@ -16,6 +18,8 @@ struct server {
 	char     *path;
 	ev_io     accept_io;
 	bool      listening;
+	struct log_limit accept_limit;  /* accept() failing (out of descriptors) */
+	struct log_limit refuse_limit;  /* clients refused at --max-clients */
 };
 
 /*

@@ -17,7 +17,9 @@
 #include "client.h"
 #include "config.h"
 #include "group.h"
+#include "metrics.h"
 #include "pgconn.h"
+#include "reload.h"
 #include "request.h"
 #include "server.h"
 #include "stats.h"
@@ -63,6 +65,9 @@ struct sidecar {
 	ev_prepare             before_sleep;
 	ev_timer               shutdown_timer;
 	ev_timer               sweep_timer;   /* retry-timeout expiry while the db is down */
+
+	struct metrics         metrics;       /* GET /metrics (--metrics-listen) */
+	struct reload          reload;        /* SIGHUP: re-read --config */
 };
 
 /* Set up everything; false if the socket cannot be created. */

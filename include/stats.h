@@ -1,22 +1,112 @@
 /*
- * stats.h — counters since start, reported by the `stats` request.
+ * stats.h — counters and histograms since start.
+ *
+ * The figures behind both the `stats` request and GET /metrics (metrics.c
+ * renders them both, so they always agree). Global figures live in the
+ * sidecar's struct stats, per-table ones in each group's struct
+ * table_stats. They are updated where things happen: a row accepted
+ * (stats_row_received), a row acked (stats_row_done, from row_complete), a
+ * batch ended (stats_batch_done, from batch_finish), a request refused
+ * before a row was accepted (stats_request_rejected).
  */
 #ifndef PGC_STATS_H
 #define PGC_STATS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
 
+struct group_registry;
+
+#define HISTOGRAM_MAX_BUCKETS 20
+#define STATS_PC_CODES        10   /* PC000 .. PC009 */
+
+/* A Prometheus-style histogram with fixed upper bounds (+Inf implied). */
+struct histogram {
+	const double *bounds;         /* increasing upper bounds */
+	size_t        nbounds;        /* <= HISTOGRAM_MAX_BUCKETS */
+	uint64_t      counts[HISTOGRAM_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
+	uint64_t      count;
+	double        sum;
+};
+
+void histogram_init(struct histogram *h, const double *bounds, size_t nbounds);
+void histogram_observe(struct histogram *h, double v);
+
+/* Failed rows of one SQLSTATE ("" when the code could not be read). */
+struct code_count {
+	char     code[6];
+	uint64_t n;
+};
+
+/* One table's counters (in its group). */
+struct table_stats {
+	uint64_t           rows_received;
+	uint64_t           rows_committed;
+	uint64_t           rows_failed;
+	struct code_count *failed;    /* rows_failed by SQLSTATE */
+	size_t             nfailed;
+};
+
+void table_stats_free(struct table_stats *t);
+
 struct stats {
-	uint64_t rows_received;
+	double   started_at;         /* ev_now() at start (seconds since the epoch) */
+	uint64_t rows_received;      /* accepted into a group */
 	uint64_t rows_committed;
 	uint64_t rows_failed;
-	uint64_t batches_committed;
-	uint64_t batches_failed;
-	uint64_t retries;
+	uint64_t batches_committed;  /* at least one row committed */
+	uint64_t batches_failed;     /* rows, none committed */
+	uint64_t batches_retried;    /* ended after at least one retry */
+	uint64_t retries;            /* batch attempts retried after a transient failure */
 	uint64_t in_doubt_resolved;
 	uint64_t clients_total;
+	uint64_t rejected[STATS_PC_CODES]; /* requests answered PC00N before a row was accepted */
+	uint64_t config_reloads;     /* SIGHUP reloads that succeeded */
+	uint64_t config_reload_errors;
+	bool     config_last_reload_ok;
+	struct histogram batch_rows;     /* rows per batch */
+	struct histogram flush_seconds;  /* a batch, from taking its rows to its acks */
+	struct histogram ack_seconds;    /* a row, from acceptance to its ack */
 };
+
+void stats_init(struct stats *st, double now);
+
+void stats_row_received(struct stats *st, struct table_stats *t);
+/* A row completed: ok when `code` is NULL, else failed with that SQLSTATE. */
+void stats_row_done(struct stats *st, struct table_stats *t, const char *code, double latency);
+void stats_batch_done(struct stats *st, size_t rows, size_t ok, size_t failed, bool retried,
+		      double seconds);
+/* A request answered with a PC error before any row was accepted. */
+void stats_request_rejected(struct stats *st, const char *code);
+
+/* A table's figures, groups naming the same table merged (see stats_collect_tables). */
+struct table_view {
+	const char        *name;      /* "schema.table" once resolved, else as clients named it */
+	uint64_t           received, committed, failed, pending;
+	struct code_count *codes;     /* failed by SQLSTATE, sorted */
+	size_t             ncodes;
+};
+
+struct table_views {
+	struct table_view *v;         /* sorted by name */
+	size_t             n;
+};
+
+/* The most tables reported one by one; the rest are merged as "(other)". */
+#define STATS_MAX_TABLES 1000
+
+/*
+ * Every group with rows, merged by display name ("events" and
+ * "public.events" are one table once resolved), sorted by name. Names
+ * point into the groups: use before the loop runs again.
+ */
+void stats_collect_tables(struct group_registry *reg, struct table_views *out);
+void stats_tables_free(struct table_views *tv);
+
+/* Failures by SQLSTATE class (first two characters), summed over tables; sorted. */
+void stats_failed_by_class(const struct table_views *tv, struct code_count **out, size_t *n);
 
 #endif /* PGC_STATS_H */

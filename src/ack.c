@@ -54,6 +54,51 @@ void ack_error(struct buf *out, const char *id_json, const char *code, const cha
 	buf_puts(out, "}}");
 }
 
+/* Just past `,"ok":false,"error":{"code":"` in an error ack, or NULL. */
+static const char *ack_error_start(const char *ack, size_t len)
+{
+	static const char mark[] = ",\"ok\":false,\"error\":{\"code\":\"";
+	const char *p = ack ? memmem(ack, len, mark, sizeof(mark) - 1) : NULL;
+
+	return p ? p + sizeof(mark) - 1 : NULL;
+}
+
+bool ack_error_code(const char *ack, size_t len, char code[6])
+{
+	const char *p = ack_error_start(ack, len);
+	size_t i;
+
+	code[0] = '\0';
+	if (!p)
+		return false;
+	for (i = 0; i < 5; i++)
+		if (p + i >= ack + len || !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'Z')))
+			return false;
+	if (p + 5 >= ack + len || p[5] != '"')
+		return false;
+	memcpy(code, p, 5);
+	code[5] = '\0';
+	return true;
+}
+
+bool ack_error_message(const char *ack, size_t len, struct buf *out)
+{
+	static const char key[] = ",\"message\":";
+	const char *p = ack_error_start(ack, len), *q, *end = ack + len;
+
+	if (!p || (size_t)(end - p) < 6 + sizeof(key) - 1 || memcmp(p + 6, key, sizeof(key) - 1) != 0)
+		return false;
+	p += 6 + sizeof(key) - 1;           /* at the message's opening quote */
+	if (p >= end || *p != '"')
+		return false;
+	for (q = p + 1; q < end && *q != '"'; q += *q == '\\' ? 2 : 1)
+		;
+	if (q >= end)
+		return false;
+	jsontext_unescape(out, p, (size_t)(q - p) + 1);
+	return true;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? pgc_strdup(s) : NULL;

@@ -35,7 +35,7 @@ struct client *client_new(struct sidecar *sc, int fd)
 	sc->clients = c;
 	sc->nclients++;
 	sc->stats.clients_total++;
-	log_debug("client connected", "client=%llu clients=%zu", (unsigned long long)c->id, sc->nclients);
+	log_info("client connected", "client=%llu clients=%zu", (unsigned long long)c->id, sc->nclients);
 	client_resume(c);
 	return c;
 }
@@ -76,7 +76,7 @@ void client_close(struct client *c, const char *reason)
 	c->fd = -1;
 	c->state = CLIENT_CLOSED;
 	client_unlink(c);
-	log_debug("client closed", "client=%llu reason=%s pending_rows=%zu",
+	log_info("client closed", "client=%llu reason=%s pending_rows=%zu",
 		  (unsigned long long)c->id, log_q(reason), c->pending_rows);
 	buf_free(&c->out);
 	linebuf_free(&c->in);

@@ -23,6 +23,7 @@
 #define RESOLVE_POLL      0.05   /* seconds between pg_xact_status polls */
 #define SAVEPOINT_NAME    "pgcoalesce_row"
 #define NO_ROW            ((size_t)-1)
+#define WARN_EVERY        10.0   /* seconds between repeats of a per-batch warning */
 
 enum batch_state {
 	BATCH_WAITING = 0, /* in sc->waiting: needs a connection (first run, retry or resolve) */
@@ -97,6 +98,7 @@ struct batch {
 	size_t           iso_end;        /* last row of the window in flight */
 	size_t           iso_failed;     /* first failed row of the window, or NO_ROW */
 	double           started_at;     /* ev_now() when the batch took its rows */
+	unsigned         retries;        /* attempts retried so far */
 };
 
 static void batch_start(struct batch *b, struct pgconn *pc);
@@ -219,6 +221,26 @@ static void row_set_pc_error(struct row *r, const char *code, const char *messag
 }
 
 /*
+ * Count the batch and log it: every failed batch at warn with its first
+ * failed row's SQLSTATE and message, the others at debug.
+ */
+static void batch_report(struct batch *b, size_t ok, size_t failed, const char *code,
+			 const char *message)
+{
+	struct sidecar *sc = b->sc;
+	double now = ev_now(sc->loop);
+
+	stats_batch_done(&sc->stats, b->n, ok, failed, b->retries > 0, now - b->started_at);
+	if (failed && !ok)
+		log_warn("batch failed", "table=%s rows=%zu sqlstate=%s error=%s retries=%u",
+			 log_q(b->g->display), failed, code[0] ? code : "unknown", log_q(message), b->retries);
+	else
+		log_debug("batch done", "table=%s rows=%zu ok=%zu failed=%zu sqlstate=%s ms=%.3f retries=%u",
+			  log_q(b->g->display), b->n, ok, failed, !failed ? "none" : code[0] ? code : "unknown",
+			  (now - b->started_at) * 1000.0, b->retries);
+}
+
+/*
  * The end of a batch: ack every row (ok if it was written and the transaction
  * committed, else its error), count, free.
  */
@@ -226,8 +248,11 @@ static void batch_finish(struct batch *b)
 {
 	struct sidecar *sc = b->sc;
 	size_t i, ok = 0, failed = 0;
+	char code[6] = "";
+	struct buf message;
 
 	batch_release_conn(b);
+	buf_init(&message);
 	for (i = 0; i < b->n; i++) {
 		struct row *r = b->rows[i];
 		if (r->outcome == ROW_WRITTEN && b->committed) {
@@ -236,19 +261,14 @@ static void batch_finish(struct batch *b)
 		} else {
 			if (r->outcome != ROW_FAILED)
 				row_set_pc_error(r, PC_COMMIT_UNKNOWN, "internal error: row outcome unknown");
+			if (!failed && ack_error_code(r->result.data, r->result.len, code) && !ok)
+				ack_error_message(r->result.data, r->result.len, &message);
 			row_complete(sc, r, b->g, false);
 			failed++;
 		}
 	}
-	if (ok)
-		sc->stats.batches_committed++;
-	else if (failed)
-		sc->stats.batches_failed++;
-	log_debug("batch done", "table=%s rows=%zu ok=%zu failed=%zu ms=%.3f", log_q(b->g->display),
-		  b->n, ok, failed, (ev_time() - b->started_at) * 1000.0);
-	if (failed && !ok && b->err != ERR_NONE)
-		log_warn("batch failed", "table=%s rows=%zu sqlstate=%s error=%s", log_q(b->g->display),
-			 failed, b->error.code, log_q(b->error.message));
+	batch_report(b, ok, failed, code, buf_cstr(&message));
+	buf_free(&message);
 	b->g->in_flight--;
 	batch_free(b);
 }
@@ -432,6 +452,7 @@ static void batch_rows_written(struct batch *b, const PGresult *res, const size_
 {
 	size_t i;
 	bool have = returning && (size_t)PQntuples(res) == n;
+	unsigned long dropped;
 
 	for (i = 0; i < n; i++) {
 		struct row *r = b->rows[idx[i]];
@@ -440,9 +461,11 @@ static void batch_rows_written(struct batch *b, const PGresult *res, const size_
 			ack_returning_object(&r->result, res, (int)i, r);
 		r->outcome = ROW_WRITTEN;
 	}
-	if (returning && !have)
+	if (returning && !have &&
+	    log_limit_check(&b->g->warn_limit, ev_now(b->sc->loop), WARN_EVERY, &dropped))
 		log_warn("RETURNING row count differs from rows inserted (a trigger skipped rows?)",
-			 "table=%s rows=%zu returned=%d", log_q(b->g->display), n, PQntuples(res));
+			 "table=%s rows=%zu returned=%d suppressed=%lu", log_q(b->g->display), n,
+			 PQntuples(res), dropped);
 }
 
 /* ---- attempts ---- */
@@ -709,6 +732,17 @@ static void batch_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	batch_enqueue(w->data);
 }
 
+/* Rows of `g` failed for waiting past --retry-timeout-ms: warn, at most every WARN_EVERY. */
+static void warn_expired(struct sidecar *sc, struct group *g, size_t rows, const char *code)
+{
+	unsigned long dropped;
+
+	if (rows && log_limit_check(&g->expire_limit, ev_now(sc->loop), WARN_EVERY, &dropped))
+		log_warn("rows failed: not written within --retry-timeout-ms", "table=%s rows=%zu sqlstate=%s "
+			 "error=%s suppressed=%lu", log_q(g->display), rows, code, log_q(sc->pool.last_error),
+			 dropped);
+}
+
 /* Fail rows past --retry-timeout-ms; returns the number left. */
 static size_t batch_expire_rows(struct batch *b, double now)
 {
@@ -732,6 +766,8 @@ static size_t batch_expire_rows(struct batch *b, double now)
 			row_complete(sc, r, b->g, false);
 		}
 	}
+	warn_expired(sc, b->g, b->n - kept, b->lost_last || b->err == ERR_NONE ?
+		     PC_DATABASE_UNAVAILABLE : b->error.code);
 	b->n = kept;
 	return kept;
 }
@@ -746,6 +782,7 @@ static void batch_retry_later(struct batch *b)
 		return;
 	}
 	sc->stats.retries++;
+	b->retries++;
 	if (!batch_expire_rows(b, ev_now(sc->loop))) {
 		b->g->in_flight--;
 		batch_free(b);
@@ -1057,6 +1094,7 @@ static void expire_group(struct group *g, void *arg)
 				break;
 			}
 		}
+		warn_expired(x->sc, g, i, PC_DATABASE_UNAVAILABLE);
 		free(rows);
 	}
 }

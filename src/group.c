@@ -58,6 +58,7 @@ static void group_free(struct group_registry *reg, struct group *g)
 		free(cs);
 	}
 	schema_free(g->tschema);
+	table_stats_free(&g->stats);
 	free(g->schema);
 	free(g->table);
 	free(g->display);
@@ -307,6 +308,21 @@ void group_return_rows(struct group_registry *reg, struct group *g, struct row *
 		g->nbytes += rows[i]->bytes;
 	}
 	group_arm_deadline(reg, g);
+}
+
+void group_registry_reconfigure(struct group_registry *reg, double max_delay, size_t max_rows,
+				size_t max_bytes, bool eager)
+{
+	size_t i;
+	struct group *g;
+
+	reg->max_delay = max_delay;
+	reg->max_rows = max_rows;
+	reg->max_bytes = max_bytes;
+	reg->eager = eager;
+	for (i = 0; i < reg->nbuckets; i++)
+		for (g = reg->buckets[i]; g; g = g->hnext)
+			group_arm_deadline(reg, g);
 }
 
 void group_foreach(struct group_registry *reg, void (*fn)(struct group *, void *), void *arg)

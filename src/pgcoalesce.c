@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	log_set_format((enum log_format)cfg.log_format);
 	signal(SIGPIPE, SIG_IGN);
 	jsontext_arena_install();
 	setvbuf(stderr, NULL, _IOLBF, 0);

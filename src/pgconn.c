@@ -13,13 +13,12 @@
 #define PGCONN_BACKOFF_MIN     0.05
 #define PGCONN_BACKOFF_MAX     2.0
 #define PGCONN_WARN_EVERY      30.0  /* "still unreachable" at most this often */
+#define PGCONN_LOST_EVERY      10.0  /* "connection lost", per connection, at most this often */
 #define PGCONN_MAX_STMTS       128   /* prepared statements per connection */
 
 static void pgconn_connect(struct pgconn *pc);
 static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-static double pool_last_warn;
 
 static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);
 
@@ -75,6 +74,13 @@ static void pgconn_set_up(struct pgconn *pc, bool up)
 	struct pgpool *pool = pc->pool;
 
 	pool->up += up ? 1 : -1;
+	if (up && pool->up == 1 && pool->down_since > 0) {
+		log_info("database up", "connections_up=%d down_s=%.3f", pool->up,
+			 ev_now(pool->loop) - pool->down_since);
+		pool->down_since = 0;
+	} else if (!up && pool->up == 0) {
+		pool->down_since = ev_now(pool->loop);
+	}
 	if (pool->ops.on_count)
 		pool->ops.on_count(pool->ops.arg, pool->up);
 }
@@ -124,17 +130,23 @@ static void pgconn_lost(struct pgconn *pc, const char *why)
 	bool was_up = pc->state == PGCONN_IDLE || pc->state == PGCONN_BUSY;
 	void *job = pc->job;
 	double now = ev_now(pc->pool->loop);
+	unsigned long dropped;
 
 	pgconn_copy_error(pc, why);
 	memcpy(pc->pool->last_error, pc->last_error, sizeof(pc->last_error));
 	pgconn_close_pg(pc);
 	pc->job = NULL;
 	if (was_up) {
-		log_warn("database connection lost", "conn=%d error=%s", pc->index, log_q(pc->last_error));
+		if (log_limit_check(&pc->lost_limit, now, PGCONN_LOST_EVERY, &dropped))
+			log_warn("database connection lost", "conn=%d error=%s suppressed=%lu", pc->index,
+				 log_q(pc->last_error), dropped);
 		pgconn_set_up(pc, false);
-	} else if (now - pool_last_warn >= PGCONN_WARN_EVERY) {
-		pool_last_warn = now;
-		log_warn("database unreachable", "conn=%d error=%s", pc->index, log_q(pc->last_error));
+	} else if (log_limit_check(&pc->pool->unreachable_limit, now, PGCONN_WARN_EVERY, &dropped)) {
+		log_warn("database unreachable", "conn=%d error=%s suppressed=%lu", pc->index,
+			 log_q(pc->last_error), dropped);
+	} else {
+		log_debug("database connection attempt failed", "conn=%d error=%s retry_in_s=%.3f",
+			  pc->index, log_q(pc->last_error), pc->backoff);
 	}
 	pgconn_schedule_reconnect(pc);
 	if (job)

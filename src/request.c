@@ -222,7 +222,8 @@ static struct row *request_row(struct request_decoder *d, struct group *g, const
 	buf_reset(text);
 	for (i = 0, c = obj->child; c; c = c->next)
 		cols[i++] = c;
-	qsort(cols, n, sizeof(*cols), colname_cmp);
+	if (n > 1)
+		qsort(cols, n, sizeof(*cols), colname_cmp);
 	for (i = 0; i < n; i++) {
 		names[i] = cols[i]->string;
 		if (!*names[i]) {

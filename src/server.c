@@ -18,6 +18,8 @@
 #include "log.h"
 #include "sidecar.h"
 
+#define SERVER_WARN_EVERY 10.0  /* seconds between repeated accept warnings */
+
 /* Is something accepting connections at `path`? */
 static bool socket_is_live(const struct sockaddr_un *addr)
 {
@@ -73,19 +75,23 @@ bool server_listen(struct server *srv, const char *path, mode_t mode)
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct sidecar *sc = w->data;
+	unsigned long dropped;
 	int fd, n;
 
 	for (n = 0; n < 256; n++) {
 		fd = accept4(sc->server.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept failed", "error=%s", log_q(strerror(errno)));
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    log_limit_check(&sc->server.accept_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
+				log_warn("accept failed", "error=%s suppressed=%lu", log_q(strerror(errno)), dropped);
 			return;
 		}
 		if ((long)sc->nclients >= sc->cfg->max_clients) {
 			/* no line is written: a v1 client expects responses only to its requests */
 			close(fd);
-			log_warn("client refused: --max-clients reached", "max_clients=%ld", sc->cfg->max_clients);
+			if (log_limit_check(&sc->server.refuse_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
+				log_warn("client refused: --max-clients reached", "max_clients=%ld suppressed=%lu",
+					 sc->cfg->max_clients, dropped);
 			continue;
 		}
 		client_new(sc, fd);

@@ -22,6 +22,7 @@ static void reply_error(struct sidecar *sc, struct client *c, const char *id_jso
 	buf_reset(&sc->scratch);
 	ack_error(&sc->scratch, id_json, code, message);
 	client_send_line(c, sc->scratch.data, sc->scratch.len);
+	stats_request_rejected(&sc->stats, code);
 }
 
 static void reply_ok(struct sidecar *sc, struct client *c, const char *id_json, const char *extra)
@@ -29,64 +30,6 @@ static void reply_ok(struct sidecar *sc, struct client *c, const char *id_json, 
 	buf_reset(&sc->scratch);
 	buf_printf(&sc->scratch, "{\"id\":%s,\"ok\":true%s}", id_json, extra ? extra : "");
 	client_send_line(c, sc->scratch.data, sc->scratch.len);
-}
-
-/* ---- stats ---- */
-
-struct table_stat {
-	const char *name;
-	unsigned long long committed, failed, pending;
-};
-
-struct table_stats {
-	struct table_stat *v;
-	size_t n;
-};
-
-static void collect_table(struct group *g, void *arg)
-{
-	struct table_stats *ts = arg;
-	size_t i;
-
-	if (!g->pending && !g->rows_committed && !g->rows_failed)
-		return;
-	for (i = 0; i < ts->n && strcmp(ts->v[i].name, g->display) != 0; i++)
-		;
-	if (i == ts->n) {
-		ts->v = pgc_realloc(ts->v, (ts->n + 1) * sizeof(*ts->v));
-		memset(&ts->v[ts->n], 0, sizeof(ts->v[0]));
-		ts->v[ts->n++].name = g->display;
-	}
-	ts->v[i].committed += g->rows_committed;
-	ts->v[i].failed += g->rows_failed;
-	ts->v[i].pending += g->pending;
-}
-
-static void stats_json(struct sidecar *sc, struct buf *out)
-{
-	struct table_stats ts = { NULL, 0 };
-	const struct stats *st = &sc->stats;
-	size_t i;
-
-	buf_printf(out, ",\"stats\":{\"rows_received\":%llu,\"rows_committed\":%llu,"
-		   "\"rows_failed\":%llu,\"batches_committed\":%llu,\"batches_failed\":%llu,"
-		   "\"retries\":%llu,\"pending_rows\":%zu,\"clients_connected\":%zu,"
-		   "\"db_connections_up\":%d,\"in_doubt_resolved\":%llu,\"tables\":{",
-		   (unsigned long long)st->rows_received, (unsigned long long)st->rows_committed,
-		   (unsigned long long)st->rows_failed, (unsigned long long)st->batches_committed,
-		   (unsigned long long)st->batches_failed, (unsigned long long)st->retries,
-		   sc->pending_rows, sc->nclients, sc->pool.up,
-		   (unsigned long long)st->in_doubt_resolved);
-	group_foreach(&sc->groups, collect_table, &ts);
-	for (i = 0; i < ts.n; i++) {
-		if (i)
-			buf_putc(out, ',');
-		jsontext_put_string(out, ts.v[i].name, strlen(ts.v[i].name));
-		buf_printf(out, ":{\"rows_committed\":%llu,\"rows_failed\":%llu,\"pending_rows\":%llu}",
-			   ts.v[i].committed, ts.v[i].failed, ts.v[i].pending);
-	}
-	buf_puts(out, "}}");
-	free(ts.v);
 }
 
 /* ---- requests ---- */
@@ -112,7 +55,7 @@ static void handle_insert(struct sidecar *sc, struct client *c, struct request *
 	c->pending_rows++;
 	sc->pending_rows++;
 	req->group->pending++;
-	sc->stats.rows_received++;
+	stats_row_received(&sc->stats, &req->group->stats);
 	group_add_row(&sc->groups, req->group, r);
 }
 
@@ -157,7 +100,7 @@ void sidecar_handle_line(struct sidecar *sc, struct client *c, const char *line,
 		case OP_STATS:
 			buf_reset(&sc->scratch);
 			buf_printf(&sc->scratch, "{\"id\":%s,\"ok\":true", req.id_json);
-			stats_json(sc, &sc->scratch);
+			metrics_stats_json(sc, &sc->scratch);
 			buf_putc(&sc->scratch, '}');
 			client_send_line(c, sc->scratch.data, sc->scratch.len);
 			break;
@@ -206,17 +149,17 @@ static void waiters_row_done(struct sidecar *sc, uint64_t seq)
 
 void row_complete(struct sidecar *sc, struct row *r, struct group *g, bool ok)
 {
+	char code[6];
+
 	if (ok) {
 		buf_reset(&sc->scratch);
 		ack_ok(&sc->scratch, r->id_json, r->result.data, r->result.len);
 		client_send_line(r->client, sc->scratch.data, sc->scratch.len);
-		sc->stats.rows_committed++;
-		g->rows_committed++;
 	} else {
 		client_send_line(r->client, r->result.data, r->result.len);
-		sc->stats.rows_failed++;
-		g->rows_failed++;
+		ack_error_code(r->result.data, r->result.len, code);
 	}
+	stats_row_done(&sc->stats, &g->stats, ok ? NULL : code, ev_now(sc->loop) - r->accepted_at);
 	g->pending--;
 	sc->pending_rows--;
 	if (sc->waiters)
@@ -332,9 +275,21 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	memset(sc, 0, sizeof(*sc));
 	sc->loop = loop;
 	sc->cfg = cfg;
+	stats_init(&sc->stats, ev_time());
 	buf_init(&sc->scratch);
+	/* signals first: once the socket accepts, a SIGTERM or SIGHUP must not kill us */
+	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sc->sig_int, signal_cb, SIGINT);
+	sc->sig_term.data = sc->sig_int.data = sc;
+	ev_signal_start(loop, &sc->sig_term);
+	ev_signal_start(loop, &sc->sig_int);
+	reload_start(&sc->reload, sc);
 	if (!server_listen(&sc->server, cfg->socket_path, cfg->socket_mode))
 		return false;
+	if (!metrics_start(&sc->metrics, sc)) {
+		server_close(&sc->server, loop);
+		return false;
+	}
 	group_registry_init(&sc->groups, loop, (double)cfg->max_delay_ms / 1000.0,
 			    (size_t)cfg->max_batch_rows, (size_t)cfg->max_batch_bytes,
 			    on_group_ready, sc);
@@ -343,11 +298,6 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	flush_init(sc);
 	server_start(&sc->server, sc);
 
-	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
-	ev_signal_init(&sc->sig_int, signal_cb, SIGINT);
-	sc->sig_term.data = sc->sig_int.data = sc;
-	ev_signal_start(loop, &sc->sig_term);
-	ev_signal_start(loop, &sc->sig_int);
 	ev_prepare_init(&sc->before_sleep, before_sleep_cb);
 	sc->before_sleep.data = sc;
 	ev_prepare_start(loop, &sc->before_sleep);
@@ -361,9 +311,14 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 
 int sidecar_run(struct sidecar *sc)
 {
-	log_info("listening", "socket=%s connections=%ld max_batch_rows=%ld max_delay_ms=%ld dsn_from=%s",
+	const char *metrics = metrics_address(&sc->metrics);
+
+	log_info("listening", "socket=%s connections=%ld max_batch_rows=%ld max_delay_ms=%ld "
+		 "eager_flush=%s dsn_from=%s config=%s metrics=%s version=%s",
 		 log_q(sc->cfg->socket_path), sc->cfg->connections, sc->cfg->max_batch_rows,
-		 sc->cfg->max_delay_ms, log_q(sc->cfg->dsn_source));
+		 sc->cfg->max_delay_ms, sc->cfg->eager_flush ? "on" : "off", log_q(sc->cfg->dsn_source),
+		 log_q(sc->cfg->config_file ? sc->cfg->config_file : ""),
+		 log_q(metrics ? metrics : "off"), PGC_VERSION);
 	ev_run(sc->loop, 0);
 	return 0;
 }
@@ -373,6 +328,8 @@ void sidecar_free(struct sidecar *sc)
 	struct client *c, *next;
 
 	server_close(&sc->server, sc->loop);
+	metrics_stop(&sc->metrics);
+	reload_stop(&sc->reload);
 	for (c = sc->clients; c; c = next) {
 		next = c->next;
 		client_close(c, "shutdown");

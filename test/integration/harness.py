@@ -27,6 +27,11 @@ Environment:
   PGC_BIN_DIR      where pgcoalesce and pgcoalesce-cli live (default: bin/)
   PGC_VALGRIND=1   run the daemon and the CLI under valgrind (memcheck); reports fail tests
   PGC_KEEP=1       keep the temporary directory (logs) after the run
+
+Operations (test_ops.py): d.events() parses every log line (formats.py),
+d.metrics() scrapes --metrics-listen (use "127.0.0.1:0": the log says which
+port) and parses the exposition text strictly, d.scrape() sends one raw
+HTTP request.
 """
 import decimal
 import json
@@ -107,7 +112,7 @@ class Database:
     def rows(self, sql):
         """The result of a SELECT as a list of dicts, values as JSON gives them:
         numbers exact (int or Decimal), json/jsonb parsed, timestamps as text."""
-        out = self.psql("SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % sql).stdout
+        out = self.psql("SELECT coalesce(json_agg(pgc_r), '[]') FROM (%s) pgc_r" % sql).stdout
         return json.loads(out, parse_float=decimal.Decimal)
 
     def scalar(self, sql):
@@ -270,7 +275,7 @@ class Client:
 class Daemon:
     """bin/pgcoalesce on a fresh socket, logs in a file."""
 
-    def __init__(self, ctx, args, env=None, dsn=None, wait=True):
+    def __init__(self, ctx, args, env=None, dsn=None, wait=True, wait_db=True):
         self.ctx = ctx
         n = ctx.next_serial()
         self.socket = os.path.join(ctx.tmp, "pgc%d.sock" % n)
@@ -288,8 +293,8 @@ class Daemon:
             self.socket = args[list(args).index("--socket") + 1]
         if dsn is None and "--dsn" not in args and "PGCOALESCE_DSN" not in (env or {}):
             cmd += ["--dsn", ctx.db.dsn]
-        elif dsn is not None:
-            cmd += ["--dsn", dsn]
+        elif dsn:
+            cmd += ["--dsn", dsn]  # dsn=False: none at all (environment tests)
         cmd += list(args)
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
@@ -303,6 +308,8 @@ class Daemon:
         ctx.cleanups.append(self.cleanup)
         if wait:
             self.wait_listening()
+            if wait_db:
+                self.wait_db_up()
 
     def wait_listening(self, timeout=None):
         timeout = timeout or (60.0 if VALGRIND else 10.0)
@@ -319,6 +326,21 @@ class Daemon:
             except OSError:
                 return False
         wait_for(ready, timeout, what="the sidecar to listen on %s" % self.socket)
+
+    def ping(self):
+        """The `db` field of a ping on a new connection ("up" or "down")."""
+        c = Client(self.socket, 10)
+        try:
+            r = c.request({"op": "ping", "id": "ping"})
+        finally:
+            c.close()
+        if r.get("ok") is not True:
+            raise Failure("ping failed: %r" % r)
+        return r["db"]
+
+    def wait_db_up(self, timeout=None):
+        wait_for(lambda: self.ping() == "up", timeout or (60.0 if VALGRIND else 15.0),
+                 what="the sidecar's database connection (ping db=up)")
 
     def client(self, timeout=30.0):
         c = Client(self.socket, timeout)
@@ -354,6 +376,47 @@ class Daemon:
         except subprocess.TimeoutExpired:
             raise Failure("pgcoalesce still running after %.0fs" % timeout)
         return self.returncode
+
+    def events(self):
+        """Every log line parsed (logfmt, or JSON with --log-format json); Failure on a bad line."""
+        import formats
+        text = self.log()
+        fmt = "json" if text.lstrip().startswith("{") else "logfmt"
+        return formats.parse_log(text, fmt)
+
+    def metrics_address(self):
+        """HOST:PORT of --metrics-listen, from the "listening" log line (port 0 resolved)."""
+        def find():
+            for ev in self.events():
+                if ev["msg"] == "listening":
+                    return ev.get("metrics")
+            return None
+        addr = wait_for(find, 10, what="the listening log line")
+        if addr == "off":
+            raise Failure("the daemon does not serve metrics")
+        return addr
+
+    def scrape(self, path="/metrics", method="GET", timeout=10.0):
+        """One HTTP request to --metrics-listen: (status, headers dict, body text)."""
+        import http.client
+        host, port = self.metrics_address().rsplit(":", 1)
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode()
+        finally:
+            conn.close()
+
+    def metrics(self):
+        """GET /metrics, parsed and checked (formats.parse_exposition)."""
+        import formats
+        status, headers, body = self.scrape()
+        if status != 200:
+            raise Failure("GET /metrics answered %d: %s" % (status, body[:300]))
+        if not headers.get("content-type", "").startswith("text/plain; version=0.0.4"):
+            raise Failure("GET /metrics content type %r" % headers.get("content-type"))
+        return formats.parse_exposition(body)
 
     def stats(self):
         c = Client(self.socket)
@@ -510,8 +573,11 @@ class TestContext:
         self._serial += 1
         return self._serial
 
-    def daemon(self, *args, env=None, dsn=None, wait=True):
-        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait)
+    def daemon(self, *args, env=None, dsn=None, wait=True, wait_db=True):
+        """Start bin/pgcoalesce with `args` on a fresh socket, against this
+        test's database unless dsn is given (dsn=False: no --dsn at all).
+        Waits until it listens (wait) and its database is up (wait_db)."""
+        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait, wait_db=wait_db)
 
     def cli_command(self, args, socket_path=None, valgrind=VALGRIND):
         """The argv that runs bin/pgcoalesce-cli (under valgrind with PGC_VALGRIND=1)."""

@@ -1,0 +1,56 @@
+/*
+ * metrics.h — the sidecar's figures for operators: GET /metrics in the
+ * Prometheus text exposition format (0.0.4) on --metrics-listen, and the
+ * same figures as the `stats` request's JSON.
+ *
+ * Both are rendered from one place (struct stats, the groups' table_stats,
+ * the pool and the client list), so a scrape and a `stats` answer taken at
+ * the same moment agree. The series are listed in README "Operating".
+ */
+#ifndef PGC_METRICS_H
+#define PGC_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http.h"
+#include "stats.h"
+
+struct sidecar;
+
+struct metrics {
+	struct sidecar     *sc;
+	struct http_server  http;
+	bool                listening;
+};
+
+/*
+ * Serve GET /metrics on sc->cfg->metrics_listen (nothing if unset). On
+ * failure prints one line on stderr and returns false.
+ */
+bool metrics_start(struct metrics *m, struct sidecar *sc);
+void metrics_stop(struct metrics *m);
+/* The bound address ("127.0.0.1:9187"), or NULL when off. */
+const char *metrics_address(const struct metrics *m);
+
+/* The whole exposition text. */
+void metrics_render(struct sidecar *sc, struct buf *out);
+
+/* The `stats` response's "stats" member: ,"stats":{...} (PROTOCOL.md). */
+void metrics_stats_json(struct sidecar *sc, struct buf *out);
+
+/* ---- exposition format writers (exposed for tests) ---- */
+
+/* # HELP and # TYPE lines ("counter", "gauge", "histogram"). */
+void expo_family(struct buf *out, const char *name, const char *type, const char *help);
+/* Append name="value" to a label set (comma-separated, no braces); value escaped. */
+void expo_label(struct buf *labels, const char *name, const char *value);
+/* One sample line: name{labels} value; `labels` NULL or "" for none. */
+void expo_sample(struct buf *out, const char *name, const char *labels, double value);
+/* A number as the format wants it: +Inf, -Inf, NaN, or the shortest exact text. */
+void expo_number(struct buf *out, double v);
+/* A whole histogram family: cumulative _bucket{le} lines, _sum, _count. */
+void expo_histogram(struct buf *out, const char *name, const char *help, const struct histogram *h);
+
+#endif /* PGC_METRICS_H */

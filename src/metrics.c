@@ -1,0 +1,384 @@
+/*
+ * metrics.c — GET /metrics and the `stats` JSON, from the same figures
+ * (see metrics.h).
+ */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "flush.h"
+#include "jsontext.h"
+#include "log.h"
+#include "sidecar.h"
+
+#define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* PC codes a request can be refused with before a row is accepted. */
+static const int rejected_codes[] = { 1, 2, 3, 4, 5, 8, 9 };
+
+/* ---- exposition format ---- */
+
+static void expo_escaped(struct buf *out, const char *s, bool quote)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_puts(out, "\\\\");
+		else if (*s == '\n')
+			buf_puts(out, "\\n");
+		else if (*s == '"' && quote)
+			buf_puts(out, "\\\"");
+		else
+			buf_putc(out, *s);
+	}
+}
+
+void expo_family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_printf(out, "# HELP %s ", name);
+	expo_escaped(out, help, false);
+	buf_printf(out, "\n# TYPE %s %s\n", name, type);
+}
+
+void expo_label(struct buf *labels, const char *name, const char *value)
+{
+	if (labels->len)
+		buf_putc(labels, ',');
+	buf_printf(labels, "%s=\"", name);
+	expo_escaped(labels, value, true);
+	buf_putc(labels, '"');
+}
+
+void expo_number(struct buf *out, double v)
+{
+	char tmp[40];
+	int prec;
+
+	if (isnan(v)) {
+		buf_puts(out, "NaN");
+		return;
+	}
+	if (isinf(v)) {
+		buf_puts(out, v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	if (v == floor(v) && fabs(v) < 1e15) {
+		buf_printf(out, "%.0f", v);
+		return;
+	}
+	for (prec = 1; prec < 17; prec++) { /* the shortest text that reads back exactly */
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+	buf_puts(out, tmp);
+}
+
+void expo_sample(struct buf *out, const char *name, const char *labels, double value)
+{
+	buf_puts(out, name);
+	if (labels && *labels)
+		buf_printf(out, "{%s}", labels);
+	buf_putc(out, ' ');
+	expo_number(out, value);
+	buf_putc(out, '\n');
+}
+
+void expo_histogram(struct buf *out, const char *name, const char *help, const struct histogram *h)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	expo_family(out, name, "histogram", help);
+	for (i = 0; i <= h->nbounds; i++) {
+		cum += h->counts[i];
+		buf_printf(out, "%s_bucket{le=\"", name);
+		expo_number(out, i < h->nbounds ? h->bounds[i] : INFINITY);
+		buf_printf(out, "\"} %llu\n", (unsigned long long)cum);
+	}
+	buf_printf(out, "%s_sum ", name);
+	expo_number(out, h->sum);
+	buf_printf(out, "\n%s_count %llu\n", name, (unsigned long long)h->count);
+}
+
+/* ---- the page ---- */
+
+static void family_value(struct buf *out, const char *name, const char *type, const char *help,
+			 double v)
+{
+	expo_family(out, name, type, help);
+	expo_sample(out, name, NULL, v);
+}
+
+enum table_figure { FIG_RECEIVED, FIG_COMMITTED, FIG_PENDING };
+
+static void family_per_table(struct buf *out, const struct table_views *tv, const char *name,
+			     const char *type, const char *help, enum table_figure fig)
+{
+	struct buf labels;
+	size_t i;
+
+	buf_init(&labels);
+	expo_family(out, name, type, help);
+	for (i = 0; i < tv->n; i++) {
+		const struct table_view *v = &tv->v[i];
+		buf_reset(&labels);
+		expo_label(&labels, "table", v->name);
+		expo_sample(out, name, buf_cstr(&labels),
+			    (double)(fig == FIG_RECEIVED ? v->received : fig == FIG_COMMITTED ? v->committed : v->pending));
+	}
+	buf_free(&labels);
+}
+
+static void family_rows_failed(struct buf *out, const struct table_views *tv)
+{
+	static const char name[] = "pgcoalesce_rows_failed_total";
+	struct buf labels;
+	char cls[3];
+	size_t i, k;
+
+	buf_init(&labels);
+	expo_family(out, name, "counter",
+		    "Rows acked with an error, by table, SQLSTATE class and SQLSTATE (PC: the sidecar's own)");
+	for (i = 0; i < tv->n; i++)
+		for (k = 0; k < tv->v[i].ncodes; k++) {
+			const char *code = tv->v[i].codes[k].code;
+			buf_reset(&labels);
+			snprintf(cls, sizeof(cls), "%.2s", code);
+			expo_label(&labels, "table", tv->v[i].name);
+			expo_label(&labels, "class", *code ? cls : "unknown");
+			expo_label(&labels, "code", *code ? code : "unknown");
+			expo_sample(out, name, buf_cstr(&labels), (double)tv->v[i].codes[k].n);
+		}
+	buf_free(&labels);
+}
+
+static void family_rejected(struct buf *out, const struct stats *st)
+{
+	static const char name[] = "pgcoalesce_requests_rejected_total";
+	char labels[32];
+	size_t i;
+
+	expo_family(out, name, "counter",
+		    "Request lines refused before a row was accepted (invalid, too large, overloaded, ...), by PC code");
+	for (i = 0; i < sizeof(rejected_codes) / sizeof(rejected_codes[0]); i++) {
+		snprintf(labels, sizeof(labels), "code=\"PC%03d\"", rejected_codes[i]);
+		expo_sample(out, name, labels, (double)st->rejected[rejected_codes[i]]);
+	}
+}
+
+static void render_rows(struct buf *out, const struct table_views *tv)
+{
+	family_per_table(out, tv, "pgcoalesce_rows_received_total", "counter",
+			 "Rows accepted into a table's group", FIG_RECEIVED);
+	family_per_table(out, tv, "pgcoalesce_rows_committed_total", "counter",
+			 "Rows acked ok (committed)", FIG_COMMITTED);
+	family_rows_failed(out, tv);
+	family_per_table(out, tv, "pgcoalesce_table_pending_rows", "gauge",
+			 "Rows accepted and not yet acked, by table", FIG_PENDING);
+}
+
+static void render_batches(struct buf *out, struct sidecar *sc)
+{
+	const struct stats *st = &sc->stats;
+
+	family_value(out, "pgcoalesce_batches_committed_total", "counter",
+		     "Batches whose transaction committed (some of their rows may have failed on their own)",
+		     (double)st->batches_committed);
+	family_value(out, "pgcoalesce_batches_failed_total", "counter",
+		     "Batches none of whose rows committed", (double)st->batches_failed);
+	family_value(out, "pgcoalesce_batches_retried_total", "counter",
+		     "Batches that ended after at least one retry", (double)st->batches_retried);
+	family_value(out, "pgcoalesce_retries_total", "counter",
+		     "Batch attempts retried after a transient failure or a lost connection",
+		     (double)st->retries);
+	family_value(out, "pgcoalesce_in_doubt_resolved_total", "counter",
+		     "Commits in doubt (connection lost during COMMIT) resolved with pg_xact_status",
+		     (double)st->in_doubt_resolved);
+	family_value(out, "pgcoalesce_batches_in_flight", "gauge",
+		     "Batches started and not yet ended", (double)flush_in_flight(sc));
+}
+
+static void render_state(struct buf *out, struct sidecar *sc)
+{
+	const struct stats *st = &sc->stats;
+	struct buf labels;
+
+	family_value(out, "pgcoalesce_pending_rows", "gauge", "Rows accepted and not yet acked",
+		     (double)sc->pending_rows);
+	family_value(out, "pgcoalesce_max_pending_rows", "gauge", "The --max-pending-rows limit",
+		     (double)sc->cfg->max_pending_rows);
+	family_value(out, "pgcoalesce_clients_connected", "gauge", "Client connections open",
+		     (double)sc->nclients);
+	family_value(out, "pgcoalesce_client_connections_total", "counter",
+		     "Client connections accepted", (double)st->clients_total);
+	family_value(out, "pgcoalesce_db_connections", "gauge", "Database connections configured (--connections)",
+		     (double)sc->cfg->connections);
+	family_value(out, "pgcoalesce_db_connections_up", "gauge", "Database connections up",
+		     (double)sc->pool.up);
+	family_value(out, "pgcoalesce_db_up", "gauge", "1 if at least one database connection is up",
+		     sc->pool.up > 0 ? 1 : 0);
+	expo_family(out, "pgcoalesce_config_reloads_total", "counter", "SIGHUP reloads of the --config file, by result");
+	expo_sample(out, "pgcoalesce_config_reloads_total", "result=\"ok\"", (double)st->config_reloads);
+	expo_sample(out, "pgcoalesce_config_reloads_total", "result=\"error\"", (double)st->config_reload_errors);
+	family_value(out, "pgcoalesce_config_last_reload_successful", "gauge",
+		     "0 if the last reload failed (the previous configuration stays)", st->config_last_reload_ok);
+	buf_init(&labels);
+	expo_label(&labels, "version", PGC_VERSION);
+	expo_family(out, "pgcoalesce_build_info", "gauge", "The running version");
+	expo_sample(out, "pgcoalesce_build_info", buf_cstr(&labels), 1);
+	buf_free(&labels);
+	family_value(out, "pgcoalesce_start_time_seconds", "gauge", "Start time, seconds since the epoch",
+		     st->started_at);
+}
+
+void metrics_render(struct sidecar *sc, struct buf *out)
+{
+	struct table_views tv;
+
+	stats_collect_tables(&sc->groups, &tv);
+	render_rows(out, &tv);
+	family_rejected(out, &sc->stats);
+	render_batches(out, sc);
+	render_state(out, sc);
+	expo_histogram(out, "pgcoalesce_batch_rows", "Rows per batch (one transaction)", &sc->stats.batch_rows);
+	expo_histogram(out, "pgcoalesce_flush_duration_seconds",
+		       "Seconds from a batch taking its rows to their acks, retries included",
+		       &sc->stats.flush_seconds);
+	expo_histogram(out, "pgcoalesce_ack_latency_seconds",
+		       "Seconds from a row's acceptance to its ack", &sc->stats.ack_seconds);
+	stats_tables_free(&tv);
+}
+
+/* ---- the stats JSON ---- */
+
+static void json_codes(struct buf *out, const char *key, const struct code_count *c, size_t n)
+{
+	size_t i;
+
+	buf_printf(out, ",\"%s\":{", key);
+	for (i = 0; i < n; i++)
+		buf_printf(out, "%s\"%s\":%llu", i ? "," : "", c[i].code, (unsigned long long)c[i].n);
+	buf_putc(out, '}');
+}
+
+static void json_histogram(struct buf *out, const char *key, const struct histogram *h)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	buf_printf(out, ",\"%s\":{\"count\":%llu,\"sum\":", key, (unsigned long long)h->count);
+	expo_number(out, h->sum);
+	buf_puts(out, ",\"buckets\":{");
+	for (i = 0; i <= h->nbounds; i++) {
+		cum += h->counts[i];
+		buf_puts(out, i ? ",\"" : "\"");
+		expo_number(out, i < h->nbounds ? h->bounds[i] : INFINITY);
+		buf_printf(out, "\":%llu", (unsigned long long)cum);
+	}
+	buf_puts(out, "}}");
+}
+
+static void json_tables(struct buf *out, const struct table_views *tv)
+{
+	size_t i;
+
+	buf_puts(out, ",\"tables\":{");
+	for (i = 0; i < tv->n; i++) {
+		const struct table_view *v = &tv->v[i];
+		if (i)
+			buf_putc(out, ',');
+		jsontext_put_string(out, v->name, strlen(v->name));
+		buf_printf(out, ":{\"rows_committed\":%llu,\"rows_failed\":%llu,\"pending_rows\":%llu,"
+			   "\"rows_received\":%llu", (unsigned long long)v->committed,
+			   (unsigned long long)v->failed, (unsigned long long)v->pending,
+			   (unsigned long long)v->received);
+		json_codes(out, "rows_failed_by_code", v->codes, v->ncodes);
+		buf_putc(out, '}');
+	}
+	buf_putc(out, '}');
+}
+
+void metrics_stats_json(struct sidecar *sc, struct buf *out)
+{
+	const struct stats *st = &sc->stats;
+	struct table_views tv;
+	struct code_count *classes;
+	size_t nclasses, i;
+
+	stats_collect_tables(&sc->groups, &tv);
+	buf_printf(out, ",\"stats\":{\"rows_received\":%llu,\"rows_committed\":%llu,"
+		   "\"rows_failed\":%llu,\"batches_committed\":%llu,\"batches_failed\":%llu,"
+		   "\"retries\":%llu,\"pending_rows\":%zu,\"clients_connected\":%zu,"
+		   "\"db_connections_up\":%d,\"in_doubt_resolved\":%llu,\"batches_retried\":%llu,"
+		   "\"batches_in_flight\":%d,\"db_up\":%d,\"clients_total\":%llu,\"uptime_seconds\":%.3f",
+		   (unsigned long long)st->rows_received, (unsigned long long)st->rows_committed,
+		   (unsigned long long)st->rows_failed, (unsigned long long)st->batches_committed,
+		   (unsigned long long)st->batches_failed, (unsigned long long)st->retries,
+		   sc->pending_rows, sc->nclients, sc->pool.up,
+		   (unsigned long long)st->in_doubt_resolved, (unsigned long long)st->batches_retried,
+		   flush_in_flight(sc), sc->pool.up > 0, (unsigned long long)st->clients_total,
+		   ev_now(sc->loop) - st->started_at);
+	stats_failed_by_class(&tv, &classes, &nclasses);
+	json_codes(out, "rows_failed_by_class", classes, nclasses);
+	free(classes);
+	buf_puts(out, ",\"requests_rejected\":{");
+	for (i = 0; i < sizeof(rejected_codes) / sizeof(rejected_codes[0]); i++)
+		buf_printf(out, "%s\"PC%03d\":%llu", i ? "," : "", rejected_codes[i],
+			   (unsigned long long)st->rejected[rejected_codes[i]]);
+	buf_putc(out, '}');
+	json_histogram(out, "batch_rows", &st->batch_rows);
+	json_histogram(out, "flush_duration_seconds", &st->flush_seconds);
+	json_histogram(out, "ack_latency_seconds", &st->ack_seconds);
+	json_tables(out, &tv);
+	buf_putc(out, '}');
+	stats_tables_free(&tv);
+}
+
+/* ---- the endpoint ---- */
+
+static int metrics_handler(void *arg, const char *path, struct buf *body, const char **content_type)
+{
+	struct metrics *m = arg;
+
+	if (strcmp(path, "/metrics") != 0)
+		return 404;
+	metrics_render(m->sc, body);
+	*content_type = EXPO_CONTENT_TYPE;
+	return 200;
+}
+
+bool metrics_start(struct metrics *m, struct sidecar *sc)
+{
+	const char *spec = sc->cfg->metrics_listen;
+	char host[256], err[512] = "expected HOST:PORT";
+	long port;
+
+	memset(m, 0, sizeof(*m));
+	m->sc = sc;
+	if (!spec || !*spec)
+		return true;
+	if (!config_split_listen(spec, host, sizeof(host), &port) ||
+	    !http_listen(&m->http, sc->loop, host, port, metrics_handler, m, err, sizeof(err))) {
+		fprintf(stderr, "pgcoalesce: --metrics-listen %s: %s\n", spec, err);
+		return false;
+	}
+	m->listening = true;
+	return true;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (m->listening)
+		http_close(&m->http);
+	m->listening = false;
+}
+
+const char *metrics_address(const struct metrics *m)
+{
+	return m->listening ? m->http.address : NULL;
+}

@@ -1,0 +1,133 @@
+"""Options (DESIGN.md "Daemon interface"): flags, environment, --help, bad options."""
+import os
+import re
+import stat
+import subprocess
+
+import harness
+from harness import Client, Failure, insert, wait_for
+
+# DESIGN.md's option table: every one must exist, as a flag and in the environment.
+DESIGN_OPTIONS = ["socket", "socket-mode", "max-batch-rows", "max-batch-bytes", "max-delay-ms",
+                  "connections", "max-pending-rows", "overload", "retry-timeout-ms",
+                  "shutdown-timeout-ms", "max-request-bytes", "max-clients", "allow-table",
+                  "log-level", "dsn"]
+
+
+def run_daemon(args, env=None, timeout=10):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
+    e.update(env or {})
+    return subprocess.run([harness.DAEMON] + args, capture_output=True, text=True, env=e,
+                          timeout=timeout)
+
+
+def help_options():
+    p = run_daemon(["--help"])
+    assert p.returncode == 0, p
+    return re.findall(r"^\s+--([a-z-]+)", p.stdout, re.M), p.stdout
+
+
+def test_help_and_version(t):
+    opts, text = help_options()
+    for o in DESIGN_OPTIONS + ["help", "version"]:
+        assert o in opts, "--%s missing from --help:\n%s" % (o, text)
+    assert "PGCOALESCE_" in text and "DATABASE_URL" in text, text
+    p = run_daemon(["--version"])
+    assert p.returncode == 0 and re.fullmatch(r"pgcoalesce \d+\.\d+\.\d+\n", p.stdout), p
+
+
+def test_bad_options_exit_2_with_one_line(t):
+    cases = [
+        (["--nope"], "--nope"),
+        (["--max-delay-ms", "soon"], "--max-delay-ms"),
+        (["--max-batch-rows", "0"], "--max-batch-rows"),
+        (["--connections", "99999"], "--connections"),
+        (["--overload", "maybe"], "--overload"),
+        (["--log-level", "loud"], "--log-level"),
+        (["--socket-mode", "999"], "--socket-mode"),
+        (["--max-delay-ms"], "--max-delay-ms"),
+        (["stray"], "stray"),
+    ]
+    for args, name in cases:
+        p = run_daemon(args)
+        assert p.returncode == 2, (args, p.returncode, p.stderr)
+        lines = p.stderr.splitlines()
+        assert len(lines) == 1 and name in lines[0], (args, p.stderr)
+        assert p.stdout == "", (args, p.stdout)
+
+
+def test_every_option_is_read_from_the_environment(t):
+    """A bad value in PGCOALESCE_<NAME> must be reported naming that variable:
+    proof that the daemon reads every option from the environment."""
+    opts, _ = help_options()
+    checked = 0
+    for o in opts:
+        if o in ("help", "version", "dsn", "socket", "allow-table", "config"):
+            continue  # any string is valid for these; checked by behaviour below
+        var = "PGCOALESCE_" + o.upper().replace("-", "_")
+        p = run_daemon([], env={var: "not-a-valid-value-\u00e9"})
+        assert p.returncode == 2 and var in p.stderr and len(p.stderr.splitlines()) == 1, (var, p)
+        checked += 1
+    assert checked >= 11, checked
+
+
+def test_environment_options_take_effect_and_flags_win(t):
+    sock = os.path.join(t.tmp, "env.sock")
+    d = t.daemon("--connections", "4",
+                 env={"PGCOALESCE_SOCKET": sock, "PGCOALESCE_SOCKET_MODE": "0600",
+                      "PGCOALESCE_ALLOW_TABLE": "events, app.events",
+                      "PGCOALESCE_MAX_REQUEST_BYTES": "200", "PGCOALESCE_CONNECTIONS": "3"})
+    assert d.socket == sock
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    c = d.client()
+    assert c.request(insert(1)) == {"id": 1, "ok": True}
+    assert c.request({"id": 2, "table": "app.events", "row": {"kind": "k"}}) == {"id": 2, "ok": True}
+    a = c.request({"id": 3, "table": "t_values", "row": {}})
+    assert a["error"]["code"] == "PC008", a
+    a = c.request({"id": 4, "table": "events", "row": {"device_id": 1, "kind": "x" * 300}})
+    assert a["error"]["code"] == "PC003", a
+    # the flag wins over PGCOALESCE_CONNECTIONS
+    wait_for(lambda: d.stats()["db_connections_up"] == 4, 10, what="4 connections")
+
+
+def test_database_from_dsn_env_database_url_and_pg_variables(t):
+    other = t.cluster.new_database()
+    # PGCOALESCE_DSN wins over DATABASE_URL
+    d = t.daemon(dsn=False, env={"PGCOALESCE_DSN": t.db.dsn, "DATABASE_URL": other.dsn})
+    assert d.client().request(insert(1))["ok"] is True
+    assert t.db.count() == 1 and other.count() == 0
+    d.stop()
+    # DATABASE_URL as a URI
+    uri = "postgresql:///%s?host=%s&port=%d&user=%s" % (other.name, t.cluster.dir, t.cluster.port,
+                                                        t.cluster.user)
+    d = t.daemon(dsn=False, env={"DATABASE_URL": uri})
+    assert d.client().request(insert(2))["ok"] is True
+    assert other.count() == 1
+    assert 'dsn_from="DATABASE_URL"' in d.log(), d.log()
+    d.stop()
+    # libpq's own PG* variables
+    d = t.daemon(dsn=False, env={"PGHOST": t.cluster.dir, "PGPORT": str(t.cluster.port),
+                                 "PGUSER": t.cluster.user, "PGDATABASE": other.name})
+    assert d.client().request(insert(3))["ok"] is True
+    assert other.count() == 2
+    d.stop()
+    # --dsn wins over everything
+    d = t.daemon(dsn=t.db.dsn, env={"PGCOALESCE_DSN": other.dsn, "DATABASE_URL": other.dsn})
+    assert d.client().request(insert(4))["ok"] is True
+    assert t.db.count() == 2 and other.count() == 2
+
+
+def test_log_level_debug_and_error(t):
+    d = t.daemon("--log-level", "debug")
+    d.client().request(insert(1))
+    d.stop()
+    assert "level=debug" in d.log(), d.log()
+    d = t.daemon("--log-level", "error")
+    d.client().request(insert(2))
+    d.stop()
+    assert "level=info" not in d.log() and "level=debug" not in d.log(), d.log()
+
+
+def test_socket_mode_default_is_0660(t):
+    d = t.daemon()
+    assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o660
