@@ -7,6 +7,9 @@
 #   make install PREFIX=/usr/local [DESTDIR=...]   binaries, man pages, systemd unit
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
 #   make WERROR=1        treat warnings as errors (CI)
+#   make docker-test     build docker/Dockerfile with podman and test the container
+#   make compose-check   validate docker/docker-compose.yml against compose-spec
+#   make docker-base     (root) make the local debian:bookworm-slim base for podman
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -55,7 +58,8 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c
 
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
-.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile
+.PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile \
+        docker-test compose-check docker-base
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -129,6 +133,17 @@ bench: deps all bin/bench-ceiling
 # `make profile`: the sidecar's own CPU per acked row (callgrind instructions).
 profile: deps all
 	@scripts/bench.py --profile
+
+# ---- the container image (docker/): built and run with podman where it is
+# installed (skipped otherwise); `make test` runs both checks too.
+docker-test: deps
+	@test/docker/run.py
+
+compose-check:
+	@scripts/compose-check.sh
+
+docker-base:
+	@scripts/podman-base.sh
 
 # `make install [PREFIX=/usr/local] [DESTDIR=...]`: the two binaries, their man
 # pages, the systemd unit (contrib/pgcoalesce.service.in with this PREFIX's

@@ -64,10 +64,6 @@ cJSON *jsontext_parse(struct jsontext_numbers *nums, const char *text, size_t le
 /* Exact text of a tagged number node; *len set to its length. */
 const char *jsontext_number(const struct jsontext_numbers *nums, const cJSON *num, size_t *len);
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-size_t jsontext_utf8_len(const unsigned char *p, size_t n);
-
 /* Write a JSON string literal (quotes included) for n bytes of UTF-8. */
 void jsontext_put_string(struct buf *b, const char *s, size_t n);
 
@@ -96,6 +92,10 @@ bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len);
  */
 bool jsontext_object_next(const char *json, size_t len, size_t *pos, struct buf *key,
 			  const char **val, size_t *val_len);
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n);
 
 /* Append code point cp (at most U+10FFFF) as UTF-8. */
 void jsontext_put_utf8(struct buf *out, unsigned cp);

@@ -15,7 +15,7 @@
 static unsigned utf8_decode(const char *s, size_t n, size_t *len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t k = jsontext_utf8_len(p, n), i;
+	size_t k = jsontext_utf8_seq_len(p, n), i;
 	unsigned cp;
 
 	if (k == 0) {

@@ -525,7 +525,7 @@ static bool lex_check_encoding(struct lexer *lx, size_t start)
 	size_t i = 0, n = lx->text.len;
 
 	while (i < n) {
-		size_t k = p[i] ? jsontext_utf8_len(p + i, n - i) : 0;
+		size_t k = p[i] ? jsontext_utf8_seq_len(p + i, n - i) : 0;
 		if (!k) {
 			set_error(lx->err, (long)start, "invalid byte sequence for encoding \"UTF8\": 0x%02x",
 				  p[i]);
@@ -767,7 +767,7 @@ static bool check_encoding(const char *s, size_t len, struct cli_sql_error *err)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t k = p[i] ? jsontext_utf8_len(p + i, len - i) : 0;
+		size_t k = p[i] ? jsontext_utf8_seq_len(p + i, len - i) : 0;
 		if (!k) {
 			size_t want = p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : p[i] >= 0xC0 ? 2 : 1, n;
 			char hex[32] = "";

@@ -28,7 +28,7 @@ static void numbers_add(struct jsontext_numbers *nums, size_t off, size_t len)
 	nums->count++;
 }
 
-size_t jsontext_utf8_len(const unsigned char *p, size_t n)
+size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n)
 {
 	unsigned c = p[0];
 
@@ -136,7 +136,7 @@ static enum jsontext_status scan_string(const unsigned char *s, size_t len, size
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t n = jsontext_utf8_len(s + k, len - k);
+			size_t n = jsontext_utf8_seq_len(s + k, len - k);
 			if (!n) {
 				*i = k + 1;
 				return JSONTEXT_BAD_UTF8;
@@ -178,7 +178,7 @@ enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *te
 				return JSONTEXT_SYNTAX;
 			numbers_add(nums, start, i - start);
 		} else if (c >= 0x80) {
-			return jsontext_utf8_len(s + i, len - i) ? JSONTEXT_SYNTAX : JSONTEXT_BAD_UTF8;
+			return jsontext_utf8_seq_len(s + i, len - i) ? JSONTEXT_SYNTAX : JSONTEXT_BAD_UTF8;
 		} else if (c == 0) {
 			return JSONTEXT_SYNTAX;
 		} else {

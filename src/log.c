@@ -84,7 +84,7 @@ static size_t log_escape(char *out, const char *s, size_t n)
 	while (i < n) {
 		unsigned c = p[i];
 		char esc = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
-		len = c >= 0x80 ? jsontext_utf8_len(p + i, n - i) : 1;
+		len = c >= 0x80 ? jsontext_utf8_seq_len(p + i, n - i) : 1;
 		if (o + (c < 0x20 || c == 0x7f ? 6 : esc ? 2 : len ? len : 1) > LOG_Q_MAX)
 			break; /* cut at a character boundary */
 		if (esc) {
@@ -262,7 +262,7 @@ static void out_json_from_quoted(struct out *o, const char *s, size_t n)
 			i += 6;
 			continue;
 		}
-		len = p[i] >= 0x80 ? jsontext_utf8_len(p + i, n - i) : 1;
+		len = p[i] >= 0x80 ? jsontext_utf8_seq_len(p + i, n - i) : 1;
 		if (p[i] == '\\' || p[i] < 0x20 || !len) {
 			out_put(o, s + start, i - start);
 			if (!len)

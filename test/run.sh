@@ -1,7 +1,10 @@
 #!/bin/sh
 # `make test`: unit tests, the fuzz corpus replay, then the integration tests
-# against a real PostgreSQL and the real daemon. Ends with "N passed, N failed"
-# over all of them; exit status 1 if anything failed.
+# against a real PostgreSQL and the real daemon, then the container image
+# (test/docker/run.py, `make docker-test`) and the compose file
+# (`make compose-check`), which print "skipped: ..." and count nothing where
+# podman and its base image, or npm, are missing. Ends with "N passed,
+# N failed" over all of them; exit status 1 if anything failed.
 #
 #   test/run.sh [NAME-SUBSTRING...]   only integration tests whose name matches
 set -u
@@ -40,6 +43,19 @@ fi
 echo "== integration tests"
 python3 test/integration/run.py "$@" 2>&1 | tee build/integration.out
 count "$(cat build/integration.out)" "the integration tests"
+
+if [ $# -eq 0 ]; then
+	echo "== container image"
+	test/docker/run.py 2>&1 | tee build/docker.out
+	grep -q '^docker: skipped:' build/docker.out || count "$(cat build/docker.out)" "the container tests"
+
+	echo "== compose file"
+	out=$(scripts/compose-check.sh 2>&1); rc=$?
+	printf '%s\n' "$out"
+	if ! printf '%s\n' "$out" | grep -q '^compose-check: skipped:'; then
+		if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	fi
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""`make docker-test`: the container image, built and run the way users run it.
+
+Builds docker/Dockerfile with podman, then runs the image against a private
+PostgreSQL started on the host: the database's socket directory is shared
+with the container as a bind mount, the sidecar's socket lives on a named
+volume (as in docker/docker-compose.yml), and the test reaches that socket
+through the volume's directory on the host. Checks: the image's shape (non-root,
+size, healthcheck, exec-form entrypoint, runtime libraries only), starting
+before the database, rows sent through the container's socket landing in the
+database, an application container running as another user (the compose
+file's bench writer among them), a restart after
+SIGKILL (stale socket on the volume), and `podman stop` draining pending rows.
+
+Prints one line per check and ends with "docker: N passed, N failed"; prints
+"docker: skipped: REASON" and exits 0 where podman or the local base image is
+missing (scripts/podman-base.sh makes it).
+
+Environment:
+  PGC_PODMAN        the podman command line (default: podman with runc and
+                    cgroupfs, which is what works on these machines)
+  PGC_PODMAN_ULIMITS  ulimit flags for build and run (the defaults cannot be
+                    raised in this sandbox)
+  PGC_IMAGE         the tag to build (default pgcoalesce:test)
+  PGC_KEEP=1        keep containers, volumes and the temporary directory
+  PGC_REQUIRE_DOCKER=1  fail instead of skipping (CI, where .ci/run sets podman up)
+"""
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+
+import harness  # noqa: E402
+from harness import Failure, insert, wait_for  # noqa: E402
+
+PODMAN = shlex.split(os.environ.get("PGC_PODMAN", "podman --runtime runc --cgroup-manager=cgroupfs"))
+ULIMITS = shlex.split(os.environ.get("PGC_PODMAN_ULIMITS",
+                                     "--ulimit nofile=10000:10000 --ulimit nproc=4096:4096"))
+IMAGE = os.environ.get("PGC_IMAGE", "pgcoalesce:test")
+BASE = "docker.io/library/debian:bookworm-slim"
+MAX_IMAGE_BYTES = 150 * 1000 * 1000
+APP_GID = "10001"          # the image's pgcoalesce group (docker/Dockerfile)
+DBNAME = "pgc_docker"
+
+
+def podman(*args, check=True, timeout=600, input=None):
+    p = subprocess.run(PODMAN + list(args), capture_output=True, text=True, timeout=timeout,
+                       input=input)
+    if check and p.returncode != 0:
+        raise Failure("podman %s failed (%d):\n%s%s" % (" ".join(args[:3]), p.returncode,
+                                                        p.stdout[-3000:], p.stderr[-3000:]))
+    return p
+
+
+def skip_reason():
+    if shutil.which(PODMAN[0]) is None:
+        return "podman not found (apt-get install podman runc; then scripts/podman-base.sh)"
+    if podman("image", "exists", BASE, check=False).returncode != 0:
+        return "no local %s image (run scripts/podman-base.sh as root)" % BASE
+    return None
+
+
+class Env:
+    """What the checks share: the host cluster, the temp dir, what to clean up."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="pgcoalesce-docker.")
+        os.chmod(self.tmp, 0o755)
+        # The cluster's directory holds its socket: it is what the container mounts.
+        self.cluster = harness.Cluster(os.path.join(self.tmp, "pg"))
+        self.containers = []
+        self.volumes = []
+        self.serial = 0
+        self.built = False
+        self.tag = "pgc-docker-%d" % os.getpid()
+
+    @property
+    def db(self):
+        return harness.Database(self.cluster, DBNAME)
+
+    def container_dsn(self):
+        return "host=/run/postgresql port=%d dbname=%s user=%s" % (
+            self.cluster.port, DBNAME, self.cluster.user)
+
+    def new_volume(self):
+        self.serial += 1
+        name = "%s-%d" % (self.tag, self.serial)
+        podman("volume", "create", name)
+        self.volumes.append(name)
+        return name
+
+    def sidecar(self, env=(), volume=None):
+        """Start the image detached as the sidecar; returns a Sidecar."""
+        volume = volume or self.new_volume()
+        self.serial += 1
+        name = "%s-%d" % (self.tag, self.serial)
+        args = ["run", "-d", "--name", name, "--network=none"] + ULIMITS + [
+            "-v", "%s:/run/postgresql" % self.cluster.dir,
+            "-v", "%s:/run/pgcoalesce" % volume,
+            "-e", "DATABASE_URL=%s" % self.container_dsn()]
+        for kv in env:
+            args += ["-e", kv]
+        podman(*(args + [IMAGE]))
+        self.containers.append(name)
+        mount = podman("volume", "inspect", "--format", "{{.Mountpoint}}", volume).stdout.strip()
+        return Sidecar(name, volume, os.path.join(mount, "pgcoalesce.sock"))
+
+    def cleanup(self):
+        if os.environ.get("PGC_KEEP") == "1":
+            print("docker: kept containers %s, volumes %s, %s" % (
+                self.containers, self.volumes, self.tmp), flush=True)
+            return
+        for c in self.containers:
+            podman("rm", "-f", "-v", "-t", "0", c, check=False)
+        for v in self.volumes:
+            podman("volume", "rm", "-f", v, check=False)
+        if self.built:
+            podman("rmi", "-f", IMAGE, check=False)
+        self.cluster.stop("immediate")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Sidecar:
+    def __init__(self, name, volume, socket_path):
+        self.name = name
+        self.volume = volume
+        self.socket = socket_path
+
+    def client(self):
+        wait_for(lambda: os.path.exists(self.socket) or self.dead(), 30,
+                 what="the container's socket %s" % self.socket)
+        if self.dead():
+            raise Failure("the container exited:\n%s" % self.logs())
+        return harness.Client(self.socket)
+
+    def dead(self):
+        return self.state("{{.State.Running}}") != "true"
+
+    def state(self, fmt):
+        return podman("inspect", "--format", fmt, self.name).stdout.strip()
+
+    def logs(self):
+        p = podman("logs", self.name, check=False)
+        return p.stdout + p.stderr
+
+    def ping(self):
+        c = self.client()
+        try:
+            return c.request({"op": "ping", "id": "p"})
+        finally:
+            c.close()
+
+    def wait_db_up(self):
+        """Wait until the sidecar answers ping with "db":"up" (a refused or
+        reset connection while it starts counts as not yet)."""
+        def up():
+            try:
+                return self.ping().get("db") == "up"
+            except OSError:
+                return False
+        wait_for(up, 60, interval=0.2, what="the container to reach the database")
+
+
+# ---------------------------------------------------------------- checks
+
+def check_image_builds(env):
+    root = os.path.dirname(os.path.dirname(HERE))
+    # --format docker: OCI images have no HEALTHCHECK; docker's format keeps it.
+    # --layers=false: no cached stage images left behind (each is ~300 MB);
+    # the image itself is removed at the end.
+    env.built = True
+    podman("build", "--pull=never", "--network=host", "--format", "docker", "--layers=false",
+           *ULIMITS,
+           "-t", IMAGE, "-f", os.path.join(root, "docker", "Dockerfile"), root, timeout=1200)
+
+
+def check_image_shape(env):
+    cfg = json.loads(podman("image", "inspect", IMAGE).stdout)[0]
+    conf = cfg["Config"]
+    size = int(cfg["Size"])
+    print("     image %s: %.1f MB" % (IMAGE, size / 1e6), flush=True)
+    assert size < MAX_IMAGE_BYTES, "image is %d bytes, over %d" % (size, MAX_IMAGE_BYTES)
+    user = conf.get("User", "")
+    assert user and user.split(":")[0] not in ("", "0", "root"), "image user is %r" % user
+    assert conf.get("Entrypoint") == ["pgcoalesce"], "entrypoint %r is not exec form" % (
+        conf.get("Entrypoint"),)
+    hc = cfg.get("Healthcheck") or conf.get("Healthcheck") or {}  # podman: top level
+    assert hc.get("Test") == ["CMD", "pgcoalesce-cli", "-c", "\\ping"], "healthcheck %r" % hc
+    assert conf.get("Env") and any(e == "PGCOALESCE_SOCKET=/run/pgcoalesce/pgcoalesce.sock"
+                                   for e in conf["Env"]), conf.get("Env")
+    assert "/run/pgcoalesce" in (conf.get("Volumes") or {}), conf.get("Volumes")
+    out = podman("run", "--rm", "--network=none", "--no-healthcheck", *ULIMITS, "--entrypoint",
+                 "sh", IMAGE, "-c",
+                 "echo uid=$(id -u); echo bin=$(ls /usr/local/bin); "
+                 "echo tools=$(for t in cc gcc make pkg-config; do command -v $t; done); "
+                 "echo headers=$(ls -d /usr/include/postgresql /usr/include/ev.h 2>/dev/null)"
+                 ).stdout
+    seen = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert seen.get("uid") not in (None, "0"), "the container runs as uid %r" % seen.get("uid")
+    assert seen.get("bin") == "pgcoalesce pgcoalesce-cli", "/usr/local/bin: %r" % seen.get("bin")
+    assert seen.get("tools") == "" and seen.get("headers") == "", \
+        "build tools or headers in the runtime image: %r" % seen
+
+
+def check_starts_before_database(env):
+    """The sidecar comes up and answers ping (and its healthcheck) with the
+    database down; once the database is there, rows go through."""
+    sc = env.sidecar()
+    env.main = sc
+    ping = sc.ping()
+    assert ping == {"id": "p", "ok": True, "db": "down"}, ping
+    hc = podman("healthcheck", "run", sc.name, check=False)
+    assert hc.returncode == 0, "healthcheck failed with the database down: %s%s" % (
+        hc.stdout, hc.stderr)
+
+    env.cluster.start()
+    harness.Database(env.cluster, "postgres").execute("CREATE DATABASE %s" % DBNAME)
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", env.db.dsn, "-f",
+                    os.path.join(os.path.dirname(os.path.dirname(HERE)), "sql", "demo.sql")],
+                   check=True, capture_output=True, timeout=60)
+    sc.wait_db_up()
+    assert env.db.count() == 0
+
+
+def check_rows_through_the_socket(env):
+    sc = env.main
+    c = sc.client()
+    n = 300
+    c.send(*[insert(i, device_id=i, kind="docker", value="%d.25" % i) for i in range(n)])
+    acks = c.by_id(c.recv_n(n))
+    bad = [a for a in acks.values() if a != {"id": a["id"], "ok": True}]
+    assert len(acks) == n and not bad, bad[:3]
+    c.close()
+    rows = env.db.rows("SELECT count(*) AS n, sum(device_id) AS s, sum(value) AS v "
+                       "FROM events WHERE kind = 'docker'")
+    assert rows == [{"n": n, "s": n * (n - 1) // 2, "v": n * (n - 1) // 2 + n * 0.25}], rows
+    hc = podman("healthcheck", "run", sc.name, check=False)
+    assert hc.returncode == 0, "healthcheck failed: %s%s" % (hc.stdout, hc.stderr)
+    pid1 = podman("exec", sc.name, "cat", "/proc/1/comm").stdout.strip()
+    assert pid1 == "pgcoalesce", "PID 1 in the container is %r, not the daemon" % pid1
+
+
+def check_bench_writer(env):
+    """The compose file's example writer: `pgcoalesce-cli bench` in its own
+    container as another uid with gid 10001, on the socket volume."""
+    sc = env.main
+    before = env.db.count()
+    n = 2000
+    p = app(env, sc.volume, "20000:20000", [APP_GID],
+            "bench", "--table", "events", "--clients", "4", "--rows", str(n))
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+    print("     " + "\n     ".join(p.stdout.strip().splitlines()), flush=True)
+    assert env.db.count() == before + n, (before, env.db.count())
+
+
+def check_restart_after_kill(env):
+    """Killed (no clean exit, the socket file stays on the volume) and started
+    again, as `restart: unless-stopped` does: the new daemon replaces the
+    stale socket and takes rows."""
+    sc = env.main
+    podman("kill", "--signal", "KILL", sc.name)
+    wait_for(sc.dead, 30, what="the container to die")
+    assert os.path.exists(sc.socket), "no stale socket left: the check tests nothing"
+    podman("start", sc.name)
+    sc.wait_db_up()
+    c = sc.client()
+    ack = c.request(insert(1, device_id=77, kind="after-restart"))
+    c.close()
+    assert ack == {"id": 1, "ok": True}, ack
+    assert env.db.count(where="kind = 'after-restart'") == 1
+
+
+def app(env, volume, user, groups=(), *cli_args):
+    """pgcoalesce-cli in a separate container as an application would run it."""
+    args = ["run", "--rm", "--network=none", "--no-healthcheck", *ULIMITS, "--user", user]
+    for g in groups:
+        args += ["--group-add", g]
+    args += ["-v", "%s:/run/pgcoalesce" % volume, "--entrypoint", "pgcoalesce-cli", IMAGE]
+    return podman(*(args + list(cli_args)), check=False, timeout=120)
+
+
+def check_app_container_as_another_user(env):
+    """An application container with another uid mounts the socket volume:
+    with the sidecar's gid among its groups it connects; without, it cannot
+    (the socket is 0660), which is what the README tells users."""
+    sc = env.main
+    req = json.dumps(insert(1, device_id=4242, kind="from-app"))
+    p = app(env, sc.volume, "20000:20000", [APP_GID], "-c", req)
+    assert p.returncode == 0 and json.loads(p.stdout) == {"id": 1, "ok": True}, (
+        p.returncode, p.stdout, p.stderr)
+    assert env.db.count(where="kind = 'from-app' AND device_id = 4242") == 1
+    p = app(env, sc.volume, "20000:20000", (), "-c", "\\ping")
+    assert p.returncode == 2 and "ermission denied" in p.stderr, (p.returncode, p.stdout, p.stderr)
+
+
+def check_stop_drains_pending_rows(env):
+    """Rows the sidecar holds (long deadline, no eager flush) are written when
+    `podman stop` sends SIGTERM to PID 1; the container exits 0."""
+    sc = env.sidecar(["PGCOALESCE_MAX_DELAY_MS=600000", "PGCOALESCE_EAGER_FLUSH=off",
+                      "PGCOALESCE_MAX_BATCH_ROWS=100000"])
+    sc.wait_db_up()
+    c = sc.client()
+    n = 500
+    c.send(*[insert(i, device_id=i, kind="drain") for i in range(n)])
+
+    def received():
+        s = harness.Client(sc.socket)
+        try:
+            return s.request({"op": "stats", "id": "s"})["stats"]["rows_received"] == n
+        finally:
+            s.close()
+    wait_for(received, 30, what="the sidecar to receive %d rows" % n)
+    assert env.db.count(where="kind = 'drain'") == 0, "rows were written before the stop"
+
+    stop = podman("stop", "-t", "20", sc.name, check=False, timeout=120)
+    assert stop.returncode == 0, stop.stderr
+    code = sc.state("{{.State.ExitCode}}")
+    assert code == "0", "container exited %s (137 = SIGKILL: SIGTERM did not reach it):\n%s" % (
+        code, sc.logs()[-3000:])
+    acks = c.by_id(c.recv_n(n))
+    bad = [a for a in acks.values() if a != {"id": a["id"], "ok": True}]
+    assert len(acks) == n and not bad, bad[:3]
+    assert env.db.count(where="kind = 'drain'") == n
+    assert "shutting down" in sc.logs()
+
+
+CHECKS = [check_image_builds, check_image_shape, check_starts_before_database,
+          check_rows_through_the_socket, check_app_container_as_another_user,
+          check_bench_writer, check_restart_after_kill, check_stop_drains_pending_rows]
+
+
+def main():
+    why = skip_reason()
+    if why and os.environ.get("PGC_REQUIRE_DOCKER") == "1":
+        print("FAIL docker: PGC_REQUIRE_DOCKER=1 but %s\ndocker: 0 passed, 1 failed" % why,
+              flush=True)
+        return 1
+    if why:
+        print("docker: skipped: %s" % why, flush=True)
+        return 0
+    env = Env()
+    passed = failed = 0
+    try:
+        env.cluster.initdb()        # started by check_starts_before_database
+        for check in CHECKS:
+            name = check.__name__[len("check_"):]
+            t0 = time.monotonic()
+            try:
+                check(env)
+            except Exception:  # noqa: B902 — report any failure of a check
+                failed += 1
+                print("FAIL docker.%s (%.1fs)\n%s" % (name, time.monotonic() - t0, "".join(
+                    "    " + l + "\n" for l in traceback.format_exc().rstrip().splitlines())),
+                      flush=True)
+                if check in CHECKS[:3]:   # later checks need the image and the running sidecar
+                    break
+                continue
+            passed += 1
+            print("ok   docker.%s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+    finally:
+        env.cleanup()
+    print("docker: %d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
