@@ -84,7 +84,7 @@ bin:
 # `make fuzz-replay` (part of `make test`) replays the committed corpus with
 # the normal compiler, so a crash found once stays fixed.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := request sql
+FUZZ_TARGETS := request sql json
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -std=gnu11 -Iinclude -I$(PG_INCLUDE) -DPGC_VERSION='"$(VERSION)"' -D_GNU_SOURCE
