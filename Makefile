@@ -84,11 +84,12 @@ bin:
 # `make fuzz-replay` (part of `make test`) replays the committed corpus with
 # the normal compiler, so a crash found once stays fixed.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := request
+FUZZ_TARGETS := request sql json
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -std=gnu11 -Iinclude -I$(PG_INCLUDE) -DPGC_VERSION='"$(VERSION)"' -D_GNU_SOURCE
-FUZZ_LIB_SRC := $(COMMON_SRC) $(DAEMON_SRC)
+# the daemon's modules, and the CLI's SQL parser and its error display
+FUZZ_LIB_SRC := $(COMMON_SRC) $(DAEMON_SRC) src/cli_sql.c src/cli_output.c
 
 build/fuzz/fuzz-%: test/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz

@@ -9,6 +9,7 @@
 #define PGC_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char   *data;  /* NUL-terminated when len > 0 or after buf_cstr() */
@@ -18,10 +19,32 @@ struct buf {
 
 void  buf_init(struct buf *b);
 void  buf_free(struct buf *b);
+/* Grow the allocation to at least `need` bytes (buf_reserve's slow path). */
+void  buf_grow(struct buf *b, size_t need);
+
 /* Make room for at least `extra` more bytes (plus a terminating NUL). */
-void  buf_reserve(struct buf *b, size_t extra);
-void  buf_append(struct buf *b, const void *p, size_t n);
-void  buf_putc(struct buf *b, char c);
+static inline void buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 > b->cap)
+		buf_grow(b, b->len + extra + 1);
+}
+
+static inline void buf_append(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static inline void buf_putc(struct buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
 void  buf_puts(struct buf *b, const char *s);
 void  buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

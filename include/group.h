@@ -44,7 +44,7 @@ struct group {
 	size_t        nbytes;
 	size_t        pending;     /* rows accepted and not yet completed (queued or in flight) */
 	bool          ready;       /* in the ready queue */
-	int           in_flight;   /* batches of this group being written */
+	int           in_flight;   /* batches of this group started and not yet ended */
 	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
 	struct colset *colsets;
 	struct table_schema *tschema;  /* cached column types, or NULL */
@@ -96,6 +96,16 @@ struct group *group_get(struct group_registry *reg, const char *schema, const ch
 
 /* Intern a sorted list of column names in the group. */
 struct colset *group_colset(struct group *g, const char *const *names, size_t n);
+
+/*
+ * A batch of the group's rows is starting (before group_take_rows) / has
+ * ended. In eager mode a group with a batch in flight is not ready again
+ * until that batch ends, or the group fills up (rows or bytes), or its
+ * oldest row reaches the deadline: rows that arrive meanwhile form the next
+ * batch instead of trickling out in small ones on the other connections.
+ */
+void group_batch_started(struct group_registry *reg, struct group *g);
+void group_batch_ended(struct group_registry *reg, struct group *g);
 
 /* Queue a row; may make the group ready. */
 void group_add_row(struct group_registry *reg, struct group *g, struct row *r);

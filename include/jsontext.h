@@ -1,15 +1,11 @@
 /*
- * jsontext.h — JSON text that keeps its numbers exact.
+ * jsontext.h — JSON text helpers shared by the daemon and the CLI.
  *
- * cJSON stores a number only as a double. PROTOCOL.md promises numbers reach
- * PostgreSQL "character for character", so before cJSON parses a line we scan
- * it once: the scan validates UTF-8, rejects U+0000 (raw or escaped), checks
- * number syntax strictly and records every number token in document order.
- * After parsing, jsontext_parse() stores in each number node's `valueint` the
- * index of its token, so the exact text can be written back out.
- *
- * Also here: writing JSON strings and values, and turning a JSON array into a
- * PostgreSQL array literal. Shared by the daemon and the CLI.
+ * Writing JSON strings, decoding JSON string tokens, UTF-8 checks, walking
+ * the members of an object's text, and turning a JSON array into a
+ * PostgreSQL array literal. They work on JSON text (valid JSON, as
+ * jsontok.c has checked it or the sidecar wrote it), never on a tree, so
+ * numbers stay exactly as written. Parsing request lines is jsontok.h.
  */
 #ifndef PGC_JSONTEXT_H
 #define PGC_JSONTEXT_H
@@ -17,58 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <cjson/cJSON.h>
-
 #include "buf.h"
-
-struct jsontext_span {
-	size_t off;  /* offset of the token in the scanned text */
-	size_t len;  /* token length in bytes */
-};
-
-/* The number tokens of one JSON text. Reusable: jsontext_scan() resets it. */
-struct jsontext_numbers {
-	const char           *text;   /* the scanned text (not owned) */
-	struct jsontext_span *spans;  /* number tokens in document order */
-	size_t                count;
-	size_t                cap;
-};
-
-enum jsontext_status {
-	JSONTEXT_OK = 0,
-	JSONTEXT_SYNTAX,    /* not JSON (bad number, raw control char, parse error) */
-	JSONTEXT_BAD_UTF8,  /* invalid UTF-8 */
-	JSONTEXT_NUL,       /* a string holds U+0000 */
-	JSONTEXT_NOT_OBJECT,/* valid JSON, but the top level is not an object */
-};
-
-void jsontext_numbers_init(struct jsontext_numbers *nums);
-void jsontext_numbers_free(struct jsontext_numbers *nums);
-
-/*
- * Scan `len` bytes of `text` (see above). JSONTEXT_OK does not mean the text
- * is valid JSON: only cJSON decides that.
- */
-enum jsontext_status jsontext_scan(struct jsontext_numbers *nums, const char *text, size_t len);
-
-/*
- * Scan and parse one JSON text whose top level must be an object. Returns the
- * tree (free with cJSON_Delete) with number nodes tagged, or NULL with
- * *status JSONTEXT_SYNTAX or JSONTEXT_NOT_OBJECT. A tree may come back with
- * *status JSONTEXT_NUL or JSONTEXT_BAD_UTF8: the text parses (so its id can be
- * read) but must be refused. `text[len]` must be readable.
- */
-cJSON *jsontext_parse(struct jsontext_numbers *nums, const char *text, size_t len,
-		      enum jsontext_status *status);
-
-/* Exact text of a tagged number node; *len set to its length. */
-const char *jsontext_number(const struct jsontext_numbers *nums, const cJSON *num, size_t *len);
 
 /* Write a JSON string literal (quotes included) for n bytes of UTF-8. */
 void jsontext_put_string(struct buf *b, const char *s, size_t n);
-
-/* Write a value compactly, numbers as the client wrote them. */
-void jsontext_put_value(struct buf *b, const cJSON *v, const struct jsontext_numbers *nums);
 
 /*
  * Write one element of a PostgreSQL array literal: double-quoted, with '"'
@@ -80,7 +28,7 @@ void jsontext_put_pg_quoted(struct buf *b, const char *s, size_t n);
  * Convert the text of a JSON array into a PostgreSQL array literal:
  * [1,"a",null,[2,3]] -> {"1","a",NULL,{"2","3"}}. Objects become quoted JSON
  * text (for json[] columns). Returns false if `json` is not an array.
- * The input must be valid JSON (as written by jsontext_put_value).
+ * The input must be valid JSON (whitespace allowed).
  */
 bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len);
 
@@ -105,15 +53,5 @@ void jsontext_put_utf8(struct buf *out, unsigned cp);
  * into raw UTF-8 appended to `out`.
  */
 void jsontext_unescape(struct buf *out, const char *s, size_t n);
-
-/*
- * cJSON trees that live for one request line only: route cJSON's
- * allocations to a bump arena that jsontext_arena_reset() empties. For the
- * daemon, whose only cJSON trees are built and freed inside one decode; a
- * cJSON object must never outlive the next reset.
- */
-void jsontext_arena_install(void);
-void jsontext_arena_reset(void);
-void jsontext_arena_free(void);
 
 #endif /* PGC_JSONTEXT_H */

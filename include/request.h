@@ -12,6 +12,7 @@
 #include "config.h"
 #include "group.h"
 #include "jsontext.h"
+#include "jsontok.h"
 #include "row.h"
 
 enum request_op {
@@ -23,21 +24,29 @@ enum request_op {
 
 struct request {
 	enum request_op op;
-	char           *id_json;    /* "null" when absent or unreadable (malloc'd) */
+	const char     *id_json;    /* the id as the client wrote it, "null" when absent or
+	                             * unreadable; valid until the next request_decode */
 	struct group   *group;      /* insert: the table's group */
 	struct row     *row;        /* insert: the decoded row (owned by caller) */
 	const char     *err_code;   /* NULL on success, else a PC code */
 	char            err_message[256];
 };
 
+struct row_member;
+
 struct request_decoder {
-	struct jsontext_numbers nums;   /* scratch, reused across lines */
-	struct buf              text;   /* scratch: a row's values */
-	const cJSON           **cols;   /* scratch: a row's members, sorted */
-	size_t                 *offs;   /* scratch: value offsets and lengths in `text` */
-	size_t                  cap;    /* entries in cols/offs */
-	struct group_registry  *groups;
-	const struct config    *cfg;
+	struct jsontok_doc     doc;       /* the current line's tokens */
+	struct buf             text;      /* scratch: a row's values */
+	struct buf             names;     /* scratch: a row's column names, NUL-separated */
+	struct buf             schema;    /* scratch: the table's schema ("" when none) */
+	struct buf             table;     /* scratch: the table's name */
+	struct buf             id;        /* the current request's id text */
+	struct row_member     *members;   /* scratch: a row's members, in line order */
+	struct row_member    **sorted;    /* scratch: the same, sorted by name */
+	const char           **colnames;  /* scratch: the sorted names */
+	size_t                 cap;       /* entries in members/sorted/colnames */
+	struct group_registry *groups;
+	const struct config   *cfg;
 };
 
 void request_decoder_init(struct request_decoder *d, struct group_registry *groups,

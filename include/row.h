@@ -42,7 +42,7 @@ enum row_outcome {
 struct row {
 	struct row     *next;        /* in its group's queue */
 	struct client  *client;      /* who to ack (holds a reference) */
-	char           *id_json;     /* the request id as JSON text ("null" if absent) */
+	const char     *id_json;     /* the request id as JSON text ("null" if absent), in the row's storage */
 	uint64_t        seq;         /* acceptance order, for `flush` */
 	double          accepted_at; /* ev_now() when decoded */
 	struct colset  *colset;      /* its columns, sorted by name; values in that order */

@@ -24,6 +24,7 @@ run of PROFILE_ROWS (default 50000) rows and a run of 1000 rows, divided by
 the difference in rows, so start-up and connection set-up do not count.
 Instruction counts are repeatable where timings are not.
 """
+import json
 import os
 import re
 import shutil
@@ -64,6 +65,7 @@ class Bench:
         self.pgdir = os.path.join(tmp, "pg")
         self.dsn = None
         self.results = []   # (name, rows_per_sec, p50_ms, p99_ms, kind)
+        self.batches = []   # (name, batches, mean rows, mean flush ms, flush p50 ms, flush p99 ms)
 
     def psql(self, sql):
         run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", sql])
@@ -119,11 +121,16 @@ class Bench:
             out = run([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench",
                        "--clients", str(clients), "--pipeline", str(pipeline),
                        "--duration", str(SECONDS)]).stdout
+            st = sidecar_stats(sock)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
         rate, p50, p99 = parse_cli_bench(out)
         self.results.append((name, rate, p50, p99, "sidecar"))
+        fl, rows = st["flush_duration_seconds"], st["batch_rows"]
+        self.batches.append((name, rows["count"], rows["sum"] / max(rows["count"], 1),
+                             1000 * fl["sum"] / max(fl["count"], 1),
+                             1000 * hist_quantile(fl, 0.5), 1000 * hist_quantile(fl, 0.99)))
 
     def ceiling(self, mode):
         name = f"ceiling: 1 connection, {mode}, 1000 rows/statement"
@@ -148,6 +155,12 @@ class Bench:
             ceil = f"{100 * rate / unnest:.0f}%" if kind == "sidecar" else ""
             print(f"{name:<{width}}  {rate:>9.0f}  {p50:>8.2f}  {p99:>8.2f}  {ratio:>14}  {ceil:>17}")
         print()
+        print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
+        print("p50/p99 are the upper bounds of the histogram buckets they fall in):")
+        for name, n, mean_rows, mean_ms, f50, f99 in self.batches:
+            print(f"  {name}: {n} batches, {mean_rows:.0f} rows each on average, "
+                  f"flush mean {mean_ms:.2f} ms, p50 <= {f50:g} ms, p99 <= {f99:g} ms")
+        print()
         print(f"best direct per-row: {best_direct:.0f} rows/s; latency: per row "
               f"(per statement for the ceiling); {SECONDS}s per contender, "
               f"PostgreSQL settings: {' '.join(PG_SETTINGS)} (fsync and synchronous_commit on)")
@@ -171,6 +184,25 @@ def wait_socket(path, timeout=10):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"sidecar did not start on {path}")
+
+
+def sidecar_stats(sock):
+    """The sidecar's `stats` object (PROTOCOL.md), read over its socket."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(b'{"op":"stats","id":1}\n')
+    line = s.makefile("rb").readline()
+    s.close()
+    return json.loads(line)["stats"]
+
+
+def hist_quantile(h, q):
+    """Upper bound of the bucket holding quantile q of a stats histogram."""
+    want = q * h["count"]
+    for bound, n in sorted(((float(b), n) for b, n in h["buckets"].items()), key=lambda x: x[0]):
+        if n >= want:
+            return bound
+    return float("inf")
 
 
 def parse_cli_bench(out):

@@ -88,11 +88,13 @@ CREATE TRIGGER flaky BEFORE INSERT ON t_flaky FOR EACH STATEMENT EXECUTE FUNCTIO
 
 -- A COMMIT that takes long: a deferred constraint trigger sleeps at COMMIT
 -- for the first `times` rows (pg_stat_activity then shows query 'COMMIT',
--- wait_event 'PgSleep').
+-- wait_event 'PgSleep'). Table and counter are UNLOGGED: until its commit
+-- record, a transaction writing here writes no WAL, so a crash during that
+-- COMMIT certainly loses its xid (PostgreSQL then hands it out again).
 CREATE TABLE slow_commit_config (sleep_s float8 NOT NULL DEFAULT 0, times int NOT NULL DEFAULT 0);
 INSERT INTO slow_commit_config VALUES (0, 0);
-CREATE SEQUENCE slow_commit_calls;
-CREATE TABLE t_slow_commit (k text NOT NULL);
+CREATE UNLOGGED SEQUENCE slow_commit_calls;
+CREATE UNLOGGED TABLE t_slow_commit (k text NOT NULL);
 CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     cfg slow_commit_config;

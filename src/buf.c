@@ -64,34 +64,14 @@ void buf_free(struct buf *b)
 	buf_init(b);
 }
 
-void buf_reserve(struct buf *b, size_t extra)
+void buf_grow(struct buf *b, size_t need)
 {
-	size_t need = b->len + extra + 1;
-	size_t cap;
+	size_t cap = b->cap ? b->cap : 256;
 
-	if (need <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
 	b->data = pgc_realloc(b->data, cap);
 	b->cap = cap;
-}
-
-void buf_append(struct buf *b, const void *p, size_t n)
-{
-	buf_reserve(b, n);
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void buf_putc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->data[b->len++] = c;
-	b->data[b->len] = '\0';
 }
 
 void buf_puts(struct buf *b, const char *s)

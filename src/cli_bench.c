@@ -40,7 +40,7 @@ struct bench_client {
 	struct linebuf in;
 	struct buf     out;      /* requests not yet written */
 	double        *sent_at;  /* per slot: when its request was queued (ms) */
-	int           *free;     /* free slots (a stack) */
+	int           *free_slots; /* free slots (a stack) */
 	size_t         nfree;
 	size_t         inflight;
 };
@@ -224,7 +224,7 @@ static void bench_stop_sending(struct bench *b)
 static void bench_queue_row(struct bench_client *c)
 {
 	struct bench *b = c->b;
-	int slot = c->free[--c->nfree];
+	int slot = c->free_slots[--c->nfree];
 
 	if (b->o.row)
 		buf_printf(&c->out, "{\"id\":%d,\"table\":%s,\"row\":%s}\n", slot, b->table_json, b->o.row);
@@ -305,7 +305,7 @@ static void bench_ack(struct bench_client *c, const char *line, size_t len, doub
 	}
 	bench_record(b, now - c->sent_at[slot]);
 	c->sent_at[slot] = -1;
-	c->free[c->nfree++] = (int)slot;
+	c->free_slots[c->nfree++] = (int)slot;
 	c->inflight--;
 	b->t_last_ack = now;
 	if (a.ok) {
@@ -406,10 +406,10 @@ static bool bench_connect(struct bench *b)
 		linebuf_init(&c->in, CLI_CONN_MAX_LINE);
 		buf_init(&c->out);
 		c->sent_at = pgc_malloc((size_t)b->o.pipeline * sizeof(double));
-		c->free = pgc_malloc((size_t)b->o.pipeline * sizeof(int));
+		c->free_slots = pgc_malloc((size_t)b->o.pipeline * sizeof(int));
 		for (k = 0; k < b->o.pipeline; k++) {
 			c->sent_at[k] = -1;
-			c->free[c->nfree++] = (int)(b->o.pipeline - 1 - k);
+			c->free_slots[c->nfree++] = (int)(b->o.pipeline - 1 - k);
 		}
 		ev_io_init(&c->rio, bench_read_cb, c->fd, EV_READ);
 		ev_io_init(&c->wio, bench_write_cb, c->fd, EV_WRITE);
@@ -478,7 +478,7 @@ static void bench_free(struct bench *b)
 			buf_free(&c->out);
 		}
 		free(c->sent_at);
-		free(c->free);
+		free(c->free_slots);
 	}
 	free(b->clients);
 	free(b->lat_us);

@@ -30,6 +30,8 @@ struct cli_insert_run {
 	size_t                       ok;       /* tuples acked ok */
 	unsigned char               *state;    /* enum cli_row_state per tuple */
 	char                       **lines;    /* responses kept: errors, RETURNING rows */
+	size_t                       unmatched;      /* answers without a row's id */
+	char                        *unmatched_line; /* the first of them */
 	struct buf                   req;      /* scratch for one request line */
 };
 
@@ -175,12 +177,20 @@ static int insert_on_line(void *arg, const char *line, size_t len)
 	struct cli_ack a;
 	size_t i;
 
-	if (!cli_ack_decode(&a, line, len))
-		return 0;
-	if (!a.int_id || a.id < run->base_id || a.id >= run->base_id + (long long)run->queued ||
+	/*
+	 * The connection carries nothing but this statement's requests (the
+	 * CLI waits for every answer, and reconnects after an interrupt), so
+	 * every line answers one of them. One without a row's id (the sidecar
+	 * could not read the request) is kept to report for the rows left
+	 * without an answer.
+	 */
+	if (!cli_ack_decode(&a, line, len) || !a.int_id || a.id < run->base_id ||
+	    a.id >= run->base_id + (long long)run->queued ||
 	    run->state[a.id - run->base_id] != CLI_ROW_PENDING) {
+		if (!run->unmatched++)
+			run->unmatched_line = pgc_strndup(line, len);
 		cli_ack_free(&a);
-		return 0; /* not one of this statement's rows */
+		return 1;
 	}
 	i = (size_t)(a.id - run->base_id);
 	run->state[i] = a.ok ? CLI_ROW_OK : CLI_ROW_FAILED;
@@ -247,22 +257,25 @@ static void report_failed_rows(struct cli_insert_run *run)
 /* Send every tuple of the parsed statement and print the outcome. */
 static void run_insert(struct cli_session *s, const struct cli_sql_insert *ins)
 {
-	struct cli_insert_run run = { s, ins, s->next_id, 0, 0, NULL, NULL, { NULL, 0, 0 } };
+	struct cli_insert_run run = { s, ins, s->next_id, 0, 0, NULL, NULL, 0, NULL, { NULL, 0, 0 } };
 	struct cli_conn_io io = { insert_on_line, insert_fill, &run };
 	size_t i, failed = 0, unanswered = 0;
-	bool complete;
 
 	s->next_id += (long long)ins->ntuples;
 	run.state = pgc_calloc(ins->ntuples, 1);
 	run.lines = pgc_calloc(ins->ntuples, sizeof(char *));
 	buf_init(&run.req);
-	complete = session_exchange(s, ins->ntuples, &io);
+	/* on a lost connection, the rows without an answer are reported below */
+	(void)session_exchange(s, ins->ntuples, &io);
 	for (i = 0; i < ins->ntuples; i++) {
 		failed += run.state[i] == CLI_ROW_FAILED;
 		unanswered += run.state[i] == CLI_ROW_PENDING;
 	}
 	report_failed_rows(&run);
-	if (!complete && unanswered)
+	if (run.unmatched)
+		fprintf(stderr, "%sERROR:  %zu answers did not name a row of the statement, the first: %s\n",
+			where(s), run.unmatched, run.unmatched_line);
+	if (unanswered)
 		fprintf(stderr, "%sERROR:  %zu of %zu rows got no answer: they may or may not be in "
 			"the database\n", where(s), unanswered, ins->ntuples);
 	if (ins->nreturning && run.ok)
@@ -274,6 +287,7 @@ static void run_insert(struct cli_session *s, const struct cli_sql_insert *ins)
 	for (i = 0; i < ins->ntuples; i++)
 		free(run.lines[i]);
 	free(run.lines);
+	free(run.unmatched_line);
 	free(run.state);
 	buf_free(&run.req);
 }
@@ -315,25 +329,15 @@ static void run_statement(struct cli_session *s, const char *text, size_t len)
 
 /* One request, one answer: the raw-JSON line and the meta-commands. */
 struct cli_single {
-	bool        raw;      /* print the answer as is, count it whatever its id */
-	long long   id;       /* otherwise: the id to wait for */
+	long long   id;       /* the id the CLI gave it (0 for a raw request) */
 	struct buf  answer;
 };
 
+/* The connection carries only this request: the line is its answer. */
 static int single_on_line(void *arg, const char *line, size_t len)
 {
 	struct cli_single *one = arg;
-	struct cli_ack a;
-	bool mine;
 
-	if (!one->raw) {
-		if (!cli_ack_decode(&a, line, len))
-			return 0;
-		mine = a.int_id && a.id == one->id;
-		cli_ack_free(&a);
-		if (!mine)
-			return 0;
-	}
 	buf_append(&one->answer, line, len);
 	return 1;
 }
@@ -357,7 +361,7 @@ static bool single_request(struct cli_session *s, struct cli_single *one, const 
 
 static void run_raw(struct cli_session *s, const char *line, size_t len)
 {
-	struct cli_single one = { true, 0, { NULL, 0, 0 } };
+	struct cli_single one = { 0, { NULL, 0, 0 } };
 	struct cli_ack a;
 	double t0 = now_ms();
 
@@ -381,7 +385,6 @@ static bool op_request(struct cli_session *s, const char *op, struct cli_single 
 	char req[96];
 	int n;
 
-	one->raw = false;
 	one->id = s->next_id++;
 	n = snprintf(req, sizeof(req), "{\"op\":\"%s\",\"id\":%lld}", op, one->id);
 	if (!single_request(s, one, req, (size_t)n)) {
@@ -482,55 +485,140 @@ static const char *member_text(const char *obj, size_t len, const char *name, si
 	return found;
 }
 
-/* A cell holding a name (text, not JSON). */
-static void set_name_cell(struct cli_table *t, size_t row, size_t col, const struct buf *name)
+/* A cell holding text (not JSON). */
+static void set_text_cell(struct cli_table *t, size_t row, size_t col, const char *text, size_t n)
 {
 	struct buf json;
 
 	buf_init(&json);
-	jsontext_put_string(&json, name->data ? name->data : "", name->len);
+	jsontext_put_string(&json, text, n);
 	cli_table_set_json(t, row, col, json.data, json.len);
 	buf_free(&json);
+}
+
+static void stats_row(struct cli_table *t, const struct buf *name, const char *json, size_t len)
+{
+	size_t row = cli_table_add_row(t);
+
+	set_text_cell(t, row, 0, name->data ? name->data : "", name->len);
+	cli_table_set_json(t, row, 1, json, len);
+}
+
+/*
+ * A histogram {"count":N,"sum":S,"buckets":{"<le>":cumulative,...}} as rows
+ * name.count, name.sum, and name.p50/name.p99: the bound of the first
+ * bucket holding that share of the observations ("<= 0.005").
+ */
+static void stats_histogram(struct cli_table *t, struct buf *name, const char *obj, size_t len)
+{
+	static const double shares[] = { 0.5, 0.99 };
+	static const char *const labels[] = { ".p50", ".p99" };
+	size_t pos, vlen, blen, k, base = name->len;
+	const char *val, *buckets = NULL;
+	double count = 0;
+	struct buf key;
+
+	buf_init(&key);
+	for (pos = 0; jsontext_object_next(obj, len, &pos, &key, &val, &vlen);) {
+		if (strcmp(buf_cstr(&key), "buckets") == 0) {
+			buckets = val;
+			blen = vlen;
+			continue;
+		}
+		if (strcmp(buf_cstr(&key), "count") == 0)
+			count = strtod(val, NULL);
+		buf_printf(name, ".%s", buf_cstr(&key));
+		stats_row(t, name, val, vlen);
+		name->len = base;
+	}
+	for (k = 0; buckets && count > 0 && k < 2; k++) {
+		char bound[96];
+		for (pos = 0; jsontext_object_next(buckets, blen, &pos, &key, &val, &vlen);)
+			if (strtod(val, NULL) >= shares[k] * count)
+				break;
+		snprintf(bound, sizeof(bound), "<= %s", buf_cstr(&key));
+		buf_puts(name, labels[k]);
+		stats_row(t, name, "", 0);
+		set_text_cell(t, t->nrows - 1, 1, bound, strlen(bound));
+		name->len = base;
+	}
+	buf_free(&key);
+}
+
+/* The members of a stats object as rows; nested objects as name.member. */
+static void stats_counters(struct cli_table *t, struct buf *name, const char *obj, size_t len)
+{
+	size_t pos = 0, vlen, base = name->len;
+	const char *val;
+	struct buf key;
+
+	buf_init(&key);
+	while (jsontext_object_next(obj, len, &pos, &key, &val, &vlen)) {
+		if (base)
+			buf_putc(name, '.');
+		buf_append(name, key.data ? key.data : "", key.len);
+		if (vlen && val[0] == '{' && member_text(val, vlen, "buckets", &(size_t){ 0 }))
+			stats_histogram(t, name, val, vlen);
+		else if (vlen && val[0] == '{')
+			stats_counters(t, name, val, vlen);
+		else
+			stats_row(t, name, val, vlen);
+		name->len = base;
+		buf_cstr(name);
+	}
+	buf_free(&key);
+}
+
+/* The per-table figures: one row per table, one column per figure. */
+static void stats_tables(struct cli_table *t, const char *obj, size_t len)
+{
+	size_t pos = 0, vlen, pos2, v2len, row;
+	const char *tab, *val;
+	struct buf key;
+
+	buf_init(&key);
+	while (jsontext_object_next(obj, len, &pos, &key, &tab, &vlen)) {
+		row = cli_table_add_row(t);
+		set_text_cell(t, row, 0, key.data ? key.data : "", key.len);
+		for (pos2 = 0; jsontext_object_next(tab, vlen, &pos2, &key, &val, &v2len);)
+			cli_table_set_json(t, row, cli_table_column(t, buf_cstr(&key), true), val, v2len);
+	}
+	buf_free(&key);
 }
 
 /* \stats: the counters as a two-column table, then one row per table. */
 static void print_stats(const char *stats, size_t len)
 {
 	struct cli_table counters, tables;
-	struct buf key, key2;
-	size_t pos = 0, vlen, tlen, pos2, v2len, row, col;
-	const char *val, *tab, *v2;
+	struct buf key, name;
+	size_t pos = 0, vlen;
+	const char *val;
 
 	buf_init(&key);
-	buf_init(&key2);
+	buf_init(&name);
 	cli_table_init(&counters, 2);
 	cli_table_set_header(&counters, 0, "counter");
 	cli_table_set_header(&counters, 1, "value");
 	cli_table_init(&tables, 1);
 	cli_table_set_header(&tables, 0, "table");
 	while (jsontext_object_next(stats, len, &pos, &key, &val, &vlen)) {
-		if (strcmp(buf_cstr(&key), "tables") == 0 && vlen && val[0] == '{') {
-			for (tlen = 0; jsontext_object_next(val, vlen, &tlen, &key2, &tab, &v2len);) {
-				size_t tv_len = v2len;
-				row = cli_table_add_row(&tables);
-				set_name_cell(&tables, row, 0, &key2);
-				for (pos2 = 0; jsontext_object_next(tab, tv_len, &pos2, &key2, &v2, &v2len);) {
-					col = cli_table_column(&tables, buf_cstr(&key2), true);
-					cli_table_set_json(&tables, row, col, v2, v2len);
-				}
-			}
-			continue;
-		}
-		row = cli_table_add_row(&counters);
-		set_name_cell(&counters, row, 0, &key);
-		cli_table_set_json(&counters, row, 1, val, vlen);
+		buf_reset(&name);
+		buf_append(&name, key.data ? key.data : "", key.len);
+		if (strcmp(buf_cstr(&key), "tables") == 0 && vlen && val[0] == '{')
+			stats_tables(&tables, val, vlen);
+		else if (vlen && val[0] == '{' && member_text(val, vlen, "buckets", &(size_t){ 0 }))
+			stats_histogram(&counters, &name, val, vlen);
+		else if (vlen && val[0] == '{')
+			stats_counters(&counters, &name, val, vlen);
+		else
+			stats_row(&counters, &name, val, vlen);
 	}
 	cli_table_print(&counters, stdout);
 	cli_table_print(&tables, stdout);
 	cli_table_free(&counters);
 	cli_table_free(&tables);
 	buf_free(&key);
-	buf_free(&key2);
+	buf_free(&name);
 }
 
 static void meta_stats(struct cli_session *s)
@@ -758,7 +846,8 @@ bool cli_session_run_file(struct cli_session *s, const char *path)
 	}
 	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (!f) {
-		fprintf(stderr, "%s%s: %s\n", where(s), path, strerror(errno));
+		fprintf(stderr, "%s%s%s: %s\n", where(s), s->src ? "" : "pgcoalesce-cli: error: ", path,
+			strerror(errno));
 		return false;
 	}
 	cli_session_run_stream(s, f, f == stdin ? "<stdin>" : path);

@@ -1269,7 +1269,7 @@ enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_i
 void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char *id_json,
 		     struct buf *out)
 {
-	const struct cli_sql_value *v = ins->values + tuple * ins->ncolumns;
+	const struct cli_sql_value *v = ins->ncolumns ? ins->values + tuple * ins->ncolumns : NULL;
 	bool first = true;
 	size_t i;
 

@@ -181,8 +181,10 @@ static void batch_unlink(struct batch *b)
 		}
 }
 
+/* The batch is over (its rows are completed or were handed on): forget it. */
 static void batch_free(struct batch *b)
 {
+	group_batch_ended(&b->sc->groups, b->g);
 	batch_unlink(b);
 	ev_timer_stop(b->sc->loop, &b->timer);
 	batch_clear_parts(b);
@@ -275,7 +277,6 @@ static void batch_finish(struct batch *b)
 	}
 	batch_report(b, ok, failed, code, buf_cstr(&message));
 	buf_free(&message);
-	b->g->in_flight--;
 	batch_free(b);
 }
 
@@ -317,7 +318,6 @@ static struct batch *batch_new(struct sidecar *sc, struct group *g, struct row *
 	b->timer.data = b;
 	b->next = sc->batches;
 	sc->batches = b;
-	g->in_flight++;
 	return b;
 }
 
@@ -793,7 +793,6 @@ static void batch_retry_later(struct batch *b)
 	sc->stats.retries++;
 	b->retries++;
 	if (!batch_expire_rows(b, ev_now(sc->loop))) {
-		b->g->in_flight--;
 		batch_free(b);
 		return;
 	}
@@ -1076,6 +1075,7 @@ void flush_schedule(struct sidecar *sc)
 		g = group_pop_ready(&sc->groups);
 		if (!g)
 			break;
+		group_batch_started(&sc->groups, g);
 		rows = group_take_rows(&sc->groups, g, &n);
 		b = batch_new(sc, g, rows, n);
 		batch_start(b, pc);
@@ -1138,7 +1138,6 @@ void flush_expire_waiting(struct sidecar *sc)
 				batch_fail_all_pc(b, PC_COMMIT_UNKNOWN,
 						  "connection lost during COMMIT and the database stayed unreachable");
 		} else if (!batch_expire_rows(b, x.now)) {
-			b->g->in_flight--;
 			batch_free(b);
 		}
 	}

@@ -197,7 +197,7 @@ void group_make_ready(struct group_registry *reg, struct group *g)
 
 static bool group_full(const struct group_registry *reg, const struct group *g)
 {
-	return reg->eager || g->nrows >= reg->max_rows || g->nbytes >= reg->max_bytes;
+	return (reg->eager && !g->in_flight) || g->nrows >= reg->max_rows || g->nbytes >= reg->max_bytes;
 }
 
 void group_registry_set_eager(struct group_registry *reg, bool eager)
@@ -224,6 +224,19 @@ static void group_arm_deadline(struct group_registry *reg, struct group *g)
 	}
 	ev_timer_set(&g->deadline, left, 0.);
 	ev_timer_start(reg->loop, &g->deadline);
+}
+
+void group_batch_started(struct group_registry *reg, struct group *g)
+{
+	(void)reg;
+	g->in_flight++;
+}
+
+void group_batch_ended(struct group_registry *reg, struct group *g)
+{
+	g->in_flight--;
+	if (g->nrows && !g->ready)
+		group_arm_deadline(reg, g); /* eager: ready now that nothing of it is in flight */
 }
 
 void group_add_row(struct group_registry *reg, struct group *g, struct row *r)

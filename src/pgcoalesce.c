@@ -7,7 +7,6 @@
 #include <ev.h>
 
 #include "config.h"
-#include "jsontext.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -31,7 +30,6 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)cfg.log_level);
 	log_set_format((enum log_format)cfg.log_format);
 	signal(SIGPIPE, SIG_IGN);
-	jsontext_arena_install();
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
 	loop = ev_default_loop(EVFLAG_AUTO);
@@ -48,6 +46,5 @@ int main(int argc, char **argv)
 	sidecar_free(&sc);
 	ev_loop_destroy(loop);
 	config_free(&cfg);
-	jsontext_arena_free();
 	return rc;
 }

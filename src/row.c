@@ -11,7 +11,6 @@ void row_free(struct row *r)
 
 	if (!r)
 		return;
-	free(r->id_json);
 	for (i = 0; i < r->n_returning; i++)
 		free(r->returning[i]);
 	free(r->returning);

@@ -48,8 +48,6 @@ static void handle_insert(struct sidecar *sc, struct client *c, struct request *
 		return;
 	}
 	req->row = NULL;
-	r->id_json = req->id_json;
-	req->id_json = NULL;
 	r->client = c;
 	r->seq = ++sc->next_seq;
 	c->pending_rows++;
@@ -69,8 +67,7 @@ static void handle_flush(struct sidecar *sc, struct client *c, struct request *r
 	}
 	w = pgc_calloc(1, sizeof(*w));
 	w->client = c;
-	w->id_json = req->id_json;
-	req->id_json = NULL;
+	w->id_json = pgc_strdup(req->id_json);
 	w->upto_seq = sc->next_seq;
 	w->remaining = sc->pending_rows; /* every pending row has seq <= upto_seq */
 	c->pending_rows++;               /* keeps the client alive until answered */

@@ -329,12 +329,12 @@ def test_unknown_table_and_column(t):
 def test_ping_flush_stats_and_ids_echoed_exactly(t):
     d = t.daemon("--max-delay-ms", "60000", "--eager-flush", "off")
     c = d.client()
-    raw_ids = ['1', '-0', '1.50', '1e3', '12345678901234567890123', '"a-9"', '"\\u00e9\\n"',
+    raw_ids = ['1', '-0', '1.50', '1e3', '12345678901234567890123', '"a-9"', '"\\u00e9\\n\\/"', '"\u00e9"',
                'true', 'false', 'null', '2.0E-7']
     for rid in raw_ids:
         c.send_raw('{"op":"ping","id":%s}\n' % rid)
         line = c.readline().decode()
-        assert line == '{"id":%s,"ok":true,"db":"up"}' % (rid if rid != '"\\u00e9\\n"' else '"\u00e9\\n"'), (rid, line)
+        assert line == '{"id":%s,"ok":true,"db":"up"}' % rid, (rid, line)  # verbatim
     c.send_raw('{"op":"ping"}\n')
     assert c.readline() == b'{"id":null,"ok":true,"db":"up"}'
     c.send(insert(1), insert(2))
@@ -424,3 +424,26 @@ def test_last_line_without_newline_is_a_request(t):
     assert f.readline() == b""
     s.close()
     assert t.db.count() == 1
+
+
+def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
+    """With one batch of a table in flight, new rows of that table wait for it
+    (or for a full group, or the deadline) instead of trickling out in small
+    batches on the other connections."""
+    d = t.daemon("--max-delay-ms", "60000", "--connections", "2")
+    c = d.client()
+    lock = subprocess_psql_lock(t)
+    try:
+        c.send(insert(1))
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcoalesce' " \
+                  "AND wait_event_type = 'Lock'"
+        wait_for(lambda: t.db.scalar(waiting) == 1, 10, what="the first batch to wait for the lock")
+        c.send(*[insert(i) for i in range(2, 51)])
+        wait_for(lambda: d.stats()["pending_rows"] == 50, 10, what="rows accepted")
+        time.sleep(0.3)  # room for a wrong second batch to start; the check below must see none
+        assert t.db.scalar(waiting) == 1, "a second batch started while the first was in flight"
+    finally:
+        lock.communicate("COMMIT;\n", timeout=30)
+    acks = c.recv_n(50)
+    assert all(a["ok"] for a in acks), acks[:3]
+    assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") == 2

@@ -1,71 +1,10 @@
 /*
- * test_jsontext.c — exact numbers, UTF-8 and U+0000 checks, JSON writing,
- * JSON array to PostgreSQL array literal.
+ * test_jsontext.c — JSON writing, string unescaping, JSON array to
+ * PostgreSQL array literal (parsing is test_jsontok.c).
  */
 #include "unit.h"
 
 #include "jsontext.h"
-
-static char *put_value_of(const char *text)
-{
-	static struct buf out;
-	struct jsontext_numbers nums;
-	enum jsontext_status st;
-	cJSON *root;
-
-	jsontext_numbers_init(&nums);
-	buf_reset(&out);
-	root = jsontext_parse(&nums, text, strlen(text), &st);
-	if (root)
-		jsontext_put_value(&out, root, &nums);
-	cJSON_Delete(root);
-	jsontext_numbers_free(&nums);
-	return root ? (char *)buf_cstr(&out) : NULL;
-}
-
-static enum jsontext_status status_of(const char *text, size_t len)
-{
-	struct jsontext_numbers nums;
-	enum jsontext_status st;
-	cJSON *root;
-
-	jsontext_numbers_init(&nums);
-	root = jsontext_parse(&nums, text, len, &st);
-	cJSON_Delete(root);
-	jsontext_numbers_free(&nums);
-	return st;
-}
-
-UNIT_TEST(jsontext_numbers_exact)
-{
-	CHECK_STR(put_value_of("{\"a\":12345678901234567890.123456789012345678}"),
-		  "{\"a\":12345678901234567890.123456789012345678}");
-	CHECK_STR(put_value_of("{\"big\":9223372036854775807,\"neg\":-0.000000000000000000001}"),
-		  "{\"big\":9223372036854775807,\"neg\":-0.000000000000000000001}");
-	CHECK_STR(put_value_of("{ \"x\" : [1e400, 0.1, {\"y\": -5E-3}] }"),
-		  "{\"x\":[1e400,0.1,{\"y\":-5E-3}]}");
-	/* numbers inside strings are not tokens */
-	CHECK_STR(put_value_of("{\"s\":\"12 34\",\"n\":7}"), "{\"s\":\"12 34\",\"n\":7}");
-}
-
-UNIT_TEST(jsontext_rejects)
-{
-	CHECK_INT(status_of("{\"a\":01}", sizeof("{\"a\":01}") - 1), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":1.}", sizeof("{\"a\":1.}") - 1), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":+1}", sizeof("{\"a\":+1}") - 1), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":\"x\\u0000y\"}", sizeof("{\"a\":\"x\\u0000y\"}") - 1), JSONTEXT_NUL);
-	CHECK_INT(status_of("{\"a\":\"x\0y\"}", sizeof("{\"a\":\"x\0y\"}") - 1), JSONTEXT_NUL);
-	CHECK_INT(status_of("{\"a\":\"\xff\"}", sizeof("{\"a\":\"\xff\"}") - 1), JSONTEXT_BAD_UTF8);
-	CHECK_INT(status_of("{\"a\":\"\xed\xa0\x80\"}", sizeof("{\"a\":\"\xed\xa0\x80\"}") - 1), JSONTEXT_BAD_UTF8);
-	CHECK_INT(status_of("{\"a\":\"\xc0\xaf\"}", sizeof("{\"a\":\"\xc0\xaf\"}") - 1), JSONTEXT_BAD_UTF8);
-	CHECK_INT(status_of("[1,2]", sizeof("[1,2]") - 1), JSONTEXT_NOT_OBJECT);
-	CHECK_INT(status_of("{\"a\":1} x", sizeof("{\"a\":1} x") - 1), JSONTEXT_SYNTAX);
-	CHECK_INT(status_of("{\"a\":1", sizeof("{\"a\":1") - 1), JSONTEXT_SYNTAX);
-	{
-		const char *ok = "{\"a\":\"\xf0\x9f\x98\x80 \\\\u0000\"}";
-		CHECK_INT(status_of(ok, strlen(ok)), JSONTEXT_OK);
-	}
-}
 
 UNIT_TEST(jsontext_string_escaping)
 {
