@@ -4,7 +4,7 @@
 # quiet when everything is already there.
 set -eu
 
-PKGS="gcc make pkg-config libpq-dev libev-dev libcjson-dev libreadline-dev postgresql postgresql-contrib python3 groff-base"
+PKGS="gcc make pkg-config libpq-dev libev-dev libcjson-dev libreadline-dev postgresql postgresql-contrib python3 groff-base netcat-openbsd"
 
 missing=""
 for p in $PKGS; do
