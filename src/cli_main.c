@@ -223,6 +223,7 @@ static void repl_cancel_line(struct cli_session *s)
 static void run_interactive(struct cli_session *s, bool quiet)
 {
 	char *hist = history_path();
+	sigset_t sigint_only, unblocked;
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
@@ -238,15 +239,27 @@ static void run_interactive(struct cli_session *s, bool quiet)
 		printf("pgcoalesce-cli %s, sidecar on socket \"%s\"\nType \"\\?\" for help.\n\n",
 		       PGC_VERSION, s->conn.path);
 	rl_callback_handler_install(cli_session_prompt(s), repl_line);
+	/*
+	 * SIGINT is blocked except inside ppoll() and while a line is handled
+	 * (a statement waiting for acks sees it there): a Ctrl-C that lands
+	 * between two polls is then seen by the next ppoll, never lost.
+	 */
+	sigemptyset(&sigint_only);
+	sigaddset(&sigint_only, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigint_only, &unblocked);
 	while (!s->quit) {
 		struct pollfd p = { fileno(rl_instream ? rl_instream : stdin), POLLIN, 0 };
-		if (poll(&p, 1, -1) < 0) {
-			if (cli_sigint)
-				repl_cancel_line(s);
+		if (cli_sigint) {
+			repl_cancel_line(s);
 			continue;
 		}
+		if (ppoll(&p, 1, NULL, &unblocked) < 0)
+			continue; /* EINTR: the flag is checked first thing */
+		sigprocmask(SIG_SETMASK, &unblocked, NULL);
 		rl_callback_read_char();
+		sigprocmask(SIG_BLOCK, &sigint_only, NULL);
 	}
+	sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	if (hist) {
 		write_history(hist);
 		history_truncate_file(hist, 500);
