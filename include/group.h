@@ -31,6 +31,7 @@ struct colset {
 	unsigned long  schema_gen;
 	int           *col_index;  /* schema column of each name */
 	int            missing;    /* first name the table lacks, or -1 */
+	size_t         users;      /* rows holding it (row_free releases) */
 };
 
 struct group {
@@ -46,7 +47,8 @@ struct group {
 	bool          ready;       /* in the ready queue */
 	int           in_flight;   /* batches of this group started and not yet ended */
 	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
-	struct colset *colsets;
+	struct colset *colsets;    /* most recently used first */
+	size_t        ncolsets;
 	struct table_schema *tschema;  /* cached column types, or NULL */
 	bool          schema_stale;/* refetch before the next flush */
 	unsigned long schema_gen;  /* bumped by group_set_schema */
@@ -60,6 +62,8 @@ struct group_registry {
 	struct group **buckets;
 	size_t         nbuckets;
 	size_t         count;
+	size_t         sweep_at;   /* group_sweep runs once count reaches this ... */
+	double         last_sweep; /* ... or a second after this ev_now() */
 	struct group  *ready_head, *ready_tail;
 	struct ev_loop *loop;
 	double         max_delay;  /* seconds */
@@ -94,8 +98,25 @@ void group_registry_reconfigure(struct group_registry *reg, double max_delay, si
 /* The group for (schema, table), created on first use. */
 struct group *group_get(struct group_registry *reg, const char *schema, const char *table);
 
-/* Intern a sorted list of column names in the group. */
+/*
+ * Intern a sorted list of column names in the group; the caller (a row)
+ * holds it until colset_release(). Unheld colsets are freed once a group has
+ * many, so clients naming ever new columns cannot grow memory for good.
+ */
 struct colset *group_colset(struct group *g, const char *const *names, size_t n);
+void colset_release(struct colset *cs);
+
+/*
+ * Free idle groups that never committed a row (no rows queued, pending or in
+ * flight): what clients naming ever new (mostly nonexistent) tables leave
+ * behind. Runs at the loop boundary; with more than a few hundred groups,
+ * once the registry doubled since the last sweep or a second has passed, so
+ * it costs O(1) per group created plus at most one scan a second.
+ */
+void group_sweep(struct group_registry *reg, double now);
+
+/* Column sets interned over all groups (for `stats`). */
+size_t group_registry_colsets(const struct group_registry *reg);
 
 /*
  * A batch of the group's rows is starting (before group_take_rows) / has

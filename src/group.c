@@ -8,6 +8,10 @@
 
 #include "buf.h"
 
+#define COLSET_SWEEP_AT 64   /* a group sweeps its unheld colsets past this many */
+#define GROUP_SWEEP_MIN 256  /* no sweep below this many groups */
+#define GROUP_SWEEP_EVERY 1.0 /* seconds: groups that went idle since are freed this late at most */
+
 static uint64_t group_hash(const char *schema, const char *table)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -35,6 +39,7 @@ void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
 	memset(reg, 0, sizeof(*reg));
 	reg->loop = loop;
 	reg->nbuckets = 64;
+	reg->sweep_at = GROUP_SWEEP_MIN;
 	reg->buckets = pgc_calloc(reg->nbuckets, sizeof(*reg->buckets));
 	reg->max_delay = max_delay;
 	reg->max_rows = max_rows;
@@ -43,19 +48,46 @@ void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
 	reg->on_ready_arg = arg;
 }
 
+static void colset_free(struct colset *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n; i++)
+		free(cs->names[i]);
+	free(cs->names);
+	free(cs->col_index);
+	free(cs);
+}
+
+void colset_release(struct colset *cs)
+{
+	cs->users--;
+}
+
+/* Free the colsets no row holds. */
+static void colsets_sweep(struct group *g)
+{
+	struct colset *cs, **pcs = &g->colsets;
+
+	while ((cs = *pcs)) {
+		if (cs->users) {
+			pcs = &cs->next;
+			continue;
+		}
+		*pcs = cs->next;
+		colset_free(cs);
+		g->ncolsets--;
+	}
+}
+
 static void group_free(struct group_registry *reg, struct group *g)
 {
 	struct colset *cs, *next;
-	size_t i;
 
 	ev_timer_stop(reg->loop, &g->deadline);
 	for (cs = g->colsets; cs; cs = next) {
 		next = cs->next;
-		for (i = 0; i < cs->n; i++)
-			free(cs->names[i]);
-		free(cs->names);
-		free(cs->col_index);
-		free(cs);
+		colset_free(cs);
 	}
 	schema_free(g->tschema);
 	table_stats_free(&g->stats);
@@ -159,10 +191,15 @@ struct colset *group_colset(struct group *g, const char *const *names, size_t n)
 				cs->next = g->colsets;
 				g->colsets = cs;
 			}
+			cs->users++;
 			return cs;
 		}
 	}
+	if (g->ncolsets >= COLSET_SWEEP_AT)
+		colsets_sweep(g);
 	cs = pgc_calloc(1, sizeof(*cs));
+	cs->users = 1;
+	g->ncolsets++;
 	cs->n = n;
 	cs->names = pgc_calloc(n ? n : 1, sizeof(char *));
 	for (i = 0; i < n; i++)
@@ -382,4 +419,43 @@ bool group_colset_resolve(struct group *g, struct colset *cs)
 		cs->schema_gen = g->schema_gen;
 	}
 	return cs->missing < 0;
+}
+
+static bool group_idle_and_unused(const struct group *g)
+{
+	return !g->nrows && !g->pending && !g->in_flight && !g->ready && !g->stats.rows_committed;
+}
+
+void group_sweep(struct group_registry *reg, double now)
+{
+	size_t i;
+
+	if (reg->count < GROUP_SWEEP_MIN ||
+	    (reg->count < reg->sweep_at && now - reg->last_sweep < GROUP_SWEEP_EVERY))
+		return;
+	reg->last_sweep = now;
+	for (i = 0; i < reg->nbuckets; i++) {
+		struct group **pg = &reg->buckets[i], *g;
+		while ((g = *pg)) {
+			if (!group_idle_and_unused(g)) {
+				pg = &g->hnext;
+				continue;
+			}
+			*pg = g->hnext;
+			reg->count--;
+			group_free(reg, g);
+		}
+	}
+	reg->sweep_at = reg->count * 2 > GROUP_SWEEP_MIN ? reg->count * 2 : GROUP_SWEEP_MIN;
+}
+
+size_t group_registry_colsets(const struct group_registry *reg)
+{
+	size_t i, n = 0;
+	const struct group *g;
+
+	for (i = 0; i < reg->nbuckets; i++)
+		for (g = reg->buckets[i]; g; g = g->hnext)
+			n += g->ncolsets;
+	return n;
 }

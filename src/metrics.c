@@ -315,14 +315,16 @@ void metrics_stats_json(struct sidecar *sc, struct buf *out)
 		   "\"rows_failed\":%llu,\"batches_committed\":%llu,\"batches_failed\":%llu,"
 		   "\"retries\":%llu,\"pending_rows\":%zu,\"clients_connected\":%zu,"
 		   "\"db_connections_up\":%d,\"in_doubt_resolved\":%llu,\"batches_retried\":%llu,"
-		   "\"batches_in_flight\":%d,\"db_up\":%d,\"clients_total\":%llu,\"uptime_seconds\":%.3f",
+		   "\"batches_in_flight\":%d,\"db_up\":%d,\"clients_total\":%llu,\"uptime_seconds\":%.3f,"
+		   "\"groups\":%zu,\"colsets\":%zu",
 		   (unsigned long long)st->rows_received, (unsigned long long)st->rows_committed,
 		   (unsigned long long)st->rows_failed, (unsigned long long)st->batches_committed,
 		   (unsigned long long)st->batches_failed, (unsigned long long)st->retries,
 		   sc->pending_rows, sc->nclients, sc->pool.up,
 		   (unsigned long long)st->in_doubt_resolved, (unsigned long long)st->batches_retried,
 		   flush_in_flight(sc), sc->pool.up > 0, (unsigned long long)st->clients_total,
-		   ev_now(sc->loop) - st->started_at);
+		   ev_now(sc->loop) - st->started_at, sc->groups.count,
+		   group_registry_colsets(&sc->groups));
 	stats_failed_by_class(&tv, &classes, &nclasses);
 	json_codes(out, "rows_failed_by_class", classes, nclasses);
 	free(classes);

@@ -5,12 +5,16 @@
 
 #include <stdlib.h>
 
+#include "group.h"
+
 void row_free(struct row *r)
 {
 	size_t i;
 
 	if (!r)
 		return;
+	if (r->colset)
+		colset_release(r->colset);
 	for (i = 0; i < r->n_returning; i++)
 		free(r->returning[i]);
 	free(r->returning);

@@ -213,6 +213,7 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	flush_schedule(sc);
 	client_flush_output(sc);
 	client_reap(sc);
+	group_sweep(&sc->groups, ev_now(loop));
 	if (sc->shutting_down && !sc->pending_rows && !flush_in_flight(sc) &&
 	    (!output_pending(sc) || sc->shutdown_expired)) {
 		log_info("shutdown complete", "rows_committed=%llu rows_failed=%llu",

@@ -231,3 +231,28 @@ def test_allow_table_from_environment(t):
     assert c.request(insert(1, "events"))["ok"]
     ack = c.request(insert(2, "t_checks", id=1, v=1))
     assert ack["error"]["code"] == "PC008", ack
+
+
+def test_ever_new_table_and_column_names_do_not_grow_memory_for_good(t):
+    """A client naming a new table or column set with every row (typos, hostile
+    input) leaves no state behind once those rows are answered: idle groups
+    that never committed a row and column sets no row holds are freed."""
+    d = t.daemon()
+    c = d.client()
+    n = 3000
+    c.send(*[{"id": i, "table": "no_such_table_%d" % i, "row": {"a": 1}} for i in range(n)])
+    acks = c.recv_n(n)
+    assert all(a["error"]["code"] == "42P01" for a in acks), [a for a in acks if a["ok"]][:3]
+    c.send(*[{"id": i, "table": "events", "row": {"device_id": 1, "kind": "k", "col_%d" % i: 1}}
+             for i in range(n)])
+    acks = c.recv_n(n)
+    assert all(a["error"]["code"] == "42703" for a in acks), [a for a in acks if a["ok"]][:3]
+    assert c.request(insert(1)) == {"id": 1, "ok": True}
+    # a few hundred at most, within about a second: sweeps run as the
+    # registries grow and once a second, not per row
+    st = wait_for(lambda: (lambda s: s if s["groups"] < 600 else None)(d.stats()), 10,
+                  what="idle groups to be freed")
+    assert st["colsets"] < 200, st["colsets"]
+    # the table that committed keeps its figures
+    assert st["tables"]["public.events"]["rows_committed"] == 1, st["tables"]
+    assert st["tables"]["public.events"]["rows_failed"] == n, st["tables"]
