@@ -49,6 +49,7 @@ struct group {
 	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
 	struct colset *colsets;    /* most recently used first */
 	size_t        ncolsets;
+	size_t        colsets_sweep_at; /* free unheld colsets when ncolsets reaches this */
 	struct table_schema *tschema;  /* cached column types, or NULL */
 	bool          schema_stale;/* refetch before the next flush */
 	unsigned long schema_gen;  /* bumped by group_set_schema */
@@ -100,18 +101,20 @@ struct group *group_get(struct group_registry *reg, const char *schema, const ch
 
 /*
  * Intern a sorted list of column names in the group; the caller (a row)
- * holds it until colset_release(). Unheld colsets are freed once a group has
- * many, so clients naming ever new columns cannot grow memory for good.
+ * holds it until colset_release(). Unheld colsets are freed when a group's
+ * count doubled since the last time, and by group_sweep, so clients naming
+ * ever new columns cannot grow memory for good.
  */
 struct colset *group_colset(struct group *g, const char *const *names, size_t n);
 void colset_release(struct colset *cs);
 
 /*
  * Free idle groups that never committed a row (no rows queued, pending or in
- * flight): what clients naming ever new (mostly nonexistent) tables leave
- * behind. Runs at the loop boundary; with more than a few hundred groups,
- * once the registry doubled since the last sweep or a second has passed, so
- * it costs O(1) per group created plus at most one scan a second.
+ * flight) beyond the first few hundred, and the unheld colsets of groups that
+ * have many: what clients naming ever new (mostly nonexistent) tables and
+ * columns leave behind. Runs at the loop boundary, when the registry doubled
+ * since the last sweep or a second has passed: O(1) per group created plus at
+ * most one scan a second.
  */
 void group_sweep(struct group_registry *reg, double now);
 

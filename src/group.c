@@ -78,6 +78,8 @@ static void colsets_sweep(struct group *g)
 		colset_free(cs);
 		g->ncolsets--;
 	}
+	/* the next sweep once the held ones doubled: O(1) per colset created */
+	g->colsets_sweep_at = g->ncolsets * 2 > COLSET_SWEEP_AT ? g->ncolsets * 2 : COLSET_SWEEP_AT;
 }
 
 static void group_free(struct group_registry *reg, struct group *g)
@@ -157,6 +159,7 @@ struct group *group_get(struct group_registry *reg, const char *schema, const ch
 		buf_puts(&disp, table);
 	g->display = pgc_strdup(buf_cstr(&disp));
 	buf_free(&disp);
+	g->colsets_sweep_at = COLSET_SWEEP_AT;
 	g->owner = reg;
 	ev_timer_init(&g->deadline, group_deadline_cb, 0., 0.);
 	g->deadline.data = g;
@@ -195,7 +198,7 @@ struct colset *group_colset(struct group *g, const char *const *names, size_t n)
 			return cs;
 		}
 	}
-	if (g->ncolsets >= COLSET_SWEEP_AT)
+	if (g->ncolsets >= g->colsets_sweep_at)
 		colsets_sweep(g);
 	cs = pgc_calloc(1, sizeof(*cs));
 	cs->users = 1;
@@ -430,14 +433,15 @@ void group_sweep(struct group_registry *reg, double now)
 {
 	size_t i;
 
-	if (reg->count < GROUP_SWEEP_MIN ||
-	    (reg->count < reg->sweep_at && now - reg->last_sweep < GROUP_SWEEP_EVERY))
+	if (reg->count < reg->sweep_at && now - reg->last_sweep < GROUP_SWEEP_EVERY)
 		return;
 	reg->last_sweep = now;
 	for (i = 0; i < reg->nbuckets; i++) {
 		struct group **pg = &reg->buckets[i], *g;
 		while ((g = *pg)) {
-			if (!group_idle_and_unused(g)) {
+			if (!group_idle_and_unused(g) || reg->count <= GROUP_SWEEP_MIN) {
+				if (g->ncolsets > COLSET_SWEEP_AT)
+					colsets_sweep(g);
 				pg = &g->hnext;
 				continue;
 			}
