@@ -291,8 +291,10 @@ static void pgconn_notice(void *arg, const PGresult *res)
 
 static void pgconn_connect(struct pgconn *pc)
 {
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { pc->pool->dsn, "pgcoalesce", NULL };
+	/* after dbname, so client_encoding overrides the DSN and PGCLIENTENCODING:
+	 * requests and responses are UTF-8 whatever the database's encoding */
+	const char *keys[] = { "dbname", "fallback_application_name", "client_encoding", NULL };
+	const char *vals[] = { pc->pool->dsn, "pgcoalesce", "UTF8", NULL };
 
 	pc->pg = PQconnectStartParams(keys, vals, 1);
 	if (!pc->pg || PQstatus(pc->pg) == CONNECTION_BAD) {

@@ -72,6 +72,31 @@ def test_text_with_any_unicode_is_stored_exactly(t):
     assert t.db.scalar("SELECT count(*) FROM t_values WHERE t IS NULL") == 0
 
 
+def test_text_reaches_a_non_utf8_database_converted(t):
+    """Requests are UTF-8 whatever the database's encoding: the sidecar's
+    connections speak UTF-8 (even when PGCLIENTENCODING says otherwise), so a
+    LATIN1 database stores \u00e9 as one character, and a character LATIN1
+    cannot hold fails for its row alone with PostgreSQL's 22P05 (the answer
+    itself valid UTF-8)."""
+    from harness import Database
+    name = "latin1_%d" % t.next_serial()
+    Database(t.cluster, "postgres").execute(
+        "CREATE DATABASE %s TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'" % name)
+    db = Database(t.cluster, name)
+    db.execute("CREATE TABLE words (id serial PRIMARY KEY, w text NOT NULL)")
+    d = t.daemon(dsn=db.dsn, env={"PGCLIENTENCODING": "LATIN1"})
+    c = d.client()
+    c.send({"id": 1, "table": "words", "row": {"w": "caf\u00e9"}},
+           {"id": 2, "table": "words", "row": {"w": "\u6f22"}},
+           {"id": 3, "table": "words", "row": {"w": "plain"}})
+    acks = c.by_id(c.recv_n(3))
+    assert acks["1"] == {"id": 1, "ok": True} and acks["3"] == {"id": 3, "ok": True}, acks
+    assert acks["2"]["error"]["code"] == "22P05", acks
+    assert "LATIN1" in acks["2"]["error"]["message"], acks
+    stored = db.rows("SELECT length(w) AS n, encode(convert_to(w, 'UTF8'), 'hex') AS utf8 FROM words ORDER BY id")
+    assert stored == [{"n": 4, "utf8": "café".encode().hex()}, {"n": 5, "utf8": b"plain".hex()}], stored
+
+
 def test_u0000_is_refused_never_truncated(t):
     d = t.daemon()
     c = d.client()
