@@ -45,6 +45,15 @@ bool jsontext_object_next(const char *json, size_t len, size_t *pos, struct buf 
  * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
 size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n);
 
+/* Length of the longest prefix of s (n bytes) that is valid UTF-8 without a NUL. */
+size_t jsontext_utf8_prefix(const char *s, size_t n);
+
+/*
+ * jsontext_put_string for text that may not be valid UTF-8 (a message cut
+ * at a byte count, say): each invalid byte (and NUL) becomes U+FFFD.
+ */
+void jsontext_put_text(struct buf *b, const char *s, size_t n);
+
 /* Append code point cp (at most U+10FFFF) as UTF-8. */
 void jsontext_put_utf8(struct buf *out, unsigned cp);
 

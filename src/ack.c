@@ -42,7 +42,7 @@ static void put_field(struct buf *out, const char *key, const char *val)
 	if (!val)
 		return;
 	buf_printf(out, ",\"%s\":", key);
-	jsontext_put_string(out, val, strlen(val));
+	jsontext_put_text(out, val, strlen(val));  /* a sidecar message may be cut mid-character */
 }
 
 void ack_error(struct buf *out, const char *id_json, const char *code, const char *message)

@@ -35,6 +35,46 @@ size_t jsontext_utf8_seq_len(const unsigned char *p, size_t n)
 	return 0;
 }
 
+size_t jsontext_utf8_prefix(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (p[i] >= 0x01 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!p[i] || !(k = jsontext_utf8_seq_len(p + i, n - i)))
+			break;
+		i += k;
+	}
+	return i;
+}
+
+void jsontext_put_text(struct buf *b, const char *s, size_t n)
+{
+	size_t i = jsontext_utf8_prefix(s, n);
+	struct buf t;
+
+	if (i == n) {
+		jsontext_put_string(b, s, n);
+		return;
+	}
+	buf_init(&t);
+	for (;;) {
+		buf_append(&t, s, i);
+		if (i == n)
+			break;
+		buf_append(&t, "\xEF\xBF\xBD", 3);  /* U+FFFD for the byte at s[i] */
+		s += i + 1;
+		n -= i + 1;
+		i = jsontext_utf8_prefix(s, n);
+	}
+	jsontext_put_string(b, t.data, t.len);
+	buf_free(&t);
+}
+
 void jsontext_put_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

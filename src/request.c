@@ -118,8 +118,13 @@ static const char *request_fields(const struct jsontok_doc *doc, struct request_
 	return dup;
 }
 
-/* The id exactly as the client wrote it; false if it is not a scalar. */
-static bool request_id(struct request_decoder *d, size_t id, struct request *req)
+/*
+ * The id exactly as the client wrote it; false if it is not a scalar. A
+ * string id holding invalid UTF-8 or a raw NUL (the line is answered PC002)
+ * cannot be echoed in a valid response: the id stays null.
+ */
+static bool request_id(struct request_decoder *d, size_t id, enum jsontok_status st,
+		       struct request *req)
 {
 	const struct jsontok *t = &d->doc.toks[id];
 
@@ -127,6 +132,9 @@ static bool request_id(struct request_decoder *d, size_t id, struct request *req
 		return true; /* stays "null" */
 	if (t->type == JSONTOK_OBJECT || t->type == JSONTOK_ARRAY)
 		return false;
+	if (st != JSONTOK_OK && t->type == JSONTOK_STRING && 
+	    jsontext_utf8_prefix(jsontok_text(&d->doc, id), t->len) != t->len)
+		return true;
 	buf_append(&d->id, jsontok_text(&d->doc, id), t->len);
 	req->id_json = d->id.data;
 	return true;
@@ -428,7 +436,7 @@ void request_decode(struct request_decoder *d, const char *line, size_t len,
 		req_fail(req, PC_INVALID_REQUEST, "duplicate field \"id\"");
 		return;
 	}
-	if (!request_id(d, f.id, req)) {
+	if (!request_id(d, f.id, st, req)) {
 		req_fail(req, PC_INVALID_REQUEST, "\"id\" must be a JSON scalar");
 		return;
 	}

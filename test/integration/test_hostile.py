@@ -111,6 +111,13 @@ def test_invalid_utf8_and_nul_are_pc002(t):
     assert codes(acks) == ["PC002"] * (len(lines) + 1), acks
     assert [a["id"] for a in acks] == list(range(1, 13)) + [None], acks
     assert t.db.count() == 0
+    # an id that is itself not text cannot be echoed: the answer carries "id": null
+    # and is valid UTF-8 JSON (recv fails otherwise)
+    bad_ids = [b'{"id":"\xff","table":"events","row":{}}', b'{"id":"a\x00b","table":"events","row":{}}',
+               b'{"id":"ok\\u00e9","table":"events","row":{"kind":"\xc0\x80"}}']
+    acks = answers(c, bad_ids)
+    assert codes(acks) == ["PC002"] * 3 and [a["id"] for a in acks] == [None, None, "ok\u00e9"], acks
+    assert t.db.count() == 0
     ok = c.request({"id": 20, "table": "events", "row": {"device_id": 1, "kind": "\u00e9\u6f22\U0001F600"}})
     assert ok == {"id": 20, "ok": True}
     assert t.db.scalar("SELECT kind FROM events") == "\u00e9\u6f22\U0001F600"
@@ -162,6 +169,10 @@ def test_unknown_op_is_pc009(t):
     acks = answers(c, ['{"op":"drop","id":1}', '{"op":"","id":2}', '{"op":"PING","id":3}',
                        '{"op":"insert ","id":4,"table":"events","row":{}}'])
     assert codes(acks) == ["PC009"] * 4 and [a["id"] for a in acks] == [1, 2, 3, 4], acks
+    # the op is quoted in the message cut at 200 bytes, mid-character here:
+    # the answer stays valid UTF-8 (recv fails otherwise)
+    ack = answers(c, ['{"op":"%s","id":5}' % ("\u6f22" * 100)])[0]
+    assert ack["error"]["code"] == "PC009" and ack["error"]["message"].startswith('unknown op "\u6f22'), ack
     assert_usable(c)
 
 

@@ -16,6 +16,29 @@ UNIT_TEST(jsontext_string_escaping)
 	buf_free(&b);
 }
 
+static const char *text_of(const char *s, size_t n)
+{
+	static struct buf b;
+
+	buf_reset(&b);
+	jsontext_put_text(&b, s, n);
+	return buf_cstr(&b);
+}
+
+UNIT_TEST(jsontext_text_is_always_valid_utf8)
+{
+	/* valid text is written as jsontext_put_string writes it */
+	CHECK_STR(text_of("caf\xc3\xa9 \"q\"", 9), "\"caf\xc3\xa9 \\\"q\\\"\"");
+	/* a character cut at the end, a stray byte, an overlong form, a NUL: U+FFFD each byte */
+	CHECK_STR(text_of("ab\xe6\xbc", 4), "\"ab\xef\xbf\xbd\xef\xbf\xbd\"");
+	CHECK_STR(text_of("\xff", 1), "\"\xef\xbf\xbd\"");
+	CHECK_STR(text_of("a\xc0\x80z", 4), "\"a\xef\xbf\xbd\xef\xbf\xbdz\"");
+	CHECK_STR(text_of("a\0b", 3), "\"a\xef\xbf\xbd" "b\"");
+	CHECK_STR(text_of("", 0), "\"\"");
+	CHECK_INT(jsontext_utf8_prefix("ok\xe6\xbc\xa2!\xff", 7), 6);
+	CHECK_INT(jsontext_utf8_prefix("a\0b", 3), 1);
+}
+
 static const char *pg_array_of(const char *json)
 {
 	static struct buf b;
