@@ -200,7 +200,6 @@ static size_t scan_number(const unsigned char *s, size_t len, size_t i)
 	return i;
 }
 
-/* The value starting at s[*i]; pushes its token. Returns false on a syntax error. */
 /* The literal `word` (n bytes) at s[i]? */
 static bool is_literal(const unsigned char *s, size_t len, size_t i, const char *word, size_t n)
 {
