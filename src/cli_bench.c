@@ -290,18 +290,47 @@ static bool bench_done(const struct bench *b)
 	return true;
 }
 
+static void bench_first_error(struct bench *b, const struct cli_ack *a, const char *line)
+{
+	if (!b->first_error[0])
+		snprintf(b->first_error, sizeof(b->first_error), "%s %s", a->code ? a->code : "?",
+			 a->message ? a->message : line);
+}
+
+/*
+ * An answer naming no request in flight: the sidecar could not read one of
+ * this connection's lines (PC001, PC003 answer with "id": null). It answers
+ * one of them, but which one is unknown, so its slot is never freed: count
+ * it as failed and stop sending, or the run would wait for it forever.
+ */
+static void bench_unmatched(struct bench_client *c, const struct cli_ack *a, const char *line)
+{
+	struct bench *b = c->b;
+
+	if (c->inflight == 0)
+		return;
+	c->inflight--;
+	b->failed++;
+	bench_first_error(b, a, line);
+	if (b->sending)
+		bench_stop_sending(b);
+}
+
 static void bench_ack(struct bench_client *c, const char *line, size_t len, double now)
 {
 	struct bench *b = c->b;
 	struct cli_ack a;
 	long long slot;
 
-	if (!cli_ack_decode(&a, line, len))
+	if (!cli_ack_decode(&a, line, len)) {
+		bench_unmatched(c, &a, line);
 		return;
+	}
 	slot = a.int_id ? a.id : -1;
 	if (slot < 0 || slot >= b->o.pipeline || c->sent_at[slot] < 0) {
+		bench_unmatched(c, &a, line);
 		cli_ack_free(&a);
-		return; /* not a request of ours */
+		return;
 	}
 	bench_record(b, now - c->sent_at[slot]);
 	c->sent_at[slot] = -1;
@@ -312,9 +341,7 @@ static void bench_ack(struct bench_client *c, const char *line, size_t len, doub
 		b->ok++;
 	} else {
 		b->failed++;
-		if (!b->first_error[0])
-			snprintf(b->first_error, sizeof(b->first_error), "%s %s", a.code ? a.code : "?",
-				 a.message ? a.message : "");
+		bench_first_error(b, &a, "");
 	}
 	cli_ack_free(&a);
 }

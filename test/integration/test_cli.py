@@ -241,6 +241,23 @@ def test_cli_large_statement_is_pipelined(t):
     assert d.stats()["batches_committed"] < n / 10
 
 
+def test_cli_answers_without_an_id_end_the_wait(t):
+    # a request line too long for the sidecar is answered PC003 with "id": null:
+    # the CLI and bench count it as an answer instead of waiting for one forever
+    d = t.daemon("--max-request-bytes", "64")
+    p = t.cli("-c", "INSERT INTO events (device_id, kind) VALUES (1, 'x'), (2, '%s')" % ("y" * 100),
+              socket_path=d.socket, timeout=30)
+    check_cli(p, 1)
+    assert p.stdout == "INSERT 0 1\n", p.stdout
+    assert '"code":"PC003"' in p.stderr and "1 of 2 rows got no answer" in p.stderr, p.stderr
+    assert t.db.count() == 1
+    p = t.cli("bench", "--rows", "10", "--clients", "1", "--pipeline", "2", socket_path=d.socket,
+              timeout=30)
+    check_cli(p, 1)
+    assert "first error: PC003 request line longer than --max-request-bytes (64)\n" in p.stdout, p.stdout
+    assert t.db.count() == 1
+
+
 # ---------------------------------------------------------------- raw JSON, meta-commands
 
 def test_cli_raw_json_lines(t):
