@@ -126,7 +126,7 @@ static bool parse_long(const char *name, const char *v, long long min, long long
 
 static bool check_row(const char *row)
 {
-	cJSON *j = cJSON_Parse(row);
+	cJSON *j = cJSON_ParseWithOpts(row, NULL, 1); /* 1: nothing may follow the object */
 	bool ok = cJSON_IsObject(j) && !strchr(row, '\n') && !strchr(row, '\r');
 
 	cJSON_Delete(j);

@@ -443,6 +443,9 @@ def test_cli_bench_duration_and_failures(t):
     assert t.db.count("t_checks") == 1
     p = t.cli("bench", "--rows", "10", "--duration", "1", socket_path=d.socket)
     check_cli(p, 2)
+    p = t.cli("bench", "--rows", "10", "--row", '{"id": 2} x', socket_path=d.socket)
+    check_cli(p, 2)
+    assert "--row must be a JSON object on one line" in p.stderr, p.stderr
     p = t.cli("bench", "--rows", "10", socket_path=os.path.join(t.tmp, "none.sock"))
     check_cli(p, 2)
     assert "none.sock" in p.stderr
