@@ -103,9 +103,12 @@ static void bench_usage(FILE *f)
 		"  --rows=N         send N rows in total, then wait for their acks\n"
 		"  --duration=S     send for S seconds (default 10 without --rows)\n"
 		"  -s, --socket=PATH  the sidecar's socket\n"
+		"  --help           show this help and exit\n"
 		"\n"
 		"Prints rows/s (rows acked ok per second), acked ok/failed and the ack latency\n"
-		"p50/p99/max; a progress line on stderr while it runs, on a terminal.\n",
+		"p50/p99/max; a progress line on stderr while it runs, on a terminal.\n"
+		"Exit status: 0 every row acked ok, 1 some failed or got no answer, 2 a bad\n"
+		"option or the socket cannot be reached.\n",
 		BENCH_DEFAULT_TABLE);
 }
 
