@@ -48,7 +48,7 @@ struct bench_client {
 struct bench_opts {
 	const char *socket_path;
 	const char *table;
-	const char *row;         /* --row: a JSON object sent as every row; NULL: the demo row */
+	const char *row;         /* --row, "{}" for a table other than the demo's; NULL: the demo row */
 	long        clients;
 	long        pipeline;
 	long long   rows;        /* 0: run for `duration` */
@@ -192,6 +192,9 @@ static int bench_options(struct bench_opts *o, int argc, char **argv)
 	}
 	if (!o->rows && !(o->duration > 0))
 		o->duration = 10;
+	/* the demo row has the demo table's columns; elsewhere every column takes its default */
+	if (!o->row && strcmp(o->table, BENCH_DEFAULT_TABLE) != 0)
+		o->row = "{}";
 	return -1;
 }
 

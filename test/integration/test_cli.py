@@ -441,6 +441,11 @@ def test_cli_bench_duration_and_failures(t):
     assert "acked ok: 1, failed: 19\n" in p.stdout, p.stdout
     assert 'first error: 23505 duplicate key value violates unique constraint "t_checks_pkey"' in p.stdout
     assert t.db.count("t_checks") == 1
+    # another table without --row: rows of defaults
+    p = t.cli("bench", "--table", "t_defaults", "--rows", "5", "--clients", "1", "--pipeline", "2",
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert t.db.count("t_defaults") == 5
     p = t.cli("bench", "--rows", "10", "--duration", "1", socket_path=d.socket)
     check_cli(p, 2)
     p = t.cli("bench", "--rows", "10", "--row", '{"id": 2} x', socket_path=d.socket)
