@@ -48,7 +48,7 @@ struct bench_client {
 struct bench_opts {
 	const char *socket_path;
 	const char *table;
-	const char *row;         /* --row: a JSON object sent as every row; NULL: the demo row */
+	const char *row;         /* --row, "{}" for a table other than the demo's; NULL: the demo row */
 	long        clients;
 	long        pipeline;
 	long long   rows;        /* 0: run for `duration` */
@@ -103,9 +103,12 @@ static void bench_usage(FILE *f)
 		"  --rows=N         send N rows in total, then wait for their acks\n"
 		"  --duration=S     send for S seconds (default 10 without --rows)\n"
 		"  -s, --socket=PATH  the sidecar's socket\n"
+		"  --help           show this help and exit\n"
 		"\n"
 		"Prints rows/s (rows acked ok per second), acked ok/failed and the ack latency\n"
-		"p50/p99/max; a progress line on stderr while it runs, on a terminal.\n",
+		"p50/p99/max; a progress line on stderr while it runs, on a terminal.\n"
+		"Exit status: 0 every row acked ok, 1 some failed or got no answer, 2 a bad\n"
+		"option or the socket cannot be reached.\n",
 		BENCH_DEFAULT_TABLE);
 }
 
@@ -126,7 +129,7 @@ static bool parse_long(const char *name, const char *v, long long min, long long
 
 static bool check_row(const char *row)
 {
-	cJSON *j = cJSON_Parse(row);
+	cJSON *j = cJSON_ParseWithOpts(row, NULL, 1); /* 1: nothing may follow the object */
 	bool ok = cJSON_IsObject(j) && !strchr(row, '\n') && !strchr(row, '\r');
 
 	cJSON_Delete(j);
@@ -189,6 +192,9 @@ static int bench_options(struct bench_opts *o, int argc, char **argv)
 	}
 	if (!o->rows && !(o->duration > 0))
 		o->duration = 10;
+	/* the demo row has the demo table's columns; elsewhere every column takes its default */
+	if (!o->row && strcmp(o->table, BENCH_DEFAULT_TABLE) != 0)
+		o->row = "{}";
 	return -1;
 }
 
@@ -290,18 +296,47 @@ static bool bench_done(const struct bench *b)
 	return true;
 }
 
+static void bench_first_error(struct bench *b, const struct cli_ack *a, const char *line)
+{
+	if (!b->first_error[0])
+		snprintf(b->first_error, sizeof(b->first_error), "%s %s", a->code ? a->code : "?",
+			 a->message ? a->message : line);
+}
+
+/*
+ * An answer naming no request in flight: the sidecar could not read one of
+ * this connection's lines (PC001, PC003 answer with "id": null). It answers
+ * one of them, but which one is unknown, so its slot is never freed: count
+ * it as failed and stop sending, or the run would wait for it forever.
+ */
+static void bench_unmatched(struct bench_client *c, const struct cli_ack *a, const char *line)
+{
+	struct bench *b = c->b;
+
+	if (c->inflight == 0)
+		return;
+	c->inflight--;
+	b->failed++;
+	bench_first_error(b, a, line);
+	if (b->sending)
+		bench_stop_sending(b);
+}
+
 static void bench_ack(struct bench_client *c, const char *line, size_t len, double now)
 {
 	struct bench *b = c->b;
 	struct cli_ack a;
 	long long slot;
 
-	if (!cli_ack_decode(&a, line, len))
+	if (!cli_ack_decode(&a, line, len)) {
+		bench_unmatched(c, &a, line);
 		return;
+	}
 	slot = a.int_id ? a.id : -1;
 	if (slot < 0 || slot >= b->o.pipeline || c->sent_at[slot] < 0) {
+		bench_unmatched(c, &a, line);
 		cli_ack_free(&a);
-		return; /* not a request of ours */
+		return;
 	}
 	bench_record(b, now - c->sent_at[slot]);
 	c->sent_at[slot] = -1;
@@ -312,9 +347,7 @@ static void bench_ack(struct bench_client *c, const char *line, size_t len, doub
 		b->ok++;
 	} else {
 		b->failed++;
-		if (!b->first_error[0])
-			snprintf(b->first_error, sizeof(b->first_error), "%s %s", a.code ? a.code : "?",
-				 a.message ? a.message : "");
+		bench_first_error(b, &a, "");
 	}
 	cli_ack_free(&a);
 }

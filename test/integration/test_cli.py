@@ -241,6 +241,23 @@ def test_cli_large_statement_is_pipelined(t):
     assert d.stats()["batches_committed"] < n / 10
 
 
+def test_cli_answers_without_an_id_end_the_wait(t):
+    # a request line too long for the sidecar is answered PC003 with "id": null:
+    # the CLI and bench count it as an answer instead of waiting for one forever
+    d = t.daemon("--max-request-bytes", "64")
+    p = t.cli("-c", "INSERT INTO events (device_id, kind) VALUES (1, 'x'), (2, '%s')" % ("y" * 100),
+              socket_path=d.socket, timeout=30)
+    check_cli(p, 1)
+    assert p.stdout == "INSERT 0 1\n", p.stdout
+    assert '"code":"PC003"' in p.stderr and "1 of 2 rows got no answer" in p.stderr, p.stderr
+    assert t.db.count() == 1
+    p = t.cli("bench", "--rows", "10", "--clients", "1", "--pipeline", "2", socket_path=d.socket,
+              timeout=30)
+    check_cli(p, 1)
+    assert "first error: PC003 request line longer than --max-request-bytes (64)\n" in p.stdout, p.stdout
+    assert t.db.count() == 1
+
+
 # ---------------------------------------------------------------- raw JSON, meta-commands
 
 def test_cli_raw_json_lines(t):
@@ -424,8 +441,16 @@ def test_cli_bench_duration_and_failures(t):
     assert "acked ok: 1, failed: 19\n" in p.stdout, p.stdout
     assert 'first error: 23505 duplicate key value violates unique constraint "t_checks_pkey"' in p.stdout
     assert t.db.count("t_checks") == 1
+    # another table without --row: rows of defaults
+    p = t.cli("bench", "--table", "t_defaults", "--rows", "5", "--clients", "1", "--pipeline", "2",
+              socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert t.db.count("t_defaults") == 5
     p = t.cli("bench", "--rows", "10", "--duration", "1", socket_path=d.socket)
     check_cli(p, 2)
+    p = t.cli("bench", "--rows", "10", "--row", '{"id": 2} x', socket_path=d.socket)
+    check_cli(p, 2)
+    assert "--row must be a JSON object on one line" in p.stderr, p.stderr
     p = t.cli("bench", "--rows", "10", socket_path=os.path.join(t.tmp, "none.sock"))
     check_cli(p, 2)
     assert "none.sock" in p.stderr
