@@ -124,8 +124,8 @@ void config_defaults(struct config *cfg);
  */
 bool config_split_listen(const char *s, char *host, size_t hostsz, long *port);
 
-/* Is the table allowed by --allow-table? `qualified` is "schema.table" or a
- * bare name as the client wrote it. */
+/* Is the table allowed by --allow-table? `schema` is NULL when the client
+ * wrote a bare name; an entry matches only the form the client wrote. */
 bool config_table_allowed(const struct config *cfg, const char *schema, const char *table);
 
 #endif /* PGC_CONFIG_H */

@@ -441,7 +441,7 @@ static bool config_from_env(struct config *cfg, char *err, size_t errsz)
 	for (i = 0; i < N_OPTS; i++) {
 		env_name(config_opts[i].name, name, sizeof(name));
 		val = getenv(name);
-		if (!val || (!*val && config_opts[i].kind != OPT_STRING))
+		if (!val || !*val) /* empty is unset: PGCOALESCE_DSN= leaves DATABASE_URL in charge */
 			continue;
 		if (!opt_apply(cfg, &config_opts[i], val, SRC_ENV, name, err, errsz))
 			return false;

@@ -529,6 +529,11 @@ def test_man_pages_match_help(t):
     opts = help_options(DAEMON)
     assert "--metrics-listen" in opts and "--config" in opts and "--help" in opts, opts
     assert man_options(os.path.join(ROOT, "man", "pgcoalesce.1")) == opts
+    # README calls contrib/pgcoalesce.conf "an example with every option"
+    with open(os.path.join(ROOT, "contrib", "pgcoalesce.conf")) as f:
+        in_example = set(re.findall(r"^#? ?([a-z][a-z-]*) = ", f.read(), re.M))
+    missing = {o[2:] for o in opts} - {"config", "help", "version"} - in_example
+    assert not missing, sorted(missing)
     # the CLI grows on its own branch: every option of its --help is documented, and the
     # page has every option DESIGN.md gives it
     cli = os.path.join(os.path.dirname(DAEMON), "pgcoalesce-cli")

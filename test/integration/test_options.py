@@ -105,16 +105,21 @@ def test_database_from_dsn_env_database_url_and_pg_variables(t):
     assert other.count() == 1
     assert 'dsn_from="DATABASE_URL"' in d.log(), d.log()
     d.stop()
+    # an empty PGCOALESCE_DSN (compose's `${VAR}` of an unset VAR) is unset: DATABASE_URL applies
+    d = t.daemon(dsn=False, env={"PGCOALESCE_DSN": "", "DATABASE_URL": uri})
+    assert d.client().request(insert(5))["ok"] is True
+    assert other.count() == 2
+    d.stop()
     # libpq's own PG* variables
     d = t.daemon(dsn=False, env={"PGHOST": t.cluster.dir, "PGPORT": str(t.cluster.port),
                                  "PGUSER": t.cluster.user, "PGDATABASE": other.name})
     assert d.client().request(insert(3))["ok"] is True
-    assert other.count() == 2
+    assert other.count() == 3
     d.stop()
     # --dsn wins over everything
     d = t.daemon(dsn=t.db.dsn, env={"PGCOALESCE_DSN": other.dsn, "DATABASE_URL": other.dsn})
     assert d.client().request(insert(4))["ok"] is True
-    assert t.db.count() == 2 and other.count() == 2
+    assert t.db.count() == 2 and other.count() == 3
 
 
 def test_log_level_debug_and_error(t):
