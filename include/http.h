@@ -26,6 +26,7 @@
 #define HTTP_TIMEOUT     10.0   /* seconds for a whole exchange */
 #define HTTP_LINGER      2.0    /* seconds to drain the peer after the response */
 #define HTTP_MAX_LISTEN  4      /* listening sockets (addresses of HOST) */
+#define HTTP_ACCEPT_PAUSE 0.1   /* seconds without accepting when out of descriptors */
 
 /*
  * Fill `body` (and *content_type, a static string) for `path` (the request
@@ -40,6 +41,7 @@ struct http_server {
 	struct ev_loop   *loop;
 	int               fds[HTTP_MAX_LISTEN];
 	ev_io             accept_io[HTTP_MAX_LISTEN];
+	ev_timer          accept_pause; /* out of descriptors: accepting resumes when it fires */
 	size_t            nfds;
 	struct http_conn *conns;      /* open */
 	size_t            nconns;

@@ -17,6 +17,7 @@ struct server {
 	int       fd;
 	char     *path;
 	ev_io     accept_io;
+	ev_timer  accept_pause; /* out of descriptors: accepting resumes when it fires */
 	bool      listening;
 	struct log_limit accept_limit;  /* accept() failing (out of descriptors) */
 	struct log_limit refuse_limit;  /* clients refused at --max-clients */

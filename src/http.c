@@ -333,6 +333,26 @@ static void http_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	http_conn_close(c);
 }
 
+/* Out of descriptors: stop accepting for HTTP_ACCEPT_PAUSE seconds. */
+static void http_pause_accepts(struct http_server *hs)
+{
+	size_t i;
+
+	for (i = 0; i < hs->nfds; i++)
+		ev_io_stop(hs->loop, &hs->accept_io[i]);
+	ev_timer_set(&hs->accept_pause, HTTP_ACCEPT_PAUSE, 0.); /* afresh after firing */
+	ev_timer_start(hs->loop, &hs->accept_pause);
+}
+
+static void http_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct http_server *hs = w->data;
+	size_t i;
+
+	for (i = 0; i < hs->nfds; i++)
+		ev_io_start(loop, &hs->accept_io[i]);
+}
+
 static void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct http_server *hs = w->data;
@@ -342,8 +362,11 @@ static void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (k = 0; k < 64; k++) {
 		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				http_pause_accepts(hs); /* else the loop spins on the readable socket */
 			return;
+		}
 		if (hs->nconns >= HTTP_MAX_CONNS) {
 			close(fd);
 			if (log_limit_check(&hs->refuse_limit, ev_now(loop), 10.0, &dropped))
@@ -423,6 +446,8 @@ bool http_listen(struct http_server *hs, struct ev_loop *loop, const char *host,
 	hs->arg = arg;
 	ev_prepare_init(&hs->reaper, http_reap_cb);
 	hs->reaper.data = hs;
+	ev_timer_init(&hs->accept_pause, http_resume_cb, HTTP_ACCEPT_PAUSE, 0.);
+	hs->accept_pause.data = hs;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -467,6 +492,7 @@ void http_close(struct http_server *hs)
 
 	if (!hs->loop)
 		return;
+	ev_timer_stop(hs->loop, &hs->accept_pause);
 	for (i = 0; i < hs->nfds; i++) {
 		ev_io_stop(hs->loop, &hs->accept_io[i]);
 		close(hs->fds[i]);

@@ -19,6 +19,7 @@
 #include "sidecar.h"
 
 #define SERVER_WARN_EVERY 10.0  /* seconds between repeated accept warnings */
+#define SERVER_ACCEPT_PAUSE 0.1 /* seconds without accepting when out of descriptors */
 
 /* Is something accepting connections at `path`? */
 static bool socket_is_live(const struct sockaddr_un *addr)
@@ -81,9 +82,16 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (n = 0; n < 256; n++) {
 		fd = accept4(sc->server.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if ((errno == EMFILE || errno == ENFILE) &&
-			    log_limit_check(&sc->server.accept_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
-				log_warn("accept failed", "error=%s suppressed=%lu", log_q(strerror(errno)), dropped);
+			if (errno != EMFILE && errno != ENFILE)
+				return;
+			/* the pending connection stays in the backlog and the socket
+			 * readable: stop watching it for a while instead of spinning */
+			if (log_limit_check(&sc->server.accept_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
+				log_warn("accept failed: pausing accepts", "error=%s pause_s=%.1f suppressed=%lu",
+					 log_q(strerror(errno)), SERVER_ACCEPT_PAUSE, dropped);
+			ev_io_stop(loop, &sc->server.accept_io);
+			ev_timer_set(&sc->server.accept_pause, SERVER_ACCEPT_PAUSE, 0.); /* afresh after firing */
+			ev_timer_start(loop, &sc->server.accept_pause);
 			return;
 		}
 		if ((long)sc->nclients >= sc->cfg->max_clients) {
@@ -98,18 +106,30 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void server_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sidecar *sc = w->data;
+
+	if (sc->server.listening)
+		ev_io_start(loop, &sc->server.accept_io);
+}
+
 void server_start(struct server *srv, struct sidecar *sc)
 {
 	ev_io_init(&srv->accept_io, server_accept_cb, srv->fd, EV_READ);
 	srv->accept_io.data = sc;
+	ev_timer_init(&srv->accept_pause, server_resume_cb, SERVER_ACCEPT_PAUSE, 0.);
+	srv->accept_pause.data = sc;
 	ev_io_start(sc->loop, &srv->accept_io);
 	srv->listening = true;
 }
 
 void server_close(struct server *srv, struct ev_loop *loop)
 {
-	if (srv->listening)
+	if (srv->listening) {
 		ev_io_stop(loop, &srv->accept_io);
+		ev_timer_stop(loop, &srv->accept_pause);
+	}
 	srv->listening = false;
 	if (srv->fd >= 0) {
 		close(srv->fd);

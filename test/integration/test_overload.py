@@ -5,7 +5,9 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import threading
+import time
 
 from faultkit import Session
 from harness import Client, Failure, insert, wait_for
@@ -168,6 +170,50 @@ def test_max_clients_is_enforced(t):
     a.close()
     c = wait_for(lambda: admitted(d), 10, interval=0.05, what="the freed slot to be used")
     c.close()
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far, from /proc."""
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accepting_without_spinning(t):
+    """When accept() fails for want of file descriptors, the pending
+    connection stays queued and the listening socket stays readable: the
+    sidecar stops watching it for a moment instead of spinning on it (on the
+    Unix socket and on --metrics-listen alike), logs it, and takes the queued
+    clients once descriptors are free again."""
+    d = t.daemon("--metrics-listen", "127.0.0.1:0")
+    host, port = d.metrics_address().rsplit(":", 1)
+    pid = d.proc.pid
+    # the limit bounds descriptor numbers: the lowest limit that leaves two
+    # free (valgrind keeps its own far above, near the old limit)
+    in_use = {fd for fd in map(int, os.listdir("/proc/%d/fd" % pid)) if fd < 1000}
+    limit = next(n for n in range(1, 1000) if n - len([fd for fd in in_use if fd < n]) == 2)
+    soft = [l.split()[3] for l in open("/proc/%d/limits" % pid) if l.startswith("Max open files")][0]
+    restore = ["prlimit", "--pid", str(pid), "--nofile=%s:" % soft]  # the soft limit only: no privilege needed
+    subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:" % limit], check=True)
+    t.cleanups.append(lambda: subprocess.run(restore))
+    held = [Client(d.socket) for _ in range(2)]    # what the limit lets in
+    for c in held:
+        assert c.request({"op": "ping", "id": "held"})["ok"]
+    queued = [Client(d.socket) for _ in range(3)]  # connect() works: the backlog
+    http = socket.create_connection((host, int(port)), timeout=10)
+    wait_for(lambda: "accept failed: pausing accepts" in d.log(), 10, what="the pause to be logged")
+    before = cpu_seconds(pid)
+    time.sleep(1.0)
+    used = cpu_seconds(pid) - before
+    # spinning on a readable socket burns the whole second; pausing, next to nothing
+    assert used < 0.5, "the sidecar used %.2f s of CPU in 1 s while out of descriptors" % used
+    for c in held:
+        c.close()
+    http.close()
+    for c in queued:
+        assert c.request({"op": "ping", "id": "queued"}, timeout=20)["ok"]
+        c.close()
+    subprocess.run(restore, check=True)
+    assert d.scrape()[0] == 200
 
 
 def test_socket_mode(t):
