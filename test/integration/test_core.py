@@ -454,3 +454,27 @@ def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
     acks = c.recv_n(50)
     assert all(a["ok"] for a in acks), acks[:3]
     assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") == 2
+
+
+def test_deferred_constraint_fails_only_its_row(t):
+    """A DEFERRABLE INITIALLY DEFERRED constraint fails at COMMIT, for no row in
+    particular: the batch is written again row by row (constraints immediate),
+    the violating rows fail with their own error, their neighbours commit."""
+    t.db.execute("CREATE TABLE t_deferred (id int, k text, "
+                 "CONSTRAINT t_deferred_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)")
+    t.db.execute("INSERT INTO t_deferred VALUES (0, 'taken')")
+    d = t.daemon("--max-delay-ms", "200", "--eager-flush", "off")
+    c = d.client()
+    reqs = [{"id": i, "table": "t_deferred", "row": {"id": i, "k": "k%d" % i}} for i in range(1, 21)]
+    reqs[4]["row"]["k"] = "taken"   # id 5: a row already stored
+    reqs[8]["row"]["k"] = "k3"      # id 9: a duplicate within the batch (the first wins)
+    c.send(*reqs)
+    acks = c.by_id(c.recv_n(len(reqs)))
+    for i in (5, 9):
+        e = acks[str(i)]["error"]
+        assert e["code"] == "23505" and e["constraint"] == "t_deferred_k", (i, e)
+    assert all(acks[str(i)] == {"id": i, "ok": True} for i in range(1, 21) if i not in (5, 9)), acks
+    assert t.db.rows("SELECT id FROM t_deferred ORDER BY id") == \
+        [{"id": i} for i in range(0, 21) if i not in (5, 9)]
+    st = d.stats()
+    assert st["rows_committed"] == 18 and st["rows_failed"] == 2, st
