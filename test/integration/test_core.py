@@ -478,3 +478,17 @@ def test_deferred_constraint_fails_only_its_row(t):
         [{"id": i} for i in range(0, 21) if i not in (5, 9)]
     st = d.stats()
     assert st["rows_committed"] == 18 and st["rows_failed"] == 2, st
+
+
+def test_batches_larger_than_the_socket_buffer(t):
+    """Rows of 8 kB: each batch (--max-batch-bytes 1 MiB) is far more than the
+    database socket takes at once, so the sidecar writes it as the socket
+    drains. Every row is stored, in several transactions."""
+    d = t.daemon()
+    c = d.client()
+    big = "x" * 8000
+    c.send(*[insert(i, device_id=i, kind=big) for i in range(1000)])
+    acks = c.recv_n(1000, timeout=60)
+    assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
+    assert t.db.scalar("SELECT count(*) = 1000 AND min(length(kind)) = 8000 FROM events") is True
+    assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") >= 8
