@@ -253,3 +253,19 @@ def test_sql_in_names_and_values_is_data(t):
                    "row": {"device_id": 1, "kind": "'); DROP TABLE events; --"}})
     assert a == {"id": 11, "ok": True}, a
     assert t.db.rows("SELECT kind FROM events") == [{"kind": "'); DROP TABLE events; --"}]
+
+
+def test_returned_negative_and_non_finite_numbers(t):
+    """PROTOCOL.md: numeric columns come back as JSON numbers, exact; NaN and
+    Infinity are no JSON numbers, so they come back as strings."""
+    d = t.daemon()
+    c = d.client()
+    c.send_raw('{"id":1,"table":"t_values","returning":["i","b","n","f","r"],"row":'
+               '{"i":-3,"b":-9223372036854775808,"n":-1.50,"f":"NaN","r":"-Infinity"}}\n')
+    line = c.readline().decode()
+    assert line.startswith('{"id":1,"ok":true,"row":{'), line
+    assert json.loads(line)["row"] == {"i": -3, "b": -9223372036854775808, "n": -1.5,
+                                       "f": "NaN", "r": "-Infinity"}, line
+    assert '"n":-1.50' in line, line  # PostgreSQL's exact text, not a float's
+    ack = c.request({"id": 2, "table": "t_values", "row": {"n": "Infinity"}, "returning": ["n"]})
+    assert ack == {"id": 2, "ok": True, "row": {"n": "Infinity"}}, ack
