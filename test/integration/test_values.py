@@ -269,3 +269,20 @@ def test_returned_negative_and_non_finite_numbers(t):
     assert '"n":-1.50' in line, line  # PostgreSQL's exact text, not a float's
     ack = c.request({"id": 2, "table": "t_values", "row": {"n": "Infinity"}, "returning": ["n"]})
     assert ack == {"id": 2, "ok": True, "row": {"n": "Infinity"}}, ack
+
+
+def test_rows_with_many_columns(t):
+    """More than 16 columns (the decoder sorts them another way): every value
+    reaches its own column, and a duplicate among them is still PC002."""
+    t.db.execute("CREATE TABLE t_wide (id serial, %s)" % ", ".join("c%02d int" % i for i in range(40)))
+    d = t.daemon()
+    c = d.client()
+    row = {"c%02d" % i: 100 + i for i in reversed(range(40))}
+    ack = c.request({"id": 1, "table": "t_wide", "row": row, "returning": ["c39", "c00"]})
+    assert ack == {"id": 1, "ok": True, "row": {"c39": 139, "c00": 100}}, ack
+    c.send_raw('{"id":2,"table":"t_wide","row":{%s,"c07":1}}\n' %
+               ",".join('"c%02d":%d' % (i, i) for i in range(40)))
+    ack = c.recv()
+    assert ack["error"]["code"] == "PC002" and '"c07"' in ack["error"]["message"], ack
+    stored = t.db.rows("SELECT * FROM t_wide")
+    assert stored == [dict({"id": 1}, **{"c%02d" % i: 100 + i for i in range(40)})], stored
