@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+from faultkit import Session
 from harness import Client, Failure, insert, wait_for
 
 
@@ -282,6 +283,26 @@ def test_requests_after_shutdown_began_get_pc005(t):
     assert c.recv() == {"id": 1, "ok": True}
     assert d.wait_exit(30) == 0
     assert t.db.count() == 1
+
+
+def test_second_signal_during_shutdown_changes_nothing(t):
+    """A supervisor that signals again (SIGINT after SIGTERM) while the drain
+    waits: logged, and the drain goes on; every row is written, exit 0."""
+    d = t.daemon("--max-delay-ms", "600000", "--eager-flush", "off")
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
+    c = d.client()
+    c.send(*[insert(i) for i in range(10)])
+    wait_for(lambda: d.stats()["pending_rows"] == 10, 10, what="rows pending")
+    d.send_signal(signal.SIGTERM)
+    wait_for(lambda: "shutting down" in d.log(), 10, what="shutdown to begin")
+    d.send_signal(signal.SIGINT)
+    wait_for(lambda: "shutdown already in progress" in d.log(), 10, what="the second signal to be seen")
+    assert d.proc.poll() is None, d.log()
+    holder.release()
+    acks = c.recv_n(10)
+    assert sorted(a["id"] for a in acks) == list(range(10)) and all(a["ok"] for a in acks), acks
+    assert d.wait_exit(30) == 0, d.log()
+    assert t.db.count() == 10
 
 
 def subprocess_psql_lock(t):
