@@ -266,7 +266,7 @@ def test_requests_after_shutdown_began_get_pc005(t):
     c.send(insert(1))
     wait_for(lambda: d.stats()["pending_rows"] == 1, 10, what="row pending")
     # hold shutdown open: lock the table so the drain cannot finish at once
-    lock = subprocess_psql_lock(t)
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
     try:
         d.send_signal(signal.SIGTERM)
         wait_for(lambda: "shutting down" in d.log(), 10, what="shutdown to begin")
@@ -279,7 +279,7 @@ def test_requests_after_shutdown_began_get_pc005(t):
         except OSError:
             pass
     finally:
-        lock.communicate("COMMIT;\n", timeout=30)
+        holder.release()
     assert c.recv() == {"id": 1, "ok": True}
     assert d.wait_exit(30) == 0
     assert t.db.count() == 1
@@ -303,17 +303,6 @@ def test_second_signal_during_shutdown_changes_nothing(t):
     assert sorted(a["id"] for a in acks) == list(range(10)) and all(a["ok"] for a in acks), acks
     assert d.wait_exit(30) == 0, d.log()
     assert t.db.count() == 10
-
-
-def subprocess_psql_lock(t):
-    """A psql session holding an ACCESS EXCLUSIVE lock on events until COMMIT is written."""
-    import subprocess
-    p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", t.db.dsn], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
-    p.stdin.flush()
-    assert p.stdout.readline().strip() == "locked"
-    return p
 
 
 def test_alter_table_add_column_while_running(t):
@@ -460,7 +449,7 @@ def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
     batches on the other connections."""
     d = t.daemon("--max-delay-ms", "60000", "--connections", "2")
     c = d.client()
-    lock = subprocess_psql_lock(t)
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
     try:
         c.send(insert(1))
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcoalesce' " \
@@ -471,7 +460,7 @@ def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
         time.sleep(0.3)  # room for a wrong second batch to start; the check below must see none
         assert t.db.scalar(waiting) == 1, "a second batch started while the first was in flight"
     finally:
-        lock.communicate("COMMIT;\n", timeout=30)
+        holder.release()
     acks = c.recv_n(50)
     assert all(a["ok"] for a in acks), acks[:3]
     assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") == 2
