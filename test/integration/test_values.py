@@ -286,3 +286,25 @@ def test_rows_with_many_columns(t):
     assert ack["error"]["code"] == "PC002" and '"c07"' in ack["error"]["message"], ack
     stored = t.db.rows("SELECT * FROM t_wide")
     assert stored == [dict({"id": 1}, **{"c%02d" % i: 100 + i for i in range(40)})], stored
+
+
+def test_more_column_sets_than_prepared_statements(t):
+    """Rows naming 256 different sets of columns, one at a time, then the same
+    sets again: each connection holds at most 128 prepared statements and
+    starts over past that. Every value still reaches its own column."""
+    t.db.execute("CREATE TABLE t_sets (id serial, %s)" % ", ".join("c%d int" % i for i in range(8)))
+    d = t.daemon()
+    c = d.client()
+    sets = [[k for k in range(8) if m >> k & 1] for m in range(1, 256)]
+    for rnd in range(2):
+        for m, cols in enumerate(sets):
+            rid = rnd * 1000 + m
+            ack = c.request({"id": rid, "table": "t_sets", "row": {"c%d" % k: rid * 10 + k for k in cols}})
+            assert ack == {"id": rid, "ok": True}, ack
+    rows = t.db.rows("SELECT * FROM t_sets")
+    assert len(rows) == 2 * len(sets), len(rows)
+    for r in rows:
+        rid = next(r["c%d" % k] for k in range(8) if r["c%d" % k] is not None) // 10
+        want = sets[rid % 1000]
+        assert r == dict({"id": r["id"]}, **{"c%d" % k: rid * 10 + k if k in want else None
+                                             for k in range(8)}), r
