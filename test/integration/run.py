@@ -114,6 +114,13 @@ def main():
                 failed += 1
                 print("FAIL %s (%.1fs)\n%s" % (name, dt, "".join(
                     "    " + l + "\n" for l in err.rstrip().splitlines())), flush=True)
+    except BaseException as ex:  # the cluster, not a test: the tests left are not run, so not passed
+        ran = passed + failed
+        failed += 1
+        print("FAIL the run itself (after %d tests; %d not run)\n%s" % (ran, len(tests) - ran, "".join(
+            "    " + l + "\n" for l in traceback.format_exc().rstrip().splitlines())), flush=True)
+        if not isinstance(ex, Exception):
+            raise
     finally:
         run.cluster.stop("immediate")
         if os.environ.get("PGC_KEEP") == "1" or failed:

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+from faultkit import Session
 from harness import Client, Failure, insert, wait_for
 
 
@@ -106,10 +107,13 @@ def test_group_flushes_at_max_batch_rows_before_the_deadline(t):
     assert all(a["ok"] for a in acks), acks[:3]
     assert t.db.count() == 200
     assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") == 2
-    assert d.stats()["pending_rows"] == 50
+    # the last 50 lines may still be unread when the acks of the first 200 arrive
+    st = wait_for(lambda: (lambda s: s if s["rows_received"] == 250 else None)(d.stats()), 10,
+                  what="every row read")
+    assert st["pending_rows"] == 50, st
     ack = c.request({"op": "flush", "id": "f"})
     rest = [ack] + c.recv_n(50)
-    assert sum(1 for a in rest if a.get("id") == "f") == 1, rest
+    assert rest[-1] == {"id": "f", "ok": True} and all(a["ok"] for a in rest), rest  # after every earlier row
     assert t.db.count() == 250
 
 
@@ -120,8 +124,12 @@ def test_group_flushes_at_max_batch_bytes(t):
     c.send(*[insert(i, device_id=i, kind=big) for i in range(40)])
     acks = c.recv_n(19, timeout=20)  # ~1 KB a row: a group is ready at 20 KB, a batch holds <= 20 KB
     assert all(a["ok"] for a in acks), acks[:3]
-    wait_for(lambda: t.db.count() + d.stats()["pending_rows"] == 40, 10, what="batches to settle")
-    pending = d.stats()["pending_rows"]
+    # committed + pending is 40 as soon as every row is read (pending counts
+    # rows in flight too): wait for no batch in flight instead
+    st = wait_for(lambda: (lambda s: s if s["rows_received"] == 40 and s["batches_in_flight"] == 0
+                           else None)(d.stats()), 10, what="batches to settle")
+    pending = st["pending_rows"]
+    assert t.db.count() == 40 - pending, (t.db.count(), st)
     assert 1 <= pending <= 19, pending  # what is left waits for the (long) deadline
     per_xact = t.db.scalar("SELECT max(n) FROM (SELECT count(*) AS n FROM events GROUP BY xmin::text) x")
     assert per_xact <= 19, per_xact
@@ -258,7 +266,7 @@ def test_requests_after_shutdown_began_get_pc005(t):
     c.send(insert(1))
     wait_for(lambda: d.stats()["pending_rows"] == 1, 10, what="row pending")
     # hold shutdown open: lock the table so the drain cannot finish at once
-    lock = subprocess_psql_lock(t)
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
     try:
         d.send_signal(signal.SIGTERM)
         wait_for(lambda: "shutting down" in d.log(), 10, what="shutdown to begin")
@@ -271,21 +279,30 @@ def test_requests_after_shutdown_began_get_pc005(t):
         except OSError:
             pass
     finally:
-        lock.communicate("COMMIT;\n", timeout=30)
+        holder.release()
     assert c.recv() == {"id": 1, "ok": True}
     assert d.wait_exit(30) == 0
     assert t.db.count() == 1
 
 
-def subprocess_psql_lock(t):
-    """A psql session holding an ACCESS EXCLUSIVE lock on events until COMMIT is written."""
-    import subprocess
-    p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", t.db.dsn], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
-    p.stdin.flush()
-    assert p.stdout.readline().strip() == "locked"
-    return p
+def test_second_signal_during_shutdown_changes_nothing(t):
+    """A supervisor that signals again (SIGINT after SIGTERM) while the drain
+    waits: logged, and the drain goes on; every row is written, exit 0."""
+    d = t.daemon("--max-delay-ms", "600000", "--eager-flush", "off")
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
+    c = d.client()
+    c.send(*[insert(i) for i in range(10)])
+    wait_for(lambda: d.stats()["pending_rows"] == 10, 10, what="rows pending")
+    d.send_signal(signal.SIGTERM)
+    wait_for(lambda: "shutting down" in d.log(), 10, what="shutdown to begin")
+    d.send_signal(signal.SIGINT)
+    wait_for(lambda: "shutdown already in progress" in d.log(), 10, what="the second signal to be seen")
+    assert d.proc.poll() is None, d.log()
+    holder.release()
+    acks = c.recv_n(10)
+    assert sorted(a["id"] for a in acks) == list(range(10)) and all(a["ok"] for a in acks), acks
+    assert d.wait_exit(30) == 0, d.log()
+    assert t.db.count() == 10
 
 
 def test_alter_table_add_column_while_running(t):
@@ -432,7 +449,7 @@ def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
     batches on the other connections."""
     d = t.daemon("--max-delay-ms", "60000", "--connections", "2")
     c = d.client()
-    lock = subprocess_psql_lock(t)
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
     try:
         c.send(insert(1))
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcoalesce' " \
@@ -443,7 +460,45 @@ def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
         time.sleep(0.3)  # room for a wrong second batch to start; the check below must see none
         assert t.db.scalar(waiting) == 1, "a second batch started while the first was in flight"
     finally:
-        lock.communicate("COMMIT;\n", timeout=30)
+        holder.release()
     acks = c.recv_n(50)
     assert all(a["ok"] for a in acks), acks[:3]
     assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") == 2
+
+
+def test_deferred_constraint_fails_only_its_row(t):
+    """A DEFERRABLE INITIALLY DEFERRED constraint fails at COMMIT, for no row in
+    particular: the batch is written again row by row (constraints immediate),
+    the violating rows fail with their own error, their neighbours commit."""
+    t.db.execute("CREATE TABLE t_deferred (id int, k text, "
+                 "CONSTRAINT t_deferred_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)")
+    t.db.execute("INSERT INTO t_deferred VALUES (0, 'taken')")
+    d = t.daemon("--max-delay-ms", "200", "--eager-flush", "off")
+    c = d.client()
+    reqs = [{"id": i, "table": "t_deferred", "row": {"id": i, "k": "k%d" % i}} for i in range(1, 21)]
+    reqs[4]["row"]["k"] = "taken"   # id 5: a row already stored
+    reqs[8]["row"]["k"] = "k3"      # id 9: a duplicate within the batch (the first wins)
+    c.send(*reqs)
+    acks = c.by_id(c.recv_n(len(reqs)))
+    for i in (5, 9):
+        e = acks[str(i)]["error"]
+        assert e["code"] == "23505" and e["constraint"] == "t_deferred_k", (i, e)
+    assert all(acks[str(i)] == {"id": i, "ok": True} for i in range(1, 21) if i not in (5, 9)), acks
+    assert t.db.rows("SELECT id FROM t_deferred ORDER BY id") == \
+        [{"id": i} for i in range(0, 21) if i not in (5, 9)]
+    st = d.stats()
+    assert st["rows_committed"] == 18 and st["rows_failed"] == 2, st
+
+
+def test_batches_larger_than_the_socket_buffer(t):
+    """Rows of 8 kB: each batch (--max-batch-bytes 1 MiB) is far more than the
+    database socket takes at once, so the sidecar writes it as the socket
+    drains. Every row is stored, in several transactions."""
+    d = t.daemon()
+    c = d.client()
+    big = "x" * 8000
+    c.send(*[insert(i, device_id=i, kind=big) for i in range(1000)])
+    acks = c.recv_n(1000, timeout=60)
+    assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
+    assert t.db.scalar("SELECT count(*) = 1000 AND min(length(kind)) = 8000 FROM events") is True
+    assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") >= 8

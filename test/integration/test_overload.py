@@ -304,3 +304,29 @@ def test_ever_new_table_and_column_names_do_not_grow_memory_for_good(t):
     assert st["tables"]["public.events"]["rows_committed"] == 1, st["tables"]
     assert st["tables"]["public.events"]["rows_failed"] == n, st["tables"]
     assert c.request(insert(1)) == {"id": 1, "ok": True}
+
+
+def test_client_reading_slowly_is_paused_not_disconnected(t):
+    """A client that pipelines many requests and reads its answers only a
+    while later: once its unread answers pass half of --max-client-output-bytes
+    it is no longer read (its sends block) instead of growing to the limit
+    and being disconnected; once it reads, it gets every answer."""
+    d = t.daemon("--max-client-output-bytes", "65536")
+    c = d.client(timeout=60)
+    n = 50000  # about 1.6 MB of answers: far more than the socket buffers hold
+    errors = []
+
+    def send():
+        try:
+            c.send(*[{"op": "ping", "id": i} for i in range(n)])
+        except Exception as ex:  # reported below
+            errors.append(ex)
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    sender.join(1.0)  # reading nothing meanwhile; the sender is held back
+    assert sender.is_alive(), "the sidecar read every request while its answers were not read"
+    answers = c.recv_n(n, timeout=60)
+    sender.join(30)
+    assert not errors, errors
+    assert [a["id"] for a in answers] == list(range(n)) and all(a["ok"] for a in answers), answers[:3]
+    assert "not reading its acks" not in d.log()

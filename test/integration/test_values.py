@@ -278,3 +278,58 @@ def test_sql_in_names_and_values_is_data(t):
                    "row": {"device_id": 1, "kind": "'); DROP TABLE events; --"}})
     assert a == {"id": 11, "ok": True}, a
     assert t.db.rows("SELECT kind FROM events") == [{"kind": "'); DROP TABLE events; --"}]
+
+
+def test_returned_negative_and_non_finite_numbers(t):
+    """PROTOCOL.md: numeric columns come back as JSON numbers, exact; NaN and
+    Infinity are no JSON numbers, so they come back as strings."""
+    d = t.daemon()
+    c = d.client()
+    c.send_raw('{"id":1,"table":"t_values","returning":["i","b","n","f","r"],"row":'
+               '{"i":-3,"b":-9223372036854775808,"n":-1.50,"f":"NaN","r":"-Infinity"}}\n')
+    line = c.readline().decode()
+    assert line.startswith('{"id":1,"ok":true,"row":{'), line
+    assert json.loads(line)["row"] == {"i": -3, "b": -9223372036854775808, "n": -1.5,
+                                       "f": "NaN", "r": "-Infinity"}, line
+    assert '"n":-1.50' in line, line  # PostgreSQL's exact text, not a float's
+    ack = c.request({"id": 2, "table": "t_values", "row": {"n": "Infinity"}, "returning": ["n"]})
+    assert ack == {"id": 2, "ok": True, "row": {"n": "Infinity"}}, ack
+
+
+def test_rows_with_many_columns(t):
+    """More than 16 columns (the decoder sorts them another way): every value
+    reaches its own column, and a duplicate among them is still PC002."""
+    t.db.execute("CREATE TABLE t_wide (id serial, %s)" % ", ".join("c%02d int" % i for i in range(40)))
+    d = t.daemon()
+    c = d.client()
+    row = {"c%02d" % i: 100 + i for i in reversed(range(40))}
+    ack = c.request({"id": 1, "table": "t_wide", "row": row, "returning": ["c39", "c00"]})
+    assert ack == {"id": 1, "ok": True, "row": {"c39": 139, "c00": 100}}, ack
+    c.send_raw('{"id":2,"table":"t_wide","row":{%s,"c07":1}}\n' %
+               ",".join('"c%02d":%d' % (i, i) for i in range(40)))
+    ack = c.recv()
+    assert ack["error"]["code"] == "PC002" and '"c07"' in ack["error"]["message"], ack
+    stored = t.db.rows("SELECT * FROM t_wide")
+    assert stored == [dict({"id": 1}, **{"c%02d" % i: 100 + i for i in range(40)})], stored
+
+
+def test_more_column_sets_than_prepared_statements(t):
+    """Rows naming 256 different sets of columns, one at a time, then the same
+    sets again: each connection holds at most 128 prepared statements and
+    starts over past that. Every value still reaches its own column."""
+    t.db.execute("CREATE TABLE t_sets (id serial, %s)" % ", ".join("c%d int" % i for i in range(8)))
+    d = t.daemon()
+    c = d.client()
+    sets = [[k for k in range(8) if m >> k & 1] for m in range(1, 256)]
+    for rnd in range(2):
+        for m, cols in enumerate(sets):
+            rid = rnd * 1000 + m
+            ack = c.request({"id": rid, "table": "t_sets", "row": {"c%d" % k: rid * 10 + k for k in cols}})
+            assert ack == {"id": rid, "ok": True}, ack
+    rows = t.db.rows("SELECT * FROM t_sets")
+    assert len(rows) == 2 * len(sets), len(rows)
+    for r in rows:
+        rid = next(r["c%d" % k] for k in range(8) if r["c%d" % k] is not None) // 10
+        want = sets[rid % 1000]
+        assert r == dict({"id": r["id"]}, **{"c%d" % k: rid * 10 + k if k in want else None
+                                             for k in range(8)}), r
