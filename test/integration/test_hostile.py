@@ -229,7 +229,7 @@ def test_sql_injection_in_names_is_only_data(t):
 def test_shutdown_answers_pc005(t):
     """After SIGTERM: new requests get PC005 at once (ping still answered);
     rows not written within --shutdown-timeout-ms get PC005 and are not stored."""
-    d = t.daemon("--shutdown-timeout-ms", "1000")
+    d = t.daemon("--shutdown-timeout-ms", "3000")
     holder = Session(t, "BEGIN; LOCK TABLE t_keyed IN ACCESS EXCLUSIVE MODE;", "holder")
     c = d.client()
     c.send(*[insert("p%d" % i, "t_keyed", k="p%d" % i) for i in range(10)])
