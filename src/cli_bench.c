@@ -476,7 +476,8 @@ static int bench_report(struct bench *b)
 
 	if (b->show_progress)
 		fprintf(stderr, "\r\033[K");
-	qsort(b->lat_us, b->nlat, sizeof(*b->lat_us), cmp_u32);
+	if (b->nlat)
+		qsort(b->lat_us, b->nlat, sizeof(*b->lat_us), cmp_u32); /* lat_us is NULL until the first ack */
 	printf("pgcoalesce-cli bench: table %s, %ld clients x %ld in flight, ", b->table_json,
 	       b->o.clients, b->o.pipeline);
 	if (b->o.rows)
