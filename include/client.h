@@ -1,14 +1,22 @@
 /*
- * client.h — one application connection: input framing, output of acks.
+ * client.h — application connections: input framing, output of acks.
  *
- * Reads large chunks, frames them into lines (linebuf) and hands each line to
- * sidecar_handle_line(). Acks are appended to the output buffer and written
- * once per loop iteration (sidecar's before-sleep hook calls
- * client_flush_output), so a flush of 1000 rows costs one write per client.
+ * Each client reads large chunks, frames them into lines (linebuf) and hands
+ * each line to its set's ops->on_line (the sidecar's dispatch: a callback
+ * table, like PgBouncer's sbuf_cb_t, so this module never calls up). Acks are
+ * appended to the client's output buffer and written once per loop iteration
+ * (client_set_flush_output, from the sidecar's before-sleep hook), so a flush
+ * of 1000 rows costs one write per client.
  *
- * A client is reference-counted by its pending rows: when the peer goes away
- * its fd is closed at once, but the struct lives until its last row is
- * completed, and is freed at the loop boundary.
+ * Reading pauses while the client holds more than half of
+ * --max-client-output-bytes of unread acks (it is disconnected past all of
+ * it), and while ops->may_read says no (the sidecar's backpressure); paused
+ * clients are re-checked by client_set_resume_paused before the loop sleeps.
+ *
+ * A client is reference-counted by the rows (and `flush` requests) the
+ * ledger holds for it: when the peer goes away its fd is closed at once, but
+ * the struct lives until the last of them completes, and is freed at the loop
+ * boundary (client_set_reap).
  */
 #ifndef PGC_CLIENT_H
 #define PGC_CLIENT_H
@@ -20,9 +28,21 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "config.h"
 #include "linebuf.h"
 
-struct sidecar;
+struct client;
+
+/* What a client calls back (the owner's handlers). */
+struct client_ops {
+	/* One framed request line (NUL at line[len]). */
+	void (*on_line)(void *arg, struct client *c, const char *line, size_t len);
+	/* A line longer than --max-request-bytes was skipped. */
+	void (*on_too_long)(void *arg, struct client *c);
+	/* May `c` be read now (backpressure)? */
+	bool (*may_read)(void *arg, const struct client *c);
+	void *arg;
+};
 
 enum client_state {
 	CLIENT_OPEN = 0,  /* reading requests, writing acks */
@@ -30,45 +50,62 @@ enum client_state {
 	CLIENT_CLOSED,    /* fd closed; waits for its pending rows, then freed */
 };
 
-struct client {
-	struct sidecar   *sc;
-	struct client    *prev, *next;   /* sidecar's list of live clients */
-	struct client    *out_next;      /* in the list of clients with output to write */
-	struct client    *free_next;     /* in the list of clients to free */
-	bool              in_out_list;
-	bool              read_paused;   /* backpressure: not reading */
-	bool              in_free_list;
-	uint64_t          id;
-	int               fd;
-	enum client_state state;
-	ev_io             rio, wio;
-	struct linebuf    in;
-	struct buf        out;           /* acks not yet written */
-	size_t            pending_rows;  /* rows accepted, not yet completed */
+struct client_set {
+	struct ev_loop     *loop;
+	const struct config *cfg;         /* max-request-bytes, max-client-output-bytes */
+	struct client_ops   ops;
+	struct client      *clients;       /* live clients */
+	size_t              n;
+	uint64_t            total;         /* clients accepted since start */
+	struct client      *out_list;      /* clients with output to write */
+	struct client      *free_list;     /* closed, to free at the loop boundary */
+	bool                recheck;       /* some client is paused: re-check before sleeping */
 };
 
+struct client {
+	struct client_set *set;
+	struct client     *prev, *next;   /* set->clients */
+	struct client     *out_next;      /* set->out_list */
+	struct client     *free_next;     /* set->free_list */
+	bool               in_out_list;
+	bool               read_paused;   /* backpressure: not reading */
+	bool               in_free_list;
+	uint64_t           id;
+	int                fd;
+	enum client_state  state;
+	ev_io              rio, wio;
+	struct linebuf     in;
+	struct buf         out;           /* acks not yet written */
+	size_t             pending_rows;  /* rows (and flush requests) held for it, not yet answered */
+};
+
+void client_set_init(struct client_set *set, struct ev_loop *loop, const struct config *cfg,
+		     const struct client_ops *ops);
+/* Close every client, write nothing more, free them all (exit). */
+void client_set_free(struct client_set *set);
+
 /* Take ownership of an accepted socket. */
-struct client *client_new(struct sidecar *sc, int fd);
+struct client *client_new(struct client_set *set, int fd);
 
 /* Queue one response line (the caller's text, without the newline). */
 void client_send_line(struct client *c, const char *line, size_t len);
 
 /* Write queued output of every client that has some (before-sleep hook). */
-void client_flush_output(struct sidecar *sc);
+void client_set_flush_output(struct client_set *set);
+/* Does any client still have output queued? */
+bool client_set_output_pending(const struct client_set *set);
+/* Resume paused clients that may read now (before-sleep hook). */
+void client_set_resume_paused(struct client_set *set);
+/* Limits changed (reload): re-check paused clients before sleeping. */
+void client_set_recheck(struct client_set *set);
+/* Free clients that are closed and referenced by nothing (loop boundary). */
+void client_set_reap(struct client_set *set);
 
-/* Process buffered lines and (re)start reading, unless blocked again. */
-void client_resume(struct client *c);
-
-/* Stop reading (backpressure); buffered lines wait. */
-void client_pause(struct client *c);
-
-/* A row of this client completed. */
+/* The ledger holds one more row (or flush request) for `c` / one less. */
+void client_row_taken(struct client *c);
 void client_row_done(struct client *c);
 
 /* Close the connection now (error, output limit, shutdown). */
 void client_close(struct client *c, const char *reason);
-
-/* Free clients that are closed and have no pending rows (loop boundary). */
-void client_reap(struct sidecar *sc);
 
 #endif /* PGC_CLIENT_H */

@@ -36,17 +36,19 @@ enum config_source {
 struct config {
 	char   *socket_path;
 	mode_t  socket_mode;
-	long    max_batch_rows;
-	long    max_batch_bytes;
-	long    max_delay_ms;
-	long    connections;
-	long    max_pending_rows;
+	/* sizes and counts (parsed as integers within their ranges) */
+	size_t  max_batch_rows;
+	size_t  max_batch_bytes;
+	size_t  connections;
+	size_t  max_pending_rows;
+	size_t  max_request_bytes;
+	size_t  max_clients;
+	size_t  max_client_output_bytes;
+	/* durations in seconds (the options are given in milliseconds) */
+	double  max_delay;
+	double  retry_timeout;
+	double  shutdown_timeout;
 	enum overload_mode overload;
-	long    retry_timeout_ms;
-	long    shutdown_timeout_ms;
-	long    max_request_bytes;
-	long    max_clients;
-	long    max_client_output_bytes;
 	bool    eager_flush;     /* flush as soon as a connection is free */
 	char  **allow_tables;    /* NULL-terminated; NULL means every table */
 	size_t  n_allow_tables;

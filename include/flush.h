@@ -1,42 +1,53 @@
 /*
- * flush.h — writing groups to PostgreSQL: batches and their fate.
+ * flush.h — the flusher: ready groups onto database connections.
  *
- * A batch takes up to --max-batch-rows rows of one ready group onto an idle
- * connection and runs this state machine (each state commented in flush.c):
- *
- *   SCHEMA?  -> EXEC (BEGIN; xid; INSERT per colset; Sync)
- *            -> COMMIT (COMMIT; Sync)                -> ack every row
- *   EXEC error, row-attributable -> ISOLATE (savepoint per row, same xact)
- *   transient error / lost before COMMIT -> BACKOFF -> retry
- *   lost during COMMIT -> RESOLVE (pg_xact_status on a new connection)
- *
- * Rows are acked only after COMMIT returned (or pg_xact_status said
- * committed). A failed row is never in the database.
+ * It owns the connection pool and the batches (batch.h). Before the loop
+ * sleeps, flush_schedule gives every idle connection work: first a batch
+ * waiting for one (a retry, an in-doubt COMMIT to resolve), then the next
+ * ready group's rows as a new batch. Rows are completed through the ledger.
  */
 #ifndef PGC_FLUSH_H
 #define PGC_FLUSH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-struct sidecar;
-struct pgconn;
+#include <ev.h>
 
-/* pgconn callbacks (installed by sidecar.c). */
-void flush_conn_idle(struct pgconn *pc);
+#include "batch.h"
+#include "config.h"
+#include "group.h"
+#include "ledger.h"
+#include "pgconn.h"
+#include "stats.h"
 
-/* Start batches on idle connections for ready groups and waiting work. */
-void flush_schedule(struct sidecar *sc);
+struct flusher {
+	struct ev_loop        *loop;
+	const struct config   *cfg;
+	struct ledger         *ledger;
+	struct group_registry *groups;
+	struct pgpool          pool;
+	struct batch_env       batches;
+};
 
-/* Number of batches in flight (started, not completed). */
-int flush_in_flight(const struct sidecar *sc);
+/* Set up and start connecting (--connections connections to cfg->dsn). */
+void flush_init(struct flusher *fl, struct ev_loop *loop, const struct config *cfg,
+		struct stats *stats, struct ledger *ledger, struct group_registry *groups);
+/* Close the connections; batches still live are freed without acks (exit). */
+void flush_free(struct flusher *fl);
+
+/* Start batches on idle connections for waiting batches and ready groups. */
+void flush_schedule(struct flusher *fl);
+
+/* Batches started and not yet ended. */
+size_t flush_in_flight(const struct flusher *fl);
+/* Database connections up. */
+int flush_db_up(const struct flusher *fl);
 
 /* Fail rows that waited past --retry-timeout-ms while the database is down. */
-void flush_expire_waiting(struct sidecar *sc);
+void flush_expire_waiting(struct flusher *fl);
 
 /* Shutdown timeout: give up on everything still pending (PC005 / PC007). */
-void flush_abandon_all(struct sidecar *sc);
-
-void flush_init(struct sidecar *sc);
-void flush_free(struct sidecar *sc);
+void flush_abandon_all(struct flusher *fl);
 
 #endif /* PGC_FLUSH_H */

@@ -71,14 +71,14 @@ struct group_registry {
 	size_t         max_rows;
 	size_t         max_bytes;
 	bool           eager;      /* a non-empty group is ready at once (--eager-flush) */
-	/* called when a group becomes ready (to start flushes) */
-	void         (*on_ready)(void *arg);
-	void          *on_ready_arg;
 };
 
+/*
+ * Ready groups wait in the registry's queue (group_pop_ready) until the
+ * flusher takes them before the loop sleeps: becoming ready calls nobody.
+ */
 void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
-			 double max_delay, size_t max_rows, size_t max_bytes,
-			 void (*on_ready)(void *), void *arg);
+			 double max_delay, size_t max_rows, size_t max_bytes);
 
 /*
  * Eager mode: a group is ready as soon as it holds a row, so it is flushed
@@ -145,8 +145,8 @@ struct group *group_pop_ready(struct group_registry *reg);
 
 /*
  * Detach up to max_rows rows (and max_bytes, at least one row) from the
- * group's head into a NULL-terminated-length array; *n set to the count.
- * Re-arms the deadline for what is left.
+ * group's head into a new array of *n rows (the caller frees it). Re-arms
+ * the deadline for what is left.
  */
 struct row **group_take_rows(struct group_registry *reg, struct group *g, size_t *n);
 

@@ -4,8 +4,9 @@
  * same figures as the `stats` request's JSON.
  *
  * Both are rendered from one place (struct stats, the groups' table_stats,
- * the pool and the client list), so a scrape and a `stats` answer taken at
- * the same moment agree. The series are listed in README "Operating".
+ * the ledger, the flusher and the client set, read through struct
+ * metrics_src), so a scrape and a `stats` answer taken at the same moment
+ * agree. The series are listed in README "Operating".
  */
 #ifndef PGC_METRICS_H
 #define PGC_METRICS_H
@@ -13,32 +14,48 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "buf.h"
+#include "client.h"
+#include "config.h"
+#include "flush.h"
+#include "group.h"
 #include "http.h"
+#include "ledger.h"
 #include "stats.h"
 
-struct sidecar;
+/* Where the figures come from (all read, never changed). */
+struct metrics_src {
+	struct ev_loop          *loop;
+	const struct config     *cfg;
+	const struct stats      *stats;
+	struct group_registry   *groups;
+	const struct ledger     *ledger;
+	const struct flusher    *flusher;
+	const struct client_set *clients;
+};
 
 struct metrics {
-	struct sidecar     *sc;
+	struct metrics_src  src;
 	struct http_server  http;
 	bool                listening;
 };
 
 /*
- * Serve GET /metrics on sc->cfg->metrics_listen (nothing if unset). On
+ * Serve GET /metrics on src->cfg->metrics_listen (nothing if unset). On
  * failure prints one line on stderr and returns false.
  */
-bool metrics_start(struct metrics *m, struct sidecar *sc);
+bool metrics_start(struct metrics *m, const struct metrics_src *src);
 void metrics_stop(struct metrics *m);
 /* The bound address ("127.0.0.1:9187"), or NULL when off. */
 const char *metrics_address(const struct metrics *m);
 
 /* The whole exposition text. */
-void metrics_render(struct sidecar *sc, struct buf *out);
+void metrics_render(const struct metrics *m, struct buf *out);
 
 /* The `stats` response's "stats" member: ,"stats":{...} (PROTOCOL.md). */
-void metrics_stats_json(struct sidecar *sc, struct buf *out);
+void metrics_stats_json(const struct metrics *m, struct buf *out);
 
 /* ---- exposition format writers (exposed for tests) ---- */
 

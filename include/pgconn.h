@@ -39,8 +39,6 @@ struct pgconn_ops {
 	void (*on_result)(struct pgconn *pc, void *job, int tag, size_t arg, PGresult *res);
 	/* The connection broke while `job` owned it; its queue is gone. */
 	void (*on_lost)(struct pgconn *pc, void *job);
-	/* A connection became idle (connected, or its job released it). */
-	void (*on_idle)(struct pgconn *pc);
 	/* The number of live connections changed (db up/down). */
 	void (*on_count)(void *arg, int up);
 	void *arg;
@@ -145,10 +143,12 @@ enum pgpool_xid_fate pgpool_xid_fate(const struct pgpool *pool, unsigned long ep
 /* An idle connection, or NULL. */
 struct pgconn *pgpool_idle(struct pgpool *pool);
 
-/* Give an idle connection to `job` (state BUSY). */
+/* Give an idle connection to `job` (state BUSY). It must be IDLE. */
 void pgconn_acquire(struct pgconn *pc, void *job);
-/* The job is done and the pipeline is empty: back to IDLE (calls on_idle). */
-void pgconn_release(struct pgconn *pc);
+/* `job` is done with its connection, whose pipeline is empty: back to IDLE. */
+void pgconn_release(struct pgconn *pc, void *job);
+/* `job` starts over on the connection it holds; the pipeline must be empty. */
+void pgconn_reuse(struct pgconn *pc, void *job);
 
 /*
  * Queue one command (PQsendQueryParams, text parameters, text results).

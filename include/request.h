@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "errdata.h"
 #include "group.h"
 #include "jsontext.h"
 #include "jsontok.h"
@@ -28,7 +29,7 @@ struct request {
 	                             * unreadable; valid until the next request_decode */
 	struct group   *group;      /* insert: the table's group */
 	struct row     *row;        /* insert: the decoded row (owned by caller) */
-	const char     *err_code;   /* NULL on success, else a PC code */
+	enum pc_code    err;        /* PC_NONE on success */
 	char            err_message[256];
 };
 
@@ -55,7 +56,7 @@ void request_decoder_free(struct request_decoder *d);
 
 /*
  * Decode `line` (len bytes, NUL at line[len]). Always fills req->id_json.
- * On failure req->err_code is set and no row is created.
+ * On failure req->err is set (with err_message) and no row is created.
  */
 void request_decode(struct request_decoder *d, const char *line, size_t len,
 		    double now, struct request *req);

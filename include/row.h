@@ -1,9 +1,9 @@
 /*
  * row.h — one accepted insert: its values, who to ack, and its outcome.
  *
- * A row is created by request decoding, waits in its table's group, travels
- * in a batch to PostgreSQL and is completed exactly once (row_complete in
- * sidecar.c), which writes its ack and frees it.
+ * A row is created by request decoding, accepted by the ledger, waits in its
+ * table's group, travels in a batch to PostgreSQL and is completed exactly
+ * once (ledger_complete), which writes its ack and frees it.
  */
 #ifndef PGC_ROW_H
 #define PGC_ROW_H
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "errdata.h"
 
 struct client;
 struct colset;
@@ -36,7 +37,7 @@ struct value {
 enum row_outcome {
 	ROW_PENDING = 0,  /* not yet written */
 	ROW_WRITTEN,      /* inserted in the batch's open transaction; ok once it commits */
-	ROW_FAILED,       /* has its own error ack in `result` */
+	ROW_FAILED,       /* failed on its own: `error` says why */
 };
 
 struct row {
@@ -51,7 +52,8 @@ struct row {
 	size_t          n_returning;
 	size_t          bytes;       /* size of values, for --max-batch-bytes */
 	enum row_outcome outcome;
-	struct buf      result;      /* error ack, or the RETURNING object text */
+	struct buf      returned;    /* the RETURNING object's JSON text, if it asked for one */
+	struct errdata  error;       /* why it failed (set once outcome is ROW_FAILED) */
 	struct value    values[];    /* colset->n values */
 };
 

@@ -9,11 +9,15 @@
 
 #include <ev.h>
 
+#include "client.h"
+#include "config.h"
 #include "log.h"
 
-struct sidecar;
-
+/* The listening socket; each connection it accepts becomes a client of `clients`. */
 struct server {
+	struct ev_loop    *loop;
+	const struct config *cfg;   /* --max-clients */
+	struct client_set *clients;
 	int       fd;
 	char     *path;
 	ev_io     accept_io;
@@ -29,8 +33,9 @@ struct server {
  * line on stderr and returns false.
  */
 bool server_listen(struct server *srv, const char *path, mode_t mode);
-/* Start accepting on the loop. */
-void server_start(struct server *srv, struct sidecar *sc);
+/* Start accepting on the loop into `clients` (at most --max-clients at once). */
+void server_start(struct server *srv, struct ev_loop *loop, const struct config *cfg,
+		  struct client_set *clients);
 /* Stop accepting, close and unlink the socket. */
 void server_close(struct server *srv, struct ev_loop *loop);
 

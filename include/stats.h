@@ -7,7 +7,8 @@
  * table_stats. They are updated where things happen: a row accepted
  * (stats_row_received), a row acked (stats_row_done, from row_complete), a
  * batch ended (stats_batch_done, from batch_finish), a request refused
- * before a row was accepted (stats_request_rejected).
+ * before a row was accepted (stats_request_rejected). Per-table views for
+ * rendering are built by metrics.c, their only reader.
  */
 #ifndef PGC_STATS_H
 #define PGC_STATS_H
@@ -17,11 +18,9 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-struct group_registry;
+#include "errdata.h"
 
 #define HISTOGRAM_MAX_BUCKETS 20
-#define STATS_PC_CODES        10   /* PC000 .. PC009 */
 
 /* A Prometheus-style histogram with fixed upper bounds (+Inf implied). */
 struct histogram {
@@ -62,8 +61,7 @@ struct stats {
 	uint64_t batches_retried;    /* ended after at least one retry */
 	uint64_t retries;            /* batch attempts retried after a transient failure */
 	uint64_t in_doubt_resolved;
-	uint64_t clients_total;
-	uint64_t rejected[STATS_PC_CODES]; /* requests answered PC00N before a row was accepted */
+	uint64_t rejected[PC_CODES]; /* requests answered PC00N before a row was accepted */
 	uint64_t config_reloads;     /* SIGHUP reloads that succeeded */
 	uint64_t config_reload_errors;
 	bool     config_last_reload_ok;
@@ -80,33 +78,9 @@ void stats_row_done(struct stats *st, struct table_stats *t, const char *code, d
 void stats_batch_done(struct stats *st, size_t rows, size_t ok, size_t failed, bool retried,
 		      double seconds);
 /* A request answered with a PC error before any row was accepted. */
-void stats_request_rejected(struct stats *st, const char *code);
+void stats_request_rejected(struct stats *st, enum pc_code pc);
 
-/* A table's figures, groups naming the same table merged (see stats_collect_tables). */
-struct table_view {
-	const char        *name;      /* "schema.table" once resolved, else as clients named it */
-	uint64_t           received, committed, failed, pending;
-	struct code_count *codes;     /* failed by SQLSTATE, sorted */
-	size_t             ncodes;
-};
-
-struct table_views {
-	struct table_view *v;         /* sorted by name */
-	size_t             n;
-};
-
-/* The most tables reported one by one; the rest are merged as "(other)". */
-#define STATS_MAX_TABLES 1000
-
-/*
- * Every group with rows, merged by display name ("events" and
- * "public.events" are one table once resolved), sorted by name. Names
- * point into the groups: use before the loop runs again.
- */
-void stats_collect_tables(struct group_registry *reg, struct table_views *out);
-void stats_tables_free(struct table_views *tv);
-
-/* Failures by SQLSTATE class (first two characters), summed over tables; sorted. */
-void stats_failed_by_class(const struct table_views *tv, struct code_count **out, size_t *n);
+/* Add k to the count of `code` (its first codelen characters) in *v[*n], growing it. */
+void code_counts_add(struct code_count **v, size_t *n, const char *code, size_t codelen, uint64_t k);
 
 #endif /* PGC_STATS_H */

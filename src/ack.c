@@ -45,103 +45,12 @@ static void put_field(struct buf *out, const char *key, const char *val)
 	jsontext_put_text(out, val, strlen(val));  /* a sidecar message may be cut mid-character */
 }
 
-void ack_error(struct buf *out, const char *id_json, const char *code, const char *message)
-{
-	ack_head(out, id_json, false);
-	buf_puts(out, ",\"error\":{\"code\":");
-	jsontext_put_string(out, code, strlen(code));
-	put_field(out, "message", message);
-	buf_puts(out, "}}");
-}
-
-/* Just past `,"ok":false,"error":{"code":"` in an error ack, or NULL. */
-static const char *ack_error_start(const char *ack, size_t len)
-{
-	static const char mark[] = ",\"ok\":false,\"error\":{\"code\":\"";
-	const char *p = ack ? memmem(ack, len, mark, sizeof(mark) - 1) : NULL;
-
-	return p ? p + sizeof(mark) - 1 : NULL;
-}
-
-bool ack_error_code(const char *ack, size_t len, char code[6])
-{
-	const char *p = ack_error_start(ack, len);
-	size_t i;
-
-	code[0] = '\0';
-	if (!p)
-		return false;
-	for (i = 0; i < 5; i++)
-		if (p + i >= ack + len || !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'Z')))
-			return false;
-	if (p + 5 >= ack + len || p[5] != '"')
-		return false;
-	memcpy(code, p, 5);
-	code[5] = '\0';
-	return true;
-}
-
-bool ack_error_message(const char *ack, size_t len, struct buf *out)
-{
-	static const char key[] = ",\"message\":";
-	const char *p = ack_error_start(ack, len), *q, *end = ack + len;
-
-	if (!p || (size_t)(end - p) < 6 + sizeof(key) - 1 || memcmp(p + 6, key, sizeof(key) - 1) != 0)
-		return false;
-	p += 6 + sizeof(key) - 1;           /* at the message's opening quote */
-	if (p >= end || *p != '"')
-		return false;
-	for (q = p + 1; q < end && *q != '"'; q += *q == '\\' ? 2 : 1)
-		;
-	if (q >= end)
-		return false;
-	jsontext_unescape(out, p, (size_t)(q - p) + 1);
-	return true;
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? pgc_strdup(s) : NULL;
-}
-
-void pg_error_from_result(struct pg_error *e, const PGresult *res)
-{
-	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-	pg_error_clear(e);
-	e->code = pgc_strdup(code ? code : "XX000");
-	e->message = pgc_strdup(msg ? msg : PQresultErrorMessage(res));
-	e->detail = dup_or_null(PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
-	e->hint = dup_or_null(PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
-	e->column = dup_or_null(PQresultErrorField(res, PG_DIAG_COLUMN_NAME));
-	e->constraint = dup_or_null(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME));
-}
-
-void pg_error_set(struct pg_error *e, const char *code, const char *message)
-{
-	pg_error_clear(e);
-	e->code = pgc_strdup(code);
-	e->message = pgc_strdup(message);
-}
-
-void pg_error_clear(struct pg_error *e)
-{
-	free(e->code);
-	free(e->message);
-	free(e->detail);
-	free(e->hint);
-	free(e->column);
-	free(e->constraint);
-	memset(e, 0, sizeof(*e));
-}
-
-void ack_pg_error(struct buf *out, const char *id_json, const struct pg_error *e)
+void ack_error(struct buf *out, const char *id_json, const struct errdata *e)
 {
 	ack_head(out, id_json, false);
 	buf_puts(out, ",\"error\":{\"code\":");
 	jsontext_put_string(out, e->code, strlen(e->code));
-	put_field(out, "message", e->message);
+	put_field(out, "message", e->message ? e->message : "");
 	put_field(out, "detail", e->detail);
 	put_field(out, "hint", e->hint);
 	put_field(out, "column", e->column);

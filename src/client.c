@@ -10,48 +10,56 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "sidecar.h"
 
 #define CLIENT_READ_CHUNK 65536
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void client_resume(struct client *c);
 
-struct client *client_new(struct sidecar *sc, int fd)
+void client_set_init(struct client_set *set, struct ev_loop *loop, const struct config *cfg,
+		     const struct client_ops *ops)
+{
+	memset(set, 0, sizeof(*set));
+	set->loop = loop;
+	set->cfg = cfg;
+	set->ops = *ops;
+}
+
+struct client *client_new(struct client_set *set, int fd)
 {
 	struct client *c = pgc_calloc(1, sizeof(*c));
 
-	c->sc = sc;
+	c->set = set;
 	c->fd = fd;
-	c->id = ++sc->next_client_id;
-	linebuf_init(&c->in, (size_t)sc->cfg->max_request_bytes);
+	c->id = ++set->total;
+	linebuf_init(&c->in, set->cfg->max_request_bytes);
 	buf_init(&c->out);
 	ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
-	c->next = sc->clients;
-	if (sc->clients)
-		sc->clients->prev = c;
-	sc->clients = c;
-	sc->nclients++;
-	sc->stats.clients_total++;
-	log_info("client connected", "client=%llu clients=%zu", (unsigned long long)c->id, sc->nclients);
+	c->next = set->clients;
+	if (set->clients)
+		set->clients->prev = c;
+	set->clients = c;
+	set->n++;
+	log_info("client connected", "client=%llu clients=%zu", (unsigned long long)c->id, set->n);
 	client_resume(c);
 	return c;
 }
 
 static void client_unlink(struct client *c)
 {
-	struct sidecar *sc = c->sc;
+	struct client_set *set = c->set;
 
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		sc->clients = c->next;
+		set->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	sc->nclients--;
+	set->n--;
 }
 
 /* Schedule for freeing at the loop boundary if nothing refers to it. */
@@ -60,13 +68,13 @@ static void client_maybe_free(struct client *c)
 	if (c->state != CLIENT_CLOSED || c->pending_rows || c->in_free_list)
 		return;
 	c->in_free_list = true;
-	c->free_next = c->sc->free_list;
-	c->sc->free_list = c;
+	c->free_next = c->set->free_list;
+	c->set->free_list = c;
 }
 
 void client_close(struct client *c, const char *reason)
 {
-	struct ev_loop *loop = c->sc->loop;
+	struct ev_loop *loop = c->set->loop;
 
 	if (c->state == CLIENT_CLOSED)
 		return;
@@ -83,31 +91,46 @@ void client_close(struct client *c, const char *reason)
 	client_maybe_free(c);
 }
 
+void client_row_taken(struct client *c)
+{
+	c->pending_rows++;
+}
+
 void client_row_done(struct client *c)
 {
 	c->pending_rows--;
 	client_maybe_free(c);
 }
 
-void client_reap(struct sidecar *sc)
+void client_set_reap(struct client_set *set)
 {
 	struct client *c;
 
-	/* runs after client_flush_output emptied out_list, so no list refers to c */
-	while ((c = sc->free_list)) {
-		sc->free_list = c->free_next;
+	/* runs after client_set_flush_output emptied out_list, so no list refers to c */
+	while ((c = set->free_list)) {
+		set->free_list = c->free_next;
 		free(c);
 	}
 }
 
+void client_set_free(struct client_set *set)
+{
+	while (set->clients)
+		client_close(set->clients, "shutdown");
+	client_set_flush_output(set);
+	client_set_reap(set);
+}
+
 void client_send_line(struct client *c, const char *line, size_t len)
 {
+	struct client_set *set = c->set;
+
 	if (c->state == CLIENT_CLOSED)
 		return;
 	buf_reserve(&c->out, len + 1);
 	buf_append(&c->out, line, len);
 	buf_putc(&c->out, '\n');
-	if ((long)c->out.len > c->sc->cfg->max_client_output_bytes) {
+	if (c->out.len > set->cfg->max_client_output_bytes) {
 		log_warn("client disconnected: not reading its acks", "client=%llu unread_bytes=%zu",
 			 (unsigned long long)c->id, c->out.len);
 		client_close(c, "output limit");
@@ -115,8 +138,8 @@ void client_send_line(struct client *c, const char *line, size_t len)
 	}
 	if (!c->in_out_list) {
 		c->in_out_list = true;
-		c->out_next = c->sc->out_list;
-		c->sc->out_list = c;
+		c->out_next = set->out_list;
+		set->out_list = c;
 	}
 }
 
@@ -131,7 +154,7 @@ static bool client_write(struct client *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				ev_io_start(c->sc->loop, &c->wio);
+				ev_io_start(c->set->loop, &c->wio);
 				return true;
 			}
 			client_close(c, strerror(errno));
@@ -139,24 +162,34 @@ static bool client_write(struct client *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
-	ev_io_stop(c->sc->loop, &c->wio);
+	ev_io_stop(c->set->loop, &c->wio);
 	if (c->read_paused)
-		c->sc->paused_clients = true; /* resumed before the loop sleeps, if allowed */
+		c->set->recheck = true; /* resumed before the loop sleeps, if allowed */
 	if (c->state == CLIENT_INPUT_DONE && !c->pending_rows)
 		client_close(c, "done");
 	return true;
 }
 
-void client_flush_output(struct sidecar *sc)
+void client_set_flush_output(struct client_set *set)
 {
 	struct client *c;
 
-	while ((c = sc->out_list)) {
-		sc->out_list = c->out_next;
+	while ((c = set->out_list)) {
+		set->out_list = c->out_next;
 		c->in_out_list = false;
 		if (c->state != CLIENT_CLOSED)
 			client_write(c);
 	}
+}
+
+bool client_set_output_pending(const struct client_set *set)
+{
+	const struct client *c;
+
+	for (c = set->clients; c; c = c->next)
+		if (c->out.len)
+			return true;
+	return false;
 }
 
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -164,21 +197,36 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	client_write(w->data);
 }
 
-/* Hand buffered lines to the sidecar while it lets us. */
+/*
+ * May `c` be read now? Not while it holds more than half of
+ * --max-client-output-bytes of unread acks (the soft limit: it reads again
+ * once it has read them), nor while the owner's backpressure says no.
+ */
+static bool client_may_read(const struct client *c)
+{
+	const struct client_set *set = c->set;
+
+	if (c->out.len > set->cfg->max_client_output_bytes / 2)
+		return false;
+	return set->ops.may_read(set->ops.arg, c);
+}
+
+/* Hand buffered lines to the owner while it lets us. */
 static void client_process_lines(struct client *c)
 {
+	const struct client_ops *ops = &c->set->ops;
 	const char *line;
 	size_t len;
 	enum linebuf_status st;
 
-	while (c->state != CLIENT_CLOSED && sidecar_may_read(c->sc, c)) {
+	while (c->state != CLIENT_CLOSED && client_may_read(c)) {
 		st = linebuf_next(&c->in, &line, &len);
 		if (st == LINEBUF_NEED_MORE)
 			break;
 		if (st == LINEBUF_TOO_LONG)
-			sidecar_line_too_long(c->sc, c);
+			ops->on_too_long(ops->arg, c);
 		else
-			sidecar_handle_line(c->sc, c, line, len);
+			ops->on_line(ops->arg, c, line, len);
 	}
 }
 
@@ -197,9 +245,19 @@ static void client_input_done(struct client *c)
 			return; /* paused with lines left: resumed later */
 	}
 	c->state = CLIENT_INPUT_DONE;
-	ev_io_stop(c->sc->loop, &c->rio);
+	ev_io_stop(c->set->loop, &c->rio);
 	if (!c->pending_rows && !c->out.len)
 		client_close(c, "peer closed");
+}
+
+/* Stop reading (backpressure); buffered lines wait. */
+static void client_pause(struct client *c)
+{
+	if (c->state != CLIENT_OPEN || c->read_paused)
+		return;
+	c->read_paused = true;
+	c->set->recheck = true;
+	ev_io_stop(c->set->loop, &c->rio);
 }
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -218,20 +276,12 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	client_process_lines(c);
-	if (c->state != CLIENT_CLOSED && !sidecar_may_read(c->sc, c))
+	if (c->state != CLIENT_CLOSED && !client_may_read(c))
 		client_pause(c);
 }
 
-void client_pause(struct client *c)
-{
-	if (c->state != CLIENT_OPEN || c->read_paused)
-		return;
-	c->read_paused = true;
-	c->sc->paused_clients = true;
-	ev_io_stop(c->sc->loop, &c->rio);
-}
-
-void client_resume(struct client *c)
+/* Process buffered lines and (re)start reading, unless blocked again. */
+static void client_resume(struct client *c)
 {
 	if (c->state != CLIENT_OPEN)
 		return;
@@ -239,9 +289,32 @@ void client_resume(struct client *c)
 	client_process_lines(c);
 	if (c->state != CLIENT_OPEN)
 		return;
-	if (!sidecar_may_read(c->sc, c)) {
+	if (!client_may_read(c)) {
 		client_pause(c);
 		return;
 	}
-	ev_io_start(c->sc->loop, &c->rio);
+	ev_io_start(c->set->loop, &c->rio);
+}
+
+void client_set_recheck(struct client_set *set)
+{
+	set->recheck = true;
+}
+
+void client_set_resume_paused(struct client_set *set)
+{
+	struct client *c, *next;
+
+	if (!set->recheck)
+		return;
+	set->recheck = false;
+	for (c = set->clients; c; c = next) {
+		next = c->next;
+		if (!c->read_paused)
+			continue;
+		if (client_may_read(c))
+			client_resume(c);
+		else
+			set->recheck = true;
+	}
 }

@@ -22,7 +22,8 @@
 
 enum opt_kind {
 	OPT_STRING,
-	OPT_LONG,
+	OPT_COUNT,     /* an integer in [min, max], stored as size_t */
+	OPT_MS,        /* milliseconds in [min, max], stored as double seconds */
 	OPT_MODE,
 	OPT_OVERLOAD,
 	OPT_LOG_LEVEL,
@@ -39,7 +40,7 @@ struct opt {
 	const char   *name;     /* flag without the leading dashes */
 	enum opt_kind kind;
 	size_t        offset;   /* into struct config */
-	long          min, max; /* OPT_LONG range */
+	long          min, max; /* OPT_COUNT / OPT_MS range */
 	const char   *dflt;
 	const char   *arg;      /* placeholder in --help */
 	const char   *help;
@@ -57,29 +58,29 @@ static const struct opt config_opts[] = {
 	  "permissions of the socket file (octal)", 0 },
 	{ "dsn", OPT_STRING, OFF(dsn), 0, 0, NULL, "CONNINFO",
 	  "libpq conninfo or URI (else DATABASE_URL, else PG* variables)", 0 },
-	{ "max-batch-rows", OPT_LONG, OFF(max_batch_rows), 1, 1000000, "1000", "N",
+	{ "max-batch-rows", OPT_COUNT, OFF(max_batch_rows), 1, 1000000, "1000", "N",
 	  "flush a table's group when it holds N rows", OPT_RELOAD },
-	{ "max-batch-bytes", OPT_LONG, OFF(max_batch_bytes), 1, 1L << 30, "1048576", "N",
+	{ "max-batch-bytes", OPT_COUNT, OFF(max_batch_bytes), 1, 1L << 30, "1048576", "N",
 	  "... or N bytes of values", OPT_RELOAD },
-	{ "max-delay-ms", OPT_LONG, OFF(max_delay_ms), 0, 3600000, "5", "N",
+	{ "max-delay-ms", OPT_MS, OFF(max_delay), 0, 3600000, "5", "N",
 	  "... or when its oldest row has waited N ms", OPT_RELOAD },
 	{ "eager-flush", OPT_BOOL, OFF(eager_flush), 0, 0, "on", "on|off",
 	  "also flush a group as soon as a database connection is free", OPT_RELOAD },
-	{ "connections", OPT_LONG, OFF(connections), 1, 256, "2", "N",
+	{ "connections", OPT_COUNT, OFF(connections), 1, 256, "2", "N",
 	  "database connections in the pool", 0 },
-	{ "max-pending-rows", OPT_LONG, OFF(max_pending_rows), 1, 100000000, "100000", "N",
+	{ "max-pending-rows", OPT_COUNT, OFF(max_pending_rows), 1, 100000000, "100000", "N",
 	  "rows accepted but not yet acked, at most", OPT_RELOAD },
 	{ "overload", OPT_OVERLOAD, OFF(overload), 0, 0, "block", "block|reject",
 	  "at max-pending-rows: stop reading (block) or answer PC004 (reject)", OPT_RELOAD },
-	{ "retry-timeout-ms", OPT_LONG, OFF(retry_timeout_ms), 0, 86400000, "30000", "N",
+	{ "retry-timeout-ms", OPT_MS, OFF(retry_timeout), 0, 86400000, "30000", "N",
 	  "retry transient failures for N ms, then PC006", OPT_RELOAD },
-	{ "shutdown-timeout-ms", OPT_LONG, OFF(shutdown_timeout_ms), 0, 86400000, "30000", "N",
+	{ "shutdown-timeout-ms", OPT_MS, OFF(shutdown_timeout), 0, 86400000, "30000", "N",
 	  "on SIGTERM, give pending rows N ms to be written", OPT_RELOAD },
-	{ "max-request-bytes", OPT_LONG, OFF(max_request_bytes), 64, 1L << 30, "1048576", "N",
+	{ "max-request-bytes", OPT_COUNT, OFF(max_request_bytes), 64, 1L << 30, "1048576", "N",
 	  "longest request line; longer ones get PC003", 0 },
-	{ "max-clients", OPT_LONG, OFF(max_clients), 1, 1000000, "1024", "N",
+	{ "max-clients", OPT_COUNT, OFF(max_clients), 1, 1000000, "1024", "N",
 	  "concurrent client connections, at most", OPT_RELOAD },
-	{ "max-client-output-bytes", OPT_LONG, OFF(max_client_output_bytes), 1024, 1L << 30,
+	{ "max-client-output-bytes", OPT_COUNT, OFF(max_client_output_bytes), 1024, 1L << 30,
 	  "16777216", "N", "unread acks a client may hold before it is disconnected", OPT_RELOAD },
 	{ "allow-table", OPT_TABLES, OFF(allow_tables), 0, 0, NULL, "NAME",
 	  "accept only this table (repeatable; env and file: comma-separated)", OPT_RELOAD },
@@ -248,10 +249,15 @@ static bool opt_store(struct config *cfg, const struct opt *o, const char *val)
 		free(*(char **)(base + o->offset));
 		*(char **)(base + o->offset) = pgc_strdup(val);
 		return true;
-	case OPT_LONG:
+	case OPT_COUNT:
 		if (!parse_long(val, o->min, o->max, &l))
 			return false;
-		*(long *)(base + o->offset) = l;
+		*(size_t *)(base + o->offset) = (size_t)l;
+		return true;
+	case OPT_MS:
+		if (!parse_long(val, o->min, o->max, &l))
+			return false;
+		*(double *)(base + o->offset) = (double)l / 1000.0;
 		return true;
 	case OPT_MODE:
 		l = strtol(val, &end, 8);
@@ -311,7 +317,7 @@ static bool opt_apply(struct config *cfg, const struct opt *o, const char *val,
 		cfg->source[idx] = (unsigned char)src;
 		return true;
 	}
-	if (o->kind == OPT_LONG)
+	if (o->kind == OPT_COUNT || o->kind == OPT_MS)
 		errf(err, errsz, "invalid value \"%s\" for %s (expected an integer from %ld to %ld)",
 		     val, where, o->min, o->max);
 	else if (o->kind == OPT_LISTEN)
@@ -620,8 +626,11 @@ static void opt_format(const struct config *cfg, const struct opt *o, struct buf
 		s = *(char *const *)(base + o->offset);
 		buf_puts(out, s ? s : (o->kind == OPT_LISTEN ? "off" : ""));
 		break;
-	case OPT_LONG:
-		buf_printf(out, "%ld", *(const long *)(base + o->offset));
+	case OPT_COUNT:
+		buf_printf(out, "%zu", *(const size_t *)(base + o->offset));
+		break;
+	case OPT_MS:
+		buf_printf(out, "%.0f", *(const double *)(base + o->offset) * 1000.0);
 		break;
 	case OPT_MODE:
 		buf_printf(out, "%04o", (unsigned)*(const mode_t *)(base + o->offset));
@@ -649,7 +658,7 @@ static void opt_format(const struct config *cfg, const struct opt *o, struct buf
 /* Move o's value from `from` into `to` (what `to` had goes to `from`). */
 static void opt_move(struct config *to, struct config *from, const struct opt *o)
 {
-	char *a = (char *)to, *b = (char *)from, tmp[sizeof(long) > sizeof(char *) ? sizeof(long) : sizeof(char *)];
+	char *a = (char *)to, *b = (char *)from, tmp[sizeof(double) > sizeof(char *) ? sizeof(double) : sizeof(char *)];
 	size_t size;
 
 	switch (o->kind) {
@@ -663,7 +672,8 @@ static void opt_move(struct config *to, struct config *from, const struct opt *o
 		return;
 	}
 	case OPT_STRING: case OPT_LISTEN: size = sizeof(char *); break;
-	case OPT_LONG: size = sizeof(long); break;
+	case OPT_COUNT: size = sizeof(size_t); break;
+	case OPT_MS: size = sizeof(double); break;
 	case OPT_MODE: size = sizeof(mode_t); break;
 	case OPT_OVERLOAD: size = sizeof(enum overload_mode); break;
 	case OPT_LOG_LEVEL: case OPT_LOG_FORMAT: size = sizeof(int); break;

@@ -33,8 +33,7 @@ static void group_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
-			 double max_delay, size_t max_rows, size_t max_bytes,
-			 void (*on_ready)(void *), void *arg)
+			 double max_delay, size_t max_rows, size_t max_bytes)
 {
 	memset(reg, 0, sizeof(*reg));
 	reg->loop = loop;
@@ -44,8 +43,6 @@ void group_registry_init(struct group_registry *reg, struct ev_loop *loop,
 	reg->max_delay = max_delay;
 	reg->max_rows = max_rows;
 	reg->max_bytes = max_bytes;
-	reg->on_ready = on_ready;
-	reg->on_ready_arg = arg;
 }
 
 static void colset_free(struct colset *cs)
@@ -231,8 +228,6 @@ void group_make_ready(struct group_registry *reg, struct group *g)
 	if (!g->nrows)
 		return;
 	ready_push(reg, g);
-	if (reg->on_ready)
-		reg->on_ready(reg->on_ready_arg);
 }
 
 static bool group_full(const struct group_registry *reg, const struct group *g)
@@ -308,8 +303,6 @@ void group_make_all_ready(struct group_registry *reg)
 				ev_timer_stop(reg->loop, &g->deadline);
 				ready_push(reg, g);
 			}
-	if (reg->ready_head && reg->on_ready)
-		reg->on_ready(reg->on_ready_arg);
 }
 
 struct group *group_pop_ready(struct group_registry *reg)

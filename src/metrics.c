@@ -9,11 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "flush.h"
 #include "jsontext.h"
 #include "log.h"
-#include "sidecar.h"
 
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -105,6 +102,129 @@ void expo_histogram(struct buf *out, const char *name, const char *help, const s
 	buf_printf(out, "\n%s_count %llu\n", name, (unsigned long long)h->count);
 }
 
+/* ---- per-table views ---- */
+
+/* A table's figures, groups naming the same table merged (see collect_tables). */
+struct table_view {
+	const char        *name;      /* "schema.table" once resolved, else as clients named it */
+	uint64_t           received, committed, failed, pending;
+	struct code_count *codes;     /* failed by SQLSTATE, sorted */
+	size_t             ncodes;
+};
+
+struct table_views {
+	struct table_view *v;         /* sorted by name */
+	size_t             n;
+};
+
+/* The most tables reported one by one; the rest are merged as "(other)". */
+#define MAX_TABLES 1000
+
+static void collect_group(struct group *g, void *arg)
+{
+	struct table_views *tv = arg;
+	struct table_view *v;
+
+	if (!g->pending && !g->stats.rows_received && !g->stats.rows_committed && !g->stats.rows_failed)
+		return;
+	tv->v = pgc_realloc(tv->v, (tv->n + 1) * sizeof(*tv->v));
+	v = &tv->v[tv->n++];
+	memset(v, 0, sizeof(*v));
+	v->name = g->display;
+	v->received = g->stats.rows_received;
+	v->committed = g->stats.rows_committed;
+	v->failed = g->stats.rows_failed;
+	v->pending = g->pending;
+	if (g->stats.nfailed) {
+		v->codes = pgc_malloc(g->stats.nfailed * sizeof(*v->codes));
+		memcpy(v->codes, g->stats.failed, g->stats.nfailed * sizeof(*v->codes));
+		v->ncodes = g->stats.nfailed;
+	}
+}
+
+static int view_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct table_view *)a)->name, ((const struct table_view *)b)->name);
+}
+
+static int code_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct code_count *)a)->code, ((const struct code_count *)b)->code);
+}
+
+/* Add b's figures into a; b's codes are freed. */
+static void view_merge(struct table_view *a, struct table_view *b)
+{
+	size_t k;
+
+	a->received += b->received;
+	a->committed += b->committed;
+	a->failed += b->failed;
+	a->pending += b->pending;
+	for (k = 0; k < b->ncodes; k++)
+		code_counts_add(&a->codes, &a->ncodes, b->codes[k].code, strlen(b->codes[k].code), b->codes[k].n);
+	free(b->codes);
+	b->codes = NULL;
+	b->ncodes = 0;
+}
+
+/*
+ * Every group with rows, merged by display name ("events" and
+ * "public.events" are one table once resolved), sorted by name. Names
+ * point into the groups: use before the loop runs again.
+ */
+static void collect_tables(struct group_registry *reg, struct table_views *out)
+{
+	size_t i, n = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	group_foreach(reg, collect_group, out);
+	if (!out->n)
+		return;
+	qsort(out->v, out->n, sizeof(*out->v), view_cmp);
+	for (i = 0; i < out->n; i++) {
+		if (n && strcmp(out->v[n - 1].name, out->v[i].name) == 0) {
+			view_merge(&out->v[n - 1], &out->v[i]);
+		} else if (n == MAX_TABLES) {
+			out->v[n - 1].name = "(other)";
+			view_merge(&out->v[n - 1], &out->v[i]);
+		} else {
+			out->v[n++] = out->v[i];
+		}
+	}
+	out->n = n;
+	for (i = 0; i < n; i++)
+		if (out->v[i].ncodes > 1)
+			qsort(out->v[i].codes, out->v[i].ncodes, sizeof(*out->v[i].codes), code_cmp);
+}
+
+static void tables_free(struct table_views *tv)
+{
+	size_t i;
+
+	for (i = 0; i < tv->n; i++)
+		free(tv->v[i].codes);
+	free(tv->v);
+	tv->v = NULL;
+	tv->n = 0;
+}
+
+/* Failures by SQLSTATE class (first two characters), summed over tables; sorted. */
+static void failed_by_class(const struct table_views *tv, struct code_count **out, size_t *n)
+{
+	size_t i, k;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < tv->n; i++)
+		for (k = 0; k < tv->v[i].ncodes; k++)
+			code_counts_add(out, n, tv->v[i].codes[k].code, strlen(tv->v[i].codes[k].code) >= 2 ? 2 : 0,
+					tv->v[i].codes[k].n);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), code_cmp);
+}
+
 /* ---- the page ---- */
 
 static void family_value(struct buf *out, const char *name, const char *type, const char *help,
@@ -182,9 +302,9 @@ static void render_rows(struct buf *out, const struct table_views *tv)
 			 "Rows accepted and not yet acked, by table", FIG_PENDING);
 }
 
-static void render_batches(struct buf *out, struct sidecar *sc)
+static void render_batches(struct buf *out, const struct metrics_src *src)
 {
-	const struct stats *st = &sc->stats;
+	const struct stats *st = src->stats;
 
 	family_value(out, "pgcoalesce_batches_committed_total", "counter",
 		     "Batches whose transaction committed (some of their rows may have failed on their own)",
@@ -200,28 +320,29 @@ static void render_batches(struct buf *out, struct sidecar *sc)
 		     "Commits in doubt (connection lost during COMMIT) resolved with pg_xact_status",
 		     (double)st->in_doubt_resolved);
 	family_value(out, "pgcoalesce_batches_in_flight", "gauge",
-		     "Batches started and not yet ended", (double)flush_in_flight(sc));
+		     "Batches started and not yet ended", (double)flush_in_flight(src->flusher));
 }
 
-static void render_state(struct buf *out, struct sidecar *sc)
+static void render_state(struct buf *out, const struct metrics_src *src)
 {
-	const struct stats *st = &sc->stats;
+	const struct stats *st = src->stats;
+	int up = flush_db_up(src->flusher);
 	struct buf labels;
 
 	family_value(out, "pgcoalesce_pending_rows", "gauge", "Rows accepted and not yet acked",
-		     (double)sc->pending_rows);
+		     (double)src->ledger->pending_rows);
 	family_value(out, "pgcoalesce_max_pending_rows", "gauge", "The --max-pending-rows limit",
-		     (double)sc->cfg->max_pending_rows);
+		     (double)src->cfg->max_pending_rows);
 	family_value(out, "pgcoalesce_clients_connected", "gauge", "Client connections open",
-		     (double)sc->nclients);
+		     (double)src->clients->n);
 	family_value(out, "pgcoalesce_client_connections_total", "counter",
-		     "Client connections accepted", (double)st->clients_total);
+		     "Client connections accepted", (double)src->clients->total);
 	family_value(out, "pgcoalesce_db_connections", "gauge", "Database connections configured (--connections)",
-		     (double)sc->cfg->connections);
+		     (double)src->cfg->connections);
 	family_value(out, "pgcoalesce_db_connections_up", "gauge", "Database connections up",
-		     (double)sc->pool.up);
+		     (double)up);
 	family_value(out, "pgcoalesce_db_up", "gauge", "1 if at least one database connection is up",
-		     sc->pool.up > 0 ? 1 : 0);
+		     up > 0 ? 1 : 0);
 	expo_family(out, "pgcoalesce_config_reloads_total", "counter", "SIGHUP reloads of the --config file, by result");
 	expo_sample(out, "pgcoalesce_config_reloads_total", "result=\"ok\"", (double)st->config_reloads);
 	expo_sample(out, "pgcoalesce_config_reloads_total", "result=\"error\"", (double)st->config_reload_errors);
@@ -236,22 +357,23 @@ static void render_state(struct buf *out, struct sidecar *sc)
 		     st->started_at);
 }
 
-void metrics_render(struct sidecar *sc, struct buf *out)
+void metrics_render(const struct metrics *m, struct buf *out)
 {
+	const struct metrics_src *src = &m->src;
 	struct table_views tv;
 
-	stats_collect_tables(&sc->groups, &tv);
+	collect_tables(src->groups, &tv);
 	render_rows(out, &tv);
-	family_rejected(out, &sc->stats);
-	render_batches(out, sc);
-	render_state(out, sc);
-	expo_histogram(out, "pgcoalesce_batch_rows", "Rows per batch (one transaction)", &sc->stats.batch_rows);
+	family_rejected(out, src->stats);
+	render_batches(out, src);
+	render_state(out, src);
+	expo_histogram(out, "pgcoalesce_batch_rows", "Rows per batch (one transaction)", &src->stats->batch_rows);
 	expo_histogram(out, "pgcoalesce_flush_duration_seconds",
 		       "Seconds from a batch taking its rows to their acks, retries included",
-		       &sc->stats.flush_seconds);
+		       &src->stats->flush_seconds);
 	expo_histogram(out, "pgcoalesce_ack_latency_seconds",
-		       "Seconds from a row's acceptance to its ack", &sc->stats.ack_seconds);
-	stats_tables_free(&tv);
+		       "Seconds from a row's acceptance to its ack", &src->stats->ack_seconds);
+	tables_free(&tv);
 }
 
 /* ---- the stats JSON ---- */
@@ -303,29 +425,31 @@ static void json_tables(struct buf *out, const struct table_views *tv)
 	buf_putc(out, '}');
 }
 
-void metrics_stats_json(struct sidecar *sc, struct buf *out)
+void metrics_stats_json(const struct metrics *m, struct buf *out)
 {
-	const struct stats *st = &sc->stats;
+	const struct metrics_src *src = &m->src;
+	const struct stats *st = src->stats;
+	int up = flush_db_up(src->flusher);
 	struct table_views tv;
 	struct code_count *classes;
 	size_t nclasses, i;
 
-	stats_collect_tables(&sc->groups, &tv);
+	collect_tables(src->groups, &tv);
 	buf_printf(out, ",\"stats\":{\"rows_received\":%llu,\"rows_committed\":%llu,"
 		   "\"rows_failed\":%llu,\"batches_committed\":%llu,\"batches_failed\":%llu,"
 		   "\"retries\":%llu,\"pending_rows\":%zu,\"clients_connected\":%zu,"
 		   "\"db_connections_up\":%d,\"in_doubt_resolved\":%llu,\"batches_retried\":%llu,"
-		   "\"batches_in_flight\":%d,\"db_up\":%d,\"clients_total\":%llu,\"uptime_seconds\":%.3f,"
+		   "\"batches_in_flight\":%zu,\"db_up\":%d,\"clients_total\":%llu,\"uptime_seconds\":%.3f,"
 		   "\"groups\":%zu,\"colsets\":%zu",
 		   (unsigned long long)st->rows_received, (unsigned long long)st->rows_committed,
 		   (unsigned long long)st->rows_failed, (unsigned long long)st->batches_committed,
 		   (unsigned long long)st->batches_failed, (unsigned long long)st->retries,
-		   sc->pending_rows, sc->nclients, sc->pool.up,
+		   src->ledger->pending_rows, src->clients->n, up,
 		   (unsigned long long)st->in_doubt_resolved, (unsigned long long)st->batches_retried,
-		   flush_in_flight(sc), sc->pool.up > 0, (unsigned long long)st->clients_total,
-		   ev_now(sc->loop) - st->started_at, sc->groups.count,
-		   group_registry_colsets(&sc->groups));
-	stats_failed_by_class(&tv, &classes, &nclasses);
+		   flush_in_flight(src->flusher), up > 0, (unsigned long long)src->clients->total,
+		   ev_now(src->loop) - st->started_at, src->groups->count,
+		   group_registry_colsets(src->groups));
+	failed_by_class(&tv, &classes, &nclasses);
 	json_codes(out, "rows_failed_by_class", classes, nclasses);
 	free(classes);
 	buf_puts(out, ",\"requests_rejected\":{");
@@ -338,7 +462,7 @@ void metrics_stats_json(struct sidecar *sc, struct buf *out)
 	json_histogram(out, "ack_latency_seconds", &st->ack_seconds);
 	json_tables(out, &tv);
 	buf_putc(out, '}');
-	stats_tables_free(&tv);
+	tables_free(&tv);
 }
 
 /* ---- the endpoint ---- */
@@ -349,23 +473,23 @@ static int metrics_handler(void *arg, const char *path, struct buf *body, const 
 
 	if (strcmp(path, "/metrics") != 0)
 		return 404;
-	metrics_render(m->sc, body);
+	metrics_render(m, body);
 	*content_type = EXPO_CONTENT_TYPE;
 	return 200;
 }
 
-bool metrics_start(struct metrics *m, struct sidecar *sc)
+bool metrics_start(struct metrics *m, const struct metrics_src *src)
 {
-	const char *spec = sc->cfg->metrics_listen;
+	const char *spec = src->cfg->metrics_listen;
 	char host[256], err[512] = "expected HOST:PORT";
 	long port;
 
 	memset(m, 0, sizeof(*m));
-	m->sc = sc;
+	m->src = *src;
 	if (!spec || !*spec)
 		return true;
 	if (!config_split_listen(spec, host, sizeof(host), &port) ||
-	    !http_listen(&m->http, sc->loop, host, port, metrics_handler, m, err, sizeof(err))) {
+	    !http_listen(&m->http, src->loop, host, port, metrics_handler, m, err, sizeof(err))) {
 		fprintf(stderr, "pgcoalesce: --metrics-listen %s: %s\n", spec, err);
 		return false;
 	}

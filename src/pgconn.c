@@ -3,6 +3,7 @@
  */
 #include "pgconn.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,7 +182,6 @@ static void pgconn_setup_done(struct pgconn *pc)
 		 "conn=%d server_version=%d epoch=%lu", pc->index, PQserverVersion(pc->pg), pc->epoch_id);
 	pc->ever_connected = true;
 	pgconn_set_up(pc, true);
-	pc->pool->ops.on_idle(pc);
 }
 
 /*
@@ -592,15 +592,19 @@ struct pgconn *pgpool_idle(struct pgpool *pool)
 
 void pgconn_acquire(struct pgconn *pc, void *job)
 {
+	assert(pc->state == PGCONN_IDLE && !pc->job && !pc->cmd_count && job);
 	pc->state = PGCONN_BUSY;
 	pc->job = job;
 }
 
-void pgconn_release(struct pgconn *pc)
+void pgconn_release(struct pgconn *pc, void *job)
 {
+	assert(pc->state == PGCONN_BUSY && pc->job == job && !pc->cmd_count);
 	pc->job = NULL;
-	if (pc->state != PGCONN_BUSY)
-		return;
 	pc->state = PGCONN_IDLE;
-	pc->pool->ops.on_idle(pc);
+}
+
+void pgconn_reuse(struct pgconn *pc, void *job)
+{
+	assert(pc->state == PGCONN_BUSY && pc->job == job && !pc->cmd_count);
 }

@@ -10,7 +10,6 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "sidecar.h"
 
 /* One option that differs, kept until the new log settings are in effect. */
 struct change {
@@ -67,19 +66,14 @@ static void log_changes(struct changes *ch)
 }
 
 /* The live configuration changed: hand the new values to whoever caches them. */
-static void reload_propagate(struct sidecar *sc)
+static void reload_propagate(struct reload *r)
 {
-	const struct config *cfg = sc->cfg;
-
-	log_set_level((enum log_level)cfg->log_level);
-	log_set_format((enum log_format)cfg->log_format);
-	group_registry_reconfigure(&sc->groups, (double)cfg->max_delay_ms / 1000.0,
-				   (size_t)cfg->max_batch_rows, (size_t)cfg->max_batch_bytes,
-				   cfg->eager_flush);
-	sc->paused_clients = true; /* re-check backpressure with the new limits before sleeping */
+	log_set_level((enum log_level)r->cfg->log_level);
+	log_set_format((enum log_format)r->cfg->log_format);
+	r->on_applied(r->arg);
 }
 
-void reload_config(struct sidecar *sc)
+void reload_config(struct reload *r)
 {
 	struct config next, file_only;
 	struct changes ch = { NULL, 0 };
@@ -87,24 +81,24 @@ void reload_config(struct sidecar *sc)
 	bool have_file_only;
 	size_t applied;
 
-	if (!sc->cfg->config_file) {
+	if (!r->cfg->config_file) {
 		log_info("SIGHUP: no --config file to re-read", "config=%s", "none");
 		return;
 	}
-	if (!config_reload(sc->cfg, &next, err, sizeof(err))) {
-		sc->stats.config_reload_errors++;
-		sc->stats.config_last_reload_ok = false;
+	if (!config_reload(r->cfg, &next, err, sizeof(err))) {
+		r->stats->config_reload_errors++;
+		r->stats->config_last_reload_ok = false;
 		log_error("config reload failed: the running configuration stays", "file=%s error=%s",
-			  log_q(sc->cfg->config_file), log_q(err));
+			  log_q(r->cfg->config_file), log_q(err));
 		return;
 	}
-	have_file_only = config_load_file_only(sc->cfg, &file_only, err, sizeof(err));
-	applied = config_apply_reloadable(sc->cfg, &next, have_file_only ? &file_only : NULL,
+	have_file_only = config_load_file_only(r->cfg, &file_only, err, sizeof(err));
+	applied = config_apply_reloadable(r->cfg, &next, have_file_only ? &file_only : NULL,
 					  collect_change, &ch);
-	reload_propagate(sc);
-	sc->stats.config_reloads++;
-	sc->stats.config_last_reload_ok = true;
-	log_info("config reloaded", "file=%s applied=%zu", log_q(sc->cfg->config_file), applied);
+	reload_propagate(r);
+	r->stats->config_reloads++;
+	r->stats->config_last_reload_ok = true;
+	log_info("config reloaded", "file=%s applied=%zu", log_q(r->cfg->config_file), applied);
 	log_changes(&ch);
 	config_free(&next);
 	if (have_file_only)
@@ -113,22 +107,26 @@ void reload_config(struct sidecar *sc)
 
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct reload *r = w->data;
-
-	reload_config(r->sc);
+	reload_config(w->data);
 }
 
-void reload_start(struct reload *r, struct sidecar *sc)
+void reload_start(struct reload *r, struct ev_loop *loop, struct config *cfg, struct stats *stats,
+		  void (*on_applied)(void *arg), void *arg)
 {
-	r->sc = sc;
+	r->loop = loop;
+	r->cfg = cfg;
+	r->stats = stats;
+	r->on_applied = on_applied;
+	r->arg = arg;
 	ev_signal_init(&r->sig_hup, sighup_cb, SIGHUP);
 	r->sig_hup.data = r;
-	ev_signal_start(sc->loop, &r->sig_hup);
+	ev_signal_start(loop, &r->sig_hup);
+	r->started = true;
 }
 
 void reload_stop(struct reload *r)
 {
-	if (r->sc)
-		ev_signal_stop(r->sc->loop, &r->sig_hup);
-	r->sc = NULL;
+	if (r->started)
+		ev_signal_stop(r->loop, &r->sig_hup);
+	r->started = false;
 }

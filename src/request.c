@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ack.h"
 
 /* Token indexes of the top-level fields (0: absent; the root is token 0). */
 struct request_fields {
@@ -57,14 +56,14 @@ void request_decoder_free(struct request_decoder *d)
 	free(d->colnames);
 }
 
-static void req_fail(struct request *req, const char *code, const char *fmt, ...)
+static void req_fail(struct request *req, enum pc_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void req_fail(struct request *req, const char *code, const char *fmt, ...)
+static void req_fail(struct request *req, enum pc_code code, const char *fmt, ...)
 {
 	va_list ap;
 
-	req->err_code = code;
+	req->err = code;
 	va_start(ap, fmt);
 	vsnprintf(req->err_message, sizeof(req->err_message), fmt, ap);
 	va_end(ap);
@@ -322,7 +321,7 @@ static struct row *request_row(struct request_decoder *d, struct group *g, size_
 	}
 	r->colset = group_colset(g, names, n);
 	r->bytes = d->text.len + n * 8;
-	buf_init(&r->result);
+	buf_init(&r->returned);
 	return r;
 }
 

@@ -1,5 +1,5 @@
 /*
- * row.c — freeing a row (rows are built by request.c, completed by sidecar.c).
+ * row.c — freeing a row (rows are built by request.c, completed by ledger.c).
  */
 #include "row.h"
 
@@ -18,6 +18,7 @@ void row_free(struct row *r)
 	for (i = 0; i < r->n_returning; i++)
 		free(r->returning[i]);
 	free(r->returning);
-	buf_free(&r->result);
+	buf_free(&r->returned);
+	errdata_clear(&r->error);
 	free(r);
 }

@@ -16,7 +16,6 @@
 #include "buf.h"
 #include "client.h"
 #include "log.h"
-#include "sidecar.h"
 
 #define SERVER_WARN_EVERY 10.0  /* seconds between repeated accept warnings */
 #define SERVER_ACCEPT_PAUSE 0.1 /* seconds without accepting when out of descriptors */
@@ -75,52 +74,56 @@ bool server_listen(struct server *srv, const char *path, mode_t mode)
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct sidecar *sc = w->data;
+	struct server *srv = w->data;
 	unsigned long dropped;
 	int fd, n;
 
 	for (n = 0; n < 256; n++) {
-		fd = accept4(sc->server.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EMFILE && errno != ENFILE)
 				return;
 			/* the pending connection stays in the backlog and the socket
 			 * readable: stop watching it for a while instead of spinning */
-			if (log_limit_check(&sc->server.accept_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
+			if (log_limit_check(&srv->accept_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
 				log_warn("accept failed: pausing accepts", "error=%s pause_s=%.1f suppressed=%lu",
 					 log_q(strerror(errno)), SERVER_ACCEPT_PAUSE, dropped);
-			ev_io_stop(loop, &sc->server.accept_io);
-			ev_timer_set(&sc->server.accept_pause, SERVER_ACCEPT_PAUSE, 0.); /* afresh after firing */
-			ev_timer_start(loop, &sc->server.accept_pause);
+			ev_io_stop(loop, &srv->accept_io);
+			ev_timer_set(&srv->accept_pause, SERVER_ACCEPT_PAUSE, 0.); /* afresh after firing */
+			ev_timer_start(loop, &srv->accept_pause);
 			return;
 		}
-		if ((long)sc->nclients >= sc->cfg->max_clients) {
+		if (srv->clients->n >= srv->cfg->max_clients) {
 			/* no line is written: a v1 client expects responses only to its requests */
 			close(fd);
-			if (log_limit_check(&sc->server.refuse_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
-				log_warn("client refused: --max-clients reached", "max_clients=%ld suppressed=%lu",
-					 sc->cfg->max_clients, dropped);
+			if (log_limit_check(&srv->refuse_limit, ev_now(loop), SERVER_WARN_EVERY, &dropped))
+				log_warn("client refused: --max-clients reached", "max_clients=%zu suppressed=%lu",
+					 srv->cfg->max_clients, dropped);
 			continue;
 		}
-		client_new(sc, fd);
+		client_new(srv->clients, fd);
 	}
 }
 
 static void server_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct sidecar *sc = w->data;
+	struct server *srv = w->data;
 
-	if (sc->server.listening)
-		ev_io_start(loop, &sc->server.accept_io);
+	if (srv->listening)
+		ev_io_start(loop, &srv->accept_io);
 }
 
-void server_start(struct server *srv, struct sidecar *sc)
+void server_start(struct server *srv, struct ev_loop *loop, const struct config *cfg,
+		  struct client_set *clients)
 {
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->clients = clients;
 	ev_io_init(&srv->accept_io, server_accept_cb, srv->fd, EV_READ);
-	srv->accept_io.data = sc;
+	srv->accept_io.data = srv;
 	ev_timer_init(&srv->accept_pause, server_resume_cb, SERVER_ACCEPT_PAUSE, 0.);
-	srv->accept_pause.data = sc;
-	ev_io_start(sc->loop, &srv->accept_io);
+	srv->accept_pause.data = srv;
+	ev_io_start(loop, &srv->accept_io);
 	srv->listening = true;
 }
 

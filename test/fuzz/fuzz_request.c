@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *line;
 
 	if (!ready) {
-		group_registry_init(&groups, ev_default_loop(0), 1000.0, 1000, 1 << 20, NULL, NULL);
+		group_registry_init(&groups, ev_default_loop(0), 1000.0, 1000, 1 << 20);
 		request_decoder_init(&dec, &groups, &cfg);
 		ready = 1;
 	}
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(line, data, size);
 	line[size] = '\0';
 	request_decode(&dec, line, size, 1.0, &req);
-	if (!req.err_code && req.row) {
+	if (!req.err && req.row) {
 		/* what the flush would read: every value within its row */
 		size_t i, sum = 0;
 		for (i = 0; i < req.row->colset->n; i++)

@@ -42,9 +42,9 @@ UNIT_TEST(config_file_lines)
 	config_defaults(&cfg);
 	CHECK(config_read_file(&cfg, p, err, sizeof(err)));
 	CHECK_STR(err, "");
-	CHECK_INT(cfg.max_delay_ms, 250);
-	CHECK_INT(cfg.max_batch_rows, 42);
-	CHECK_INT(cfg.max_batch_bytes, 1048576);   /* untouched default */
+	CHECK(cfg.max_delay == 0.25);
+	CHECK_INT((long)cfg.max_batch_rows, 42);
+	CHECK_INT((long)cfg.max_batch_bytes, 1048576);   /* untouched default */
 	CHECK_STR(cfg.dsn, "host=/tmp dbname=x # not a comment");
 	CHECK(!cfg.eager_flush);
 	CHECK_INT(cfg.n_allow_tables, 3);
@@ -142,7 +142,7 @@ UNIT_TEST(config_reload_applies_only_reloadable)
 	config_defaults(&live);
 	config_defaults(&next);
 	config_defaults(&file_only);
-	next.max_delay_ms = 100;                     /* reloadable */
+	next.max_delay = 0.1;                     /* reloadable */
 	next.source[config_option_index("max-delay-ms")] = SRC_FILE;
 	next.connections = 8;                        /* needs a restart */
 	free(next.socket_path);
@@ -154,7 +154,7 @@ UNIT_TEST(config_reload_applies_only_reloadable)
 	file_only.max_batch_rows = 500;              /* ... over the file's 500 */
 	file_only.source[config_option_index("max-batch-rows")] = SRC_FILE;
 	CHECK_INT(config_apply_reloadable(&live, &next, &file_only, report, &s), 1);
-	CHECK_INT(live.max_delay_ms, 100);
+	CHECK(live.max_delay == 0.1);
 	CHECK_INT(live.connections, 2);
 	CHECK_STR(live.socket_path, "/tmp/pgcoalesce.sock");
 	CHECK_INT(s.n, 4);

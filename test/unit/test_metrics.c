@@ -91,9 +91,9 @@ UNIT_TEST(stats_rows_and_rejects)
 	stats_row_done(&st, &t, NULL, 0.002);
 	stats_row_done(&st, &t, "23505", 0.003);
 	stats_row_done(&st, &t, "23505", -1);   /* clock step: counted as 0 */
-	stats_request_rejected(&st, "PC001");
-	stats_request_rejected(&st, "PC009");
-	stats_request_rejected(&st, "42P01"); /* not a PC code: ignored */
+	stats_request_rejected(&st, PC_INVALID_JSON);
+	stats_request_rejected(&st, PC_UNKNOWN_OP);
+	stats_request_rejected(&st, PC_CODES); /* not a PC code: ignored */
 	CHECK_INT(st.rows_received, 3);
 	CHECK_INT(t.rows_committed, 1);
 	CHECK_INT(t.rows_failed, 2);

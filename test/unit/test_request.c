@@ -17,7 +17,7 @@ struct req_fixture {
 static void fx_init(struct req_fixture *fx)
 {
 	memset(fx, 0, sizeof(*fx));
-	group_registry_init(&fx->groups, ev_default_loop(0), 1000.0, 1000, 1 << 20, NULL, NULL);
+	group_registry_init(&fx->groups, ev_default_loop(0), 1000.0, 1000, 1 << 20);
 	request_decoder_init(&fx->dec, &fx->groups, &fx->cfg);
 }
 
@@ -54,7 +54,7 @@ UNIT_TEST(request_insert_values_exact_and_sorted)
 		  "{\"z\":12345678901234567890.123456789012345678,\"a\":\"h\\u00e9\\\"llo\","
 		  "\"m\":null,\"b\":true,\"j\":{\"k\":[1.50,2e3]},\"arr\":[1,2]},"
 		  "\"returning\":[\"id\",\"Created\"]}");
-	CHECK(fx.req.err_code == NULL);
+	CHECK(fx.req.err == PC_NONE);
 	CHECK_INT(fx.req.op, OP_INSERT);
 	CHECK_STR(fx.req.id_json, "12345678901234567890123");
 	CHECK_STR(fx.req.group->schema, "app");
@@ -116,7 +116,7 @@ UNIT_TEST(request_ops_and_ids)
 	CHECK_INT(fx.req.op, OP_STATS);
 	CHECK_STR(fx.req.id_json, "true");
 	fx_decode(&fx, "{\"op\":\"drop\",\"id\":-1.5e2}");
-	CHECK_STR(fx.req.err_code, "PC009");
+	CHECK_STR(pc_code_text(fx.req.err), "PC009");
 	CHECK_STR(fx.req.id_json, "-1.5e2");
 	fx_free(&fx);
 }
@@ -124,7 +124,7 @@ UNIT_TEST(request_ops_and_ids)
 static const char *error_of(struct req_fixture *fx, const char *line)
 {
 	fx_decode(fx, line);
-	return fx->req.err_code ? fx->req.err_code : "ok";
+	return fx->req.err ? pc_code_text(fx->req.err) : "ok";
 }
 
 UNIT_TEST(request_errors)

@@ -44,7 +44,7 @@ UNIT_TEST(sqlbuild_statement_text)
 	struct colset *cs;
 	struct buf sql;
 
-	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100, NULL, NULL);
+	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100);
 	g = group_get(&reg, "my schema", "Ev\"ents");
 	cs = group_colset(g, names, 3);
 	buf_init(&sql);
@@ -83,7 +83,7 @@ UNIT_TEST(sqlbuild_array_params)
 
 	for (i = 0; i < 5; i++)
 		v[i].len = v[i].text ? strlen(v[i].text) : 0;
-	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100, NULL, NULL);
+	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100);
 	g = group_get(&reg, NULL, "t");
 	cs = group_colset(g, names, 1);
 	for (i = 0; i < 5; i++)

@@ -1,0 +1,1213 @@
+/*
+ * batch.c — one batch's state machine (see batch.h for its table).
+ *
+ * A batch owns its rows from the moment they leave the group until each is
+ * completed through the ledger. Its connection delivers results in order
+ * (pgconn.h); the batch tags every command it queues so batch_on_result
+ * knows what each result answers, and its state says what a Sync ends.
+ */
+#include "batch.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ack.h"
+#include "errdata.h"
+#include "log.h"
+#include "schema.h"
+#include "sqlbuild.h"
+
+#define ISOLATE_WINDOW    64     /* rows per round trip while isolating errors */
+#define RETRY_BACKOFF_MIN 0.01   /* seconds */
+#define RETRY_BACKOFF_MAX 1.0
+#define RESOLVE_POLL      0.05   /* seconds between pg_xact_status polls */
+#define SAVEPOINT_NAME    "pgcoalesce_row"
+#define NO_ROW            ((size_t)-1)
+#define WARN_EVERY        10.0   /* seconds between repeats of a per-batch warning */
+
+/* What a batch does once its ROLLBACK completed. */
+enum batch_after {
+	AFTER_RETRY = 0,   /* transient: back off, then run again */
+	AFTER_REFRESH,     /* the table changed: refetch its schema, run again now */
+	AFTER_ISOLATE,     /* a row's data failed: find it, row by row */
+	AFTER_FAIL,        /* the whole batch fails with the error */
+};
+
+/*
+ * Tags of the commands a batch queues. T_SYNC ends the step its state
+ * names (arg: the row of an isolation window, NO_ROW for the others);
+ * T_SYNC_RECOVER ends the savepoint recovery after a failed row, which may
+ * still be in the pipeline when the last window's COMMIT is sent.
+ */
+enum batch_tag {
+	T_SYNC, T_SYNC_RECOVER, T_SCHEMA,
+	T_BEGIN, T_LOCK, T_CHECK, T_SETCONS, T_XID, T_INSERT,
+	T_ROLLBACK, T_SAVEPOINT, T_ISO_INSERT, T_RELEASE, T_RECOVER,
+	T_COMMIT, T_RESOLVE,
+};
+
+enum err_class {
+	ERR_NONE = 0,
+	ERR_TRANSIENT,     /* retry the whole batch later */
+	ERR_SCHEMA,        /* the table changed under us: refetch and retry */
+	ERR_ROW,           /* caused by some row's data: isolate */
+	ERR_BATCH,         /* affects every row (privileges, ...): fail them all */
+};
+
+/* Rows of a batch that go in one INSERT: same columns, same RETURNING need. */
+struct part {
+	struct colset *cs;
+	bool           returning;
+	size_t        *idx;   /* indexes into batch->rows */
+	size_t         n;
+};
+
+struct batch {
+	struct batch     *next;        /* env->batches */
+	struct batch     *wait_next;   /* env->waiting */
+	bool              in_queue;    /* in env->waiting */
+	struct batch_env *env;
+	struct group     *g;
+	struct row      **rows;
+	size_t            n;
+	enum batch_state  state;
+	enum batch_after  after;
+	struct pgconn    *pc;          /* the connection it owns, or NULL */
+	ev_timer          timer;       /* BACKOFF retry, IN_DOUBT poll */
+	double            backoff;     /* the next retry's delay */
+	double            resolve_deadline;
+	bool              isolate;        /* go row by row (a row-attributable error was seen) */
+	bool              schema_fetched; /* refetched during this attempt */
+	int               schema_retries;
+	bool              committed;      /* COMMIT (or pg_xact_status) said so */
+	bool              xact_aborted;   /* pg_xact_status said aborted */
+	bool              lost_last;      /* the last failure was a lost connection */
+	char              xid[32];
+	unsigned long     epoch_id;       /* the server's crash epoch when xid was assigned */
+	enum err_class    err;            /* first error of the attempt */
+	struct errdata    error;
+	struct part      *parts;
+	size_t            nparts;
+	size_t            iso_pos;        /* next row to try */
+	size_t            iso_end;        /* last row of the window in flight */
+	size_t            iso_failed;     /* first failed row of the window, or NO_ROW */
+	double            started_at;     /* ev_now() when the batch took its rows */
+	unsigned          retries;        /* attempts retried so far */
+};
+
+/* The fate of an xid; 'future' if no transaction has it yet (lost in a crash). */
+static const char resolve_query[] =
+	"SELECT CASE WHEN $1::xid8 >= pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
+	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::xid8) END";
+
+static void batch_attempt(struct batch *b);
+static void batch_exec(struct batch *b);
+static void batch_isolate_start(struct batch *b);
+static void batch_retry_later(struct batch *b);
+
+/* ---- states ---- */
+
+static const char *const state_names[BATCH_STATES] = {
+	"queued", "backoff", "schema", "exec", "rollback", "isolate", "commit", "in_doubt",
+	"resolve", "done",
+};
+
+#define S(x) (1u << BATCH_##x)
+/* allowed[from]: the states `from` may change to (batch.h's table). */
+static const unsigned allowed[BATCH_STATES] = {
+	[BATCH_QUEUED]   = S(SCHEMA) | S(EXEC) | S(ISOLATE) | S(DONE),
+	[BATCH_BACKOFF]  = S(QUEUED) | S(DONE),
+	[BATCH_SCHEMA]   = S(EXEC) | S(ISOLATE) | S(BACKOFF) | S(DONE),
+	[BATCH_EXEC]     = S(COMMIT) | S(ROLLBACK) | S(BACKOFF) | S(DONE),
+	[BATCH_ROLLBACK] = S(BACKOFF) | S(SCHEMA) | S(ISOLATE) | S(DONE),
+	[BATCH_ISOLATE]  = S(COMMIT) | S(ROLLBACK) | S(BACKOFF) | S(DONE),
+	[BATCH_COMMIT]   = S(DONE) | S(BACKOFF) | S(SCHEMA) | S(ISOLATE) | S(IN_DOUBT),
+	[BATCH_IN_DOUBT] = S(RESOLVE) | S(DONE),
+	[BATCH_RESOLVE]  = S(DONE) | S(BACKOFF) | S(IN_DOUBT),
+	[BATCH_DONE]     = 0,
+};
+#undef S
+
+/* The one place a batch changes state. */
+static void batch_set_state(struct batch *b, enum batch_state to)
+{
+	assert(to < BATCH_STATES && (allowed[b->state] & (1u << to)));
+	b->state = to;
+}
+
+enum batch_state batch_state(const struct batch *b)
+{
+	return b->state;
+}
+
+const char *batch_state_name(enum batch_state s)
+{
+	return s < BATCH_STATES ? state_names[s] : "?";
+}
+
+/* Is a result of a command tagged `tag` one the state `s` can receive? */
+static bool tag_fits_state(int tag, enum batch_state s)
+{
+	switch (tag) {
+	case T_SYNC:
+		return s == BATCH_SCHEMA || s == BATCH_EXEC || s == BATCH_ROLLBACK || s == BATCH_ISOLATE ||
+		       s == BATCH_COMMIT || s == BATCH_RESOLVE;
+	case T_SCHEMA:
+		return s == BATCH_SCHEMA;
+	case T_BEGIN: case T_LOCK: case T_CHECK: case T_SETCONS: case T_XID:
+		return s == BATCH_EXEC || s == BATCH_ISOLATE;
+	case T_INSERT:
+		return s == BATCH_EXEC;
+	case T_SAVEPOINT: case T_ISO_INSERT: case T_RELEASE:
+		return s == BATCH_ISOLATE;
+	case T_RECOVER: case T_SYNC_RECOVER:
+		return s == BATCH_ISOLATE || s == BATCH_COMMIT;
+	case T_ROLLBACK:
+		return s == BATCH_ROLLBACK;
+	case T_COMMIT:
+		return s == BATCH_COMMIT;
+	case T_RESOLVE:
+		return s == BATCH_RESOLVE;
+	}
+	return false;
+}
+
+/* ---- error classification ---- */
+
+static enum err_class classify(const char *code)
+{
+	static const char *const transient[] = { "40001", "40P01", "55P03", "57P01", "57P02", "57P03" };
+	static const char *const row_classes[] = { "22", "23", "27", "44", "P0", "2F", "38", "39", "54" };
+	size_t i;
+
+	if (!code || strncmp(code, "08", 2) == 0 || strncmp(code, "53", 2) == 0)
+		return ERR_TRANSIENT;
+	for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strcmp(code, transient[i]) == 0)
+			return ERR_TRANSIENT;
+	/* the table changed: undefined table/column, type mismatch, a prepared
+	 * statement whose result type changed (0A000) or that is gone (26000) */
+	if (strcmp(code, "42P01") == 0 || strcmp(code, "42703") == 0 || strcmp(code, "42804") == 0 ||
+	    strcmp(code, "0A000") == 0 || strcmp(code, "26000") == 0)
+		return ERR_SCHEMA;
+	for (i = 0; i < sizeof(row_classes) / sizeof(row_classes[0]); i++)
+		if (strncmp(code, row_classes[i], 2) == 0)
+			return ERR_ROW;
+	return ERR_BATCH;
+}
+
+/* Keep the attempt's first error. */
+static void batch_note_error(struct batch *b, const PGresult *res)
+{
+	if (b->err != ERR_NONE)
+		return;
+	errdata_from_result(&b->error, res);
+	b->err = classify(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+}
+
+static bool result_ok(const PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* ---- lifetime ---- */
+
+static void batch_clear_parts(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nparts; i++)
+		free(b->parts[i].idx);
+	free(b->parts);
+	b->parts = NULL;
+	b->nparts = 0;
+}
+
+static void queue_remove(struct batch *b)
+{
+	struct batch **pb;
+
+	if (!b->in_queue)
+		return;
+	for (pb = &b->env->waiting; *pb; pb = &(*pb)->wait_next)
+		if (*pb == b) {
+			*pb = b->wait_next;
+			break;
+		}
+	b->in_queue = false;
+}
+
+/* The batch is over (its rows are completed or were handed on): forget it. */
+static void batch_free(struct batch *b)
+{
+	struct batch_env *env = b->env;
+	struct batch **pb;
+
+	group_batch_ended(env->groups, b->g);
+	for (pb = &env->batches; *pb; pb = &(*pb)->next)
+		if (*pb == b) {
+			*pb = b->next;
+			break;
+		}
+	queue_remove(b);
+	env->count--;
+	ev_timer_stop(env->loop, &b->timer);
+	batch_clear_parts(b);
+	errdata_clear(&b->error);
+	free(b->rows);
+	free(b);
+}
+
+/* Give the connection back (idle again) unless it was lost meanwhile. */
+static void batch_release_conn(struct batch *b)
+{
+	struct pgconn *pc = b->pc;
+
+	b->pc = NULL;
+	if (pc)
+		pgconn_release(pc, b);
+}
+
+/* Put the batch at the tail of the queue for the next idle connection. */
+static void batch_enqueue(struct batch *b)
+{
+	struct batch **pb = &b->env->waiting;
+
+	assert(!b->in_queue && !b->pc);
+	while (*pb)
+		pb = &(*pb)->wait_next;
+	b->wait_next = NULL;
+	*pb = b;
+	b->in_queue = true;
+}
+
+struct batch *batch_next_waiting(struct batch_env *env)
+{
+	struct batch *b = env->waiting;
+
+	if (b) {
+		env->waiting = b->wait_next;
+		b->wait_next = NULL;
+		b->in_queue = false;
+	}
+	return b;
+}
+
+static void row_set_failed(struct row *r, const struct errdata *e)
+{
+	errdata_copy(&r->error, e);
+	r->outcome = ROW_FAILED;
+}
+
+/*
+ * Count the batch and log it: every failed batch at warn with its first
+ * failed row's SQLSTATE and message, the others at debug.
+ */
+static void batch_report(struct batch *b, size_t ok, size_t failed, const struct errdata *first)
+{
+	struct batch_env *env = b->env;
+	double now = ev_now(env->loop);
+	const char *code = first && first->code[0] ? first->code : "unknown";
+
+	stats_batch_done(env->stats, b->n, ok, failed, b->retries > 0, now - b->started_at);
+	if (failed && !ok)
+		log_warn("batch failed", "table=%s rows=%zu sqlstate=%s error=%s retries=%u",
+			 log_q(b->g->display), failed, code, log_q(first && first->message ? first->message : ""),
+			 b->retries);
+	else
+		log_debug("batch done", "table=%s rows=%zu ok=%zu failed=%zu sqlstate=%s ms=%.3f retries=%u",
+			  log_q(b->g->display), b->n, ok, failed, !failed ? "none" : code,
+			  (now - b->started_at) * 1000.0, b->retries);
+}
+
+/*
+ * The end of a batch: ack every row (ok if it was written and the
+ * transaction committed, else its error), count, free.
+ */
+static void batch_finish(struct batch *b)
+{
+	struct batch_env *env = b->env;
+	struct errdata first = { 0 };
+	size_t i, ok = 0, failed = 0;
+
+	batch_release_conn(b);
+	batch_set_state(b, BATCH_DONE);
+	for (i = 0; i < b->n; i++) {
+		struct row *r = b->rows[i];
+		if (r->outcome == ROW_WRITTEN && b->committed) {
+			ok++;
+		} else {
+			if (!failed && errdata_is_set(&r->error))
+				errdata_copy(&first, &r->error);
+			failed++;
+		}
+		ledger_complete(env->ledger, r, b->g, b->committed);
+	}
+	batch_report(b, ok, failed, &first);
+	errdata_clear(&first);
+	batch_free(b);
+}
+
+/* Every row not yet failed fails with `e` (the transaction did not commit). */
+static void batch_fail_all(struct batch *b, const struct errdata *e)
+{
+	size_t i;
+
+	b->committed = false;
+	for (i = 0; i < b->n; i++)
+		if (b->rows[i]->outcome != ROW_FAILED)
+			row_set_failed(b->rows[i], e);
+	batch_finish(b);
+}
+
+static void batch_fail_all_pc(struct batch *b, enum pc_code pc, const char *message)
+{
+	struct errdata e = { 0 };
+
+	errdata_set_pc(&e, pc, "%s", message);
+	batch_fail_all(b, &e);
+	errdata_clear(&e);
+}
+
+struct batch *batch_new(struct batch_env *env, struct group *g)
+{
+	struct batch *b = pgc_calloc(1, sizeof(*b));
+
+	/* in flight before the rows leave: what stays behind waits for this batch (group.h) */
+	group_batch_started(env->groups, g);
+	b->rows = group_take_rows(env->groups, g, &b->n);
+	b->env = env;
+	b->g = g;
+	b->state = BATCH_QUEUED;
+	b->backoff = RETRY_BACKOFF_MIN;
+	b->iso_failed = NO_ROW;
+	b->started_at = ev_now(env->loop);
+	ev_init(&b->timer, NULL);
+	b->timer.data = b;
+	b->next = env->batches;
+	env->batches = b;
+	env->count++;
+	return b;
+}
+
+/* ---- validation against the cached schema ---- */
+
+/* Does the cache miss something a row of this batch names? */
+static bool batch_schema_misses(const struct batch *b)
+{
+	const struct table_schema *s = b->g->tschema;
+	size_t i, k;
+
+	if (!s->exists)
+		return true;
+	for (i = 0; i < b->n; i++) {
+		const struct row *r = b->rows[i];
+		if (!group_colset_resolve(b->g, r->colset))
+			return true;
+		for (k = 0; k < r->n_returning; k++)
+			if (schema_find_column(s, r->returning[k]) < 0)
+				return true;
+	}
+	return false;
+}
+
+/* Refetch the schema before this attempt? */
+static bool batch_needs_schema(const struct batch *b)
+{
+	const struct table_schema *s = b->g->tschema;
+	size_t i;
+
+	if (!s || b->g->schema_stale)
+		return true;
+	if (b->schema_fetched || !batch_schema_misses(b))
+		return false;
+	/* only if some row arrived after the cache was filled: no refetch storms */
+	for (i = 0; i < b->n; i++)
+		if (b->rows[i]->accepted_at > s->fetched_at)
+			return true;
+	return false;
+}
+
+/* Fail rows naming a table or columns the database does not have. */
+static bool row_validate(struct batch *b, struct row *r)
+{
+	const struct table_schema *s = b->g->tschema;
+	size_t k;
+
+	if (!s->exists) {
+		errdata_set(&r->error, "42P01", "relation \"%s\" does not exist", b->g->display);
+	} else if (!group_colset_resolve(b->g, r->colset)) {
+		errdata_set(&r->error, "42703", "column \"%s\" of relation \"%s\" does not exist",
+			    r->colset->names[r->colset->missing], s->relname);
+	} else {
+		for (k = 0; k < r->n_returning; k++)
+			if (schema_find_column(s, r->returning[k]) < 0) {
+				errdata_set(&r->error, "42703", "column \"%s\" does not exist", r->returning[k]);
+				break;
+			}
+	}
+	if (errdata_is_set(&r->error))
+		r->outcome = ROW_FAILED;
+	return r->outcome != ROW_FAILED;
+}
+
+/* Validate rows; false if none is left to write (the batch is then finished). */
+static bool batch_validate(struct batch *b)
+{
+	size_t i, left = 0;
+
+	for (i = 0; i < b->n; i++)
+		if (b->rows[i]->outcome == ROW_PENDING && row_validate(b, b->rows[i]))
+			left++;
+	if (left)
+		return true;
+	b->committed = false;
+	batch_finish(b);
+	return false;
+}
+
+/* ---- building INSERTs ---- */
+
+/*
+ * Queue one INSERT for rows[idx[0..n-1]] (same colset). Returns false if it
+ * could not be queued (the connection is broken: on_lost follows).
+ */
+static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colset *cs,
+			      bool returning, const size_t *idx, size_t n)
+{
+	const struct table_schema *s = b->g->tschema;
+	size_t np = cs->n ? cs->n : 1, i;
+	const int *col_index = cs->col_index;
+	struct row **rows = pgc_malloc(n * sizeof(*rows));
+	struct buf *params = pgc_calloc(np, sizeof(*params));
+	const char **values = pgc_malloc(np * sizeof(*values));
+	struct buf sql;
+	bool ok;
+
+	buf_init(&sql);
+	for (i = 0; i < n; i++)
+		rows[i] = b->rows[idx[i]];
+	group_colset_resolve(b->g, cs); /* validated: every name resolves */
+	ok = sqlbuild_insert(&sql, b->pc->pg, s, cs, col_index, returning);
+	for (i = 0; ok && i < np; i++) {
+		if (cs->n)
+			sqlbuild_array_param(&params[i], rows, n, i, s->columns[col_index[i]].is_array);
+		else
+			sqlbuild_count_param(&params[i], n);
+		values[i] = buf_cstr(&params[i]);
+	}
+	ok = ok && pgconn_send_prepared(b->pc, tag, arg, buf_cstr(&sql), (int)np, values);
+	for (i = 0; i < np; i++)
+		buf_free(&params[i]);
+	buf_free(&sql);
+	free(params);
+	free(values);
+	free(rows);
+	return ok;
+}
+
+/* Group the batch's pending rows into parts (one INSERT each). */
+static void batch_partition(struct batch *b)
+{
+	size_t i, k;
+
+	batch_clear_parts(b);
+	b->parts = pgc_calloc(b->n, sizeof(*b->parts));
+	for (i = 0; i < b->n; i++) {
+		struct row *r = b->rows[i];
+		bool ret = row_wants_returning(r);
+		if (r->outcome != ROW_PENDING)
+			continue;
+		for (k = 0; k < b->nparts; k++)
+			if (b->parts[k].cs == r->colset && b->parts[k].returning == ret)
+				break;
+		if (k == b->nparts) {
+			b->parts[k].cs = r->colset;
+			b->parts[k].returning = ret;
+			b->parts[k].idx = pgc_malloc(b->n * sizeof(size_t));
+			b->nparts++;
+		}
+		b->parts[k].idx[b->parts[k].n++] = i;
+	}
+}
+
+/* Store RETURNING data of an INSERT result for its rows; mark them written. */
+static void batch_rows_written(struct batch *b, const PGresult *res, const size_t *idx, size_t n,
+			       bool returning)
+{
+	size_t i;
+	bool have = returning && (size_t)PQntuples(res) == n;
+	unsigned long dropped;
+
+	for (i = 0; i < n; i++) {
+		struct row *r = b->rows[idx[i]];
+		buf_reset(&r->returned);
+		if (have && row_wants_returning(r))
+			ack_returning_object(&r->returned, res, (int)i, r);
+		r->outcome = ROW_WRITTEN;
+	}
+	if (returning && !have &&
+	    log_limit_check(&b->g->warn_limit, ev_now(b->env->loop), WARN_EVERY, &dropped))
+		log_warn("RETURNING row count differs from rows inserted (a trigger skipped rows?)",
+			 "table=%s rows=%zu returned=%d suppressed=%lu", log_q(b->g->display), n,
+			 PQntuples(res), dropped);
+}
+
+/* ---- attempts ---- */
+
+static void batch_reset_attempt(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		b->rows[i]->outcome = ROW_PENDING;
+		buf_reset(&b->rows[i]->returned);
+		errdata_clear(&b->rows[i]->error);
+	}
+	b->err = ERR_NONE;
+	errdata_clear(&b->error);
+	b->committed = false;
+	b->xact_aborted = false;
+	b->xid[0] = '\0';
+	b->lost_last = false;
+	b->schema_fetched = false;
+	b->iso_failed = NO_ROW;
+}
+
+/* Ask pg_xact_status about the in-doubt transaction. */
+static void batch_resolve(struct batch *b)
+{
+	const char *params[1] = { b->xid };
+
+	batch_set_state(b, BATCH_RESOLVE);
+	b->err = ERR_NONE;
+	errdata_clear(&b->error);
+	if (pgconn_send(b->pc, T_RESOLVE, 0, resolve_query, 1, params))
+		pgconn_sync(b->pc, T_SYNC, 0);
+}
+
+void batch_start(struct batch *b, struct pgconn *pc)
+{
+	assert(b->state == BATCH_QUEUED || b->state == BATCH_IN_DOUBT);
+	pgconn_acquire(pc, b);
+	b->pc = pc;
+	if (b->state == BATCH_IN_DOUBT)
+		batch_resolve(b);
+	else
+		batch_attempt(b);
+}
+
+/* A new attempt on the connection the batch holds: schema first if stale. */
+static void batch_attempt(struct batch *b)
+{
+	const char *params[2];
+
+	batch_reset_attempt(b);
+	if (batch_needs_schema(b)) {
+		batch_set_state(b, BATCH_SCHEMA);
+		params[0] = b->g->schema;
+		params[1] = b->g->table;
+		if (pgconn_send(b->pc, T_SCHEMA, 0, schema_catalog_query, 2, params))
+			pgconn_sync(b->pc, T_SYNC, 0);
+		return;
+	}
+	if (b->isolate)
+		batch_isolate_start(b);
+	else
+		batch_exec(b);
+}
+
+/* Start over on the same connection (its pipeline is empty). */
+static void batch_restart(struct batch *b)
+{
+	pgconn_reuse(b->pc, b);
+	batch_attempt(b);
+}
+
+/*
+ * Open the transaction: lock the table as the INSERT would, check that its
+ * columns are still those cached (T_CHECK fails otherwise: refetch, retry),
+ * and learn the transaction id before anything can commit.
+ */
+static bool batch_begin(struct batch *b, bool immediate_constraints)
+{
+	struct pgconn *pc = b->pc;
+	const struct table_schema *s = b->g->tschema;
+	char *nsp = PQescapeIdentifier(pc->pg, s->nspname, strlen(s->nspname));
+	char *rel = PQescapeIdentifier(pc->pg, s->relname, strlen(s->relname));
+	struct buf lock, name;
+	const char *params[2];
+	bool ok;
+
+	buf_init(&lock);
+	buf_init(&name);
+	buf_printf(&name, "%s.%s", nsp ? nsp : "", rel ? rel : "");
+	buf_printf(&lock, "LOCK TABLE %s IN ROW EXCLUSIVE MODE", buf_cstr(&name));
+	params[0] = buf_cstr(&name);
+	params[1] = s->fingerprint;
+	b->epoch_id = pc->epoch_id;
+	ok = nsp && rel &&
+	     pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
+	     pgconn_send(pc, T_LOCK, 0, buf_cstr(&lock), 0, NULL) &&
+	     pgconn_send_prepared(pc, T_CHECK, 0, schema_check_query, 2, params) &&
+	     (!immediate_constraints ||
+	      pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
+	     pgconn_send_prepared(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL);
+	PQfreemem(nsp);
+	PQfreemem(rel);
+	buf_free(&lock);
+	buf_free(&name);
+	return ok;
+}
+
+static void batch_exec(struct batch *b)
+{
+	size_t k;
+
+	if (!batch_validate(b))
+		return;
+	batch_partition(b);
+	batch_set_state(b, BATCH_EXEC);
+	if (!batch_begin(b, false))
+		return;
+	for (k = 0; k < b->nparts; k++)
+		if (!batch_send_insert(b, T_INSERT, k, b->parts[k].cs, b->parts[k].returning,
+				       b->parts[k].idx, b->parts[k].n))
+			return;
+	pgconn_sync(b->pc, T_SYNC, 0);
+}
+
+static void batch_commit(struct batch *b)
+{
+	batch_set_state(b, BATCH_COMMIT);
+	if (pgconn_send(b->pc, T_COMMIT, 0, "COMMIT", 0, NULL))
+		pgconn_sync(b->pc, T_SYNC, 0);
+}
+
+/* The attempt failed with its transaction open: roll back, then `after`. */
+static void batch_rollback(struct batch *b)
+{
+	switch (b->err) {
+	case ERR_TRANSIENT:
+		b->after = AFTER_RETRY;
+		break;
+	case ERR_SCHEMA:
+		b->after = b->schema_retries < 2 ? AFTER_REFRESH : AFTER_FAIL;
+		break;
+	case ERR_ROW:
+		b->after = b->isolate ? AFTER_FAIL : AFTER_ISOLATE;
+		break;
+	default:
+		b->after = AFTER_FAIL;
+		break;
+	}
+	batch_set_state(b, BATCH_ROLLBACK);
+	if (pgconn_send(b->pc, T_ROLLBACK, 0, "ROLLBACK", 0, NULL))
+		pgconn_sync(b->pc, T_SYNC, 0);
+}
+
+/* The rollback is done: continue as decided in batch_rollback. */
+static void batch_after_rollback(struct batch *b)
+{
+	switch (b->after) {
+	case AFTER_RETRY:
+		batch_retry_later(b);
+		break;
+	case AFTER_REFRESH:
+		b->schema_retries++;
+		b->g->schema_stale = true;
+		pgconn_forget_statements(b->pc);
+		batch_restart(b);
+		break;
+	case AFTER_ISOLATE:
+		b->isolate = true;
+		batch_restart(b);
+		break;
+	case AFTER_FAIL:
+		batch_fail_all(b, &b->error);
+		break;
+	}
+}
+
+/* ---- isolating bad rows: a savepoint per row, one transaction ---- */
+
+static void batch_isolate_window(struct batch *b)
+{
+	struct pgconn *pc = b->pc;
+	size_t sent = 0, i;
+
+	b->iso_end = NO_ROW;
+	for (i = b->iso_pos; i < b->n && sent < ISOLATE_WINDOW; i++) {
+		struct row *r = b->rows[i];
+		if (r->outcome != ROW_PENDING || !row_validate(b, r))
+			continue;
+		if (!pgconn_send(pc, T_SAVEPOINT, i, "SAVEPOINT " SAVEPOINT_NAME, 0, NULL) ||
+		    !batch_send_insert(b, T_ISO_INSERT, i, r->colset, row_wants_returning(r), &i, 1) ||
+		    !pgconn_send(pc, T_RELEASE, i, "RELEASE SAVEPOINT " SAVEPOINT_NAME, 0, NULL) ||
+		    !pgconn_sync(pc, T_SYNC, i))
+			return;
+		b->iso_end = i;
+		sent++;
+	}
+	if (!sent)
+		batch_commit(b);
+}
+
+static void batch_isolate_start(struct batch *b)
+{
+	batch_set_state(b, BATCH_ISOLATE);
+	b->iso_pos = 0;
+	b->iso_failed = NO_ROW;
+	/* deferred constraints would only fail at COMMIT, for no row in particular */
+	if (!batch_begin(b, true) || !pgconn_sync(b->pc, T_SYNC, NO_ROW))
+		return;
+	batch_isolate_window(b);
+}
+
+static void batch_isolate_insert_result(struct batch *b, size_t i, const PGresult *res)
+{
+	struct row *r = b->rows[i];
+
+	if (b->iso_failed != NO_ROW || b->err != ERR_NONE)
+		return; /* aborted along with an earlier row of the window */
+	if (result_ok(res)) {
+		batch_rows_written(b, res, &i, 1, row_wants_returning(r));
+		return;
+	}
+	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+		return;
+	if (classify(PQresultErrorField(res, PG_DIAG_SQLSTATE)) == ERR_TRANSIENT) {
+		batch_note_error(b, res);
+		return;
+	}
+	errdata_from_result(&r->error, res);
+	r->outcome = ROW_FAILED;
+	b->iso_failed = i;
+}
+
+/*
+ * A Sync while isolating: the header's (NO_ROW) only ends BEGIN/xid, its
+ * errors surface with the window's last Sync; the window's last one
+ * recovers from a failed row and sends the next window.
+ */
+static void batch_isolate_sync(struct batch *b, size_t arg)
+{
+	if (arg == NO_ROW || arg != b->iso_end)
+		return;
+	if (b->err != ERR_NONE) {
+		batch_rollback(b);
+		return;
+	}
+	if (b->iso_failed != NO_ROW) {
+		b->iso_pos = b->iso_failed + 1;
+		b->iso_failed = NO_ROW;
+		if (!pgconn_send(b->pc, T_RECOVER, 0, "ROLLBACK TO SAVEPOINT " SAVEPOINT_NAME, 0, NULL) ||
+		    !pgconn_send(b->pc, T_RECOVER, 0, "RELEASE SAVEPOINT " SAVEPOINT_NAME, 0, NULL) ||
+		    !pgconn_sync(b->pc, T_SYNC_RECOVER, NO_ROW))
+			return;
+	} else {
+		b->iso_pos = b->iso_end + 1;
+	}
+	batch_isolate_window(b);
+}
+
+/* ---- retries and in-doubt resolution ---- */
+
+static void batch_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct batch *b = w->data;
+
+	batch_set_state(b, BATCH_QUEUED);
+	batch_enqueue(b);
+}
+
+static void batch_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	batch_enqueue(w->data); /* still IN_DOUBT: asks again on the next idle connection */
+}
+
+/* Rows of `g` failed for waiting past --retry-timeout-ms: warn, at most every WARN_EVERY. */
+static void warn_expired(struct batch_env *env, struct group *g, size_t rows, const char *code)
+{
+	unsigned long dropped;
+
+	if (rows && log_limit_check(&g->expire_limit, ev_now(env->loop), WARN_EVERY, &dropped))
+		log_warn("rows failed: not written within --retry-timeout-ms", "table=%s rows=%zu sqlstate=%s "
+			 "error=%s suppressed=%lu", log_q(g->display), rows, code, log_q(env->pool->last_error),
+			 dropped);
+}
+
+/*
+ * Fail rows past --retry-timeout-ms with PC006, naming the last failure (a
+ * lost connection, or the transient error); returns the number left.
+ */
+static size_t batch_expire_rows(struct batch *b, double now)
+{
+	struct batch_env *env = b->env;
+	bool lost = b->lost_last || b->err == ERR_NONE || !errdata_is_set(&b->error);
+	struct errdata e = { 0 };
+	size_t i, kept = 0;
+
+	if (lost)
+		errdata_set_pc(&e, PC_DATABASE_UNAVAILABLE,
+			       "database unavailable for --retry-timeout-ms (%.0f ms): %s",
+			       env->cfg->retry_timeout * 1000.0, env->pool->last_error);
+	else
+		errdata_set_pc(&e, PC_DATABASE_UNAVAILABLE,
+			       "not written within --retry-timeout-ms (%.0f ms); last error: %s %s",
+			       env->cfg->retry_timeout * 1000.0, b->error.code, b->error.message);
+	for (i = 0; i < b->n; i++) {
+		struct row *r = b->rows[i];
+		if (now - r->accepted_at < env->cfg->retry_timeout)
+			b->rows[kept++] = r;
+		else
+			ledger_fail(env->ledger, r, b->g, &e);
+	}
+	warn_expired(env, b->g, b->n - kept, lost ? e.code : b->error.code);
+	errdata_clear(&e);
+	b->n = kept;
+	return kept;
+}
+
+/* A transient failure, the connection released or lost: retry after a backoff. */
+static void batch_retry_later(struct batch *b)
+{
+	struct batch_env *env = b->env;
+	double delay;
+
+	batch_release_conn(b);
+	if (env->abandoned) {
+		batch_fail_all_pc(b, PC_SHUTTING_DOWN, "shutdown timeout reached before the row was written");
+		return;
+	}
+	env->stats->retries++;
+	b->retries++;
+	batch_set_state(b, BATCH_BACKOFF);
+	if (!batch_expire_rows(b, ev_now(env->loop))) {
+		batch_set_state(b, BATCH_DONE);
+		batch_free(b);
+		return;
+	}
+	delay = b->backoff * (0.8 + 0.4 * ((double)rand() / RAND_MAX));
+	ev_timer_stop(env->loop, &b->timer);
+	ev_set_cb(&b->timer, batch_backoff_cb);
+	ev_timer_set(&b->timer, delay, 0.);
+	ev_timer_start(env->loop, &b->timer);
+	b->backoff = fmin(b->backoff * 2, RETRY_BACKOFF_MAX);
+	log_debug("batch retry scheduled", "table=%s rows=%zu in_s=%.3f", log_q(b->g->display),
+		  b->n, delay);
+}
+
+/* The connection died while COMMIT was in flight. */
+static void batch_in_doubt(struct batch *b)
+{
+	struct batch_env *env = b->env;
+
+	if (b->committed) {
+		batch_finish(b);
+		return;
+	}
+	if (env->abandoned || !b->xid[0]) {
+		batch_fail_all_pc(b, PC_COMMIT_UNKNOWN,
+				  "connection lost during COMMIT; the row may or may not be committed");
+		return;
+	}
+	log_warn("connection lost during COMMIT: checking the outcome", "table=%s rows=%zu xid=%s",
+		 log_q(b->g->display), b->n, b->xid);
+	b->resolve_deadline = ev_now(env->loop) + env->cfg->retry_timeout;
+	batch_set_state(b, BATCH_IN_DOUBT);
+	batch_enqueue(b);
+}
+
+/*
+ * What pg_xact_status says about the batch's transaction. Across a crash
+ * (pgpool_xid_fate) the xid may belong to another transaction now: a lost
+ * xid means ours did not commit; with the horizon unknown, "committed" can
+ * no longer be told apart from someone else's commit (in doubt for good),
+ * while "aborted" or "future" still mean ours did not commit.
+ */
+static void batch_resolve_result(struct batch *b, const PGresult *res)
+{
+	enum pgpool_xid_fate fate = pgpool_xid_fate(b->env->pool, b->epoch_id, strtoull(b->xid, NULL, 10));
+	const char *status;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		batch_note_error(b, res);
+		return;
+	}
+	if (fate == PGPOOL_XID_LOST) {
+		b->xact_aborted = true; /* not durable when the server crashed: never committed */
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		b->err = ERR_BATCH; /* too old to know: in doubt for good */
+		return;
+	}
+	status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "aborted") == 0 || strcmp(status, "future") == 0)
+		b->xact_aborted = true;
+	else if (strcmp(status, "committed") == 0 && fate == PGPOOL_XID_UNKNOWN)
+		b->err = ERR_BATCH;
+	else if (strcmp(status, "committed") == 0)
+		b->committed = true;
+	/* else in progress: ask again */
+}
+
+/* Wait a little, then ask again (still in doubt). */
+static void batch_poll_later(struct batch *b)
+{
+	struct batch_env *env = b->env;
+
+	batch_set_state(b, BATCH_IN_DOUBT);
+	ev_timer_stop(env->loop, &b->timer);
+	ev_set_cb(&b->timer, batch_poll_cb);
+	ev_timer_set(&b->timer, RESOLVE_POLL, 0.);
+	ev_timer_start(env->loop, &b->timer);
+}
+
+/* The resolve query's Sync arrived, or its connection was lost. */
+static void batch_resolve_done(struct batch *b)
+{
+	struct batch_env *env = b->env;
+
+	batch_release_conn(b);
+	if (b->committed) {
+		env->stats->in_doubt_resolved++;
+		log_info("in-doubt commit resolved: committed", "table=%s xid=%s", log_q(b->g->display), b->xid);
+		batch_finish(b);
+	} else if (b->xact_aborted) {
+		env->stats->in_doubt_resolved++;
+		log_info("in-doubt commit resolved: aborted, retrying", "table=%s xid=%s",
+			 log_q(b->g->display), b->xid);
+		b->xid[0] = '\0';
+		b->lost_last = true;
+		batch_retry_later(b);
+	} else if (b->err == ERR_BATCH || ev_now(env->loop) > b->resolve_deadline) {
+		batch_fail_all_pc(b, PC_COMMIT_UNKNOWN,
+				  "connection lost during COMMIT and the outcome could not be determined");
+	} else {
+		batch_poll_later(b); /* still in progress on the old backend, or the check failed */
+	}
+}
+
+/* ---- results ---- */
+
+static void batch_schema_sync(struct batch *b)
+{
+	if (b->err == ERR_TRANSIENT) {
+		batch_retry_later(b);
+	} else if (b->err != ERR_NONE) {
+		batch_fail_all(b, &b->error);
+	} else {
+		b->schema_fetched = true;
+		if (b->isolate)
+			batch_isolate_start(b);
+		else
+			batch_exec(b);
+	}
+}
+
+static void batch_commit_sync(struct batch *b)
+{
+	if (b->committed) {
+		batch_finish(b);
+	} else if (b->err == ERR_TRANSIENT) {
+		batch_retry_later(b);
+	} else if (b->err == ERR_ROW && !b->isolate) {
+		b->isolate = true; /* e.g. a deferred constraint */
+		batch_restart(b);
+	} else {
+		batch_fail_all(b, &b->error);
+	}
+}
+
+/* A Sync arrived: the state says which step it ends. */
+static void batch_on_sync(struct batch *b, size_t arg)
+{
+	switch (b->state) {
+	case BATCH_SCHEMA:
+		batch_schema_sync(b);
+		break;
+	case BATCH_EXEC:
+		if (b->err != ERR_NONE)
+			batch_rollback(b);
+		else
+			batch_commit(b);
+		break;
+	case BATCH_ROLLBACK:
+		batch_after_rollback(b);
+		break;
+	case BATCH_ISOLATE:
+		batch_isolate_sync(b, arg);
+		break;
+	case BATCH_COMMIT:
+		batch_commit_sync(b);
+		break;
+	case BATCH_RESOLVE:
+		batch_resolve_done(b);
+		break;
+	default:
+		assert(!"a Sync in a state without a connection");
+	}
+}
+
+static void batch_schema_result(struct batch *b, const PGresult *res)
+{
+	struct table_schema *s;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		batch_note_error(b, res);
+		return;
+	}
+	s = schema_from_result(res, ev_now(b->env->loop));
+	if (s)
+		group_set_schema(b->g, s);
+}
+
+static void batch_commit_result(struct batch *b, PGresult *res)
+{
+	/* COMMIT of a failed transaction "succeeds" with the tag ROLLBACK */
+	if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+		b->committed = true;
+	} else if (result_ok(res)) {
+		errdata_set(&b->error, "40000", "the transaction was rolled back at COMMIT");
+		b->err = ERR_TRANSIENT;
+	} else {
+		batch_note_error(b, res);
+	}
+}
+
+static void batch_check_result(struct batch *b, const PGresult *res)
+{
+	/* the table changed since its columns were cached: refetch, retry */
+	if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED && b->err == ERR_NONE) {
+		errdata_set(&b->error, "55000", "table \"%s\" changed while the row was being written",
+			    b->g->display);
+		b->err = ERR_SCHEMA;
+	}
+}
+
+void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult *res)
+{
+	struct batch *b = job;
+
+	assert(b && b->pc == pc && tag_fits_state(tag, b->state));
+	if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+		assert(tag == T_SYNC || tag == T_SYNC_RECOVER);
+		if (tag == T_SYNC)
+			batch_on_sync(b, arg);
+		return;
+	}
+	switch (tag) {
+	case T_SCHEMA:
+		batch_schema_result(b, res);
+		break;
+	case T_XID:
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			snprintf(b->xid, sizeof(b->xid), "%s", PQgetvalue(res, 0, 0));
+		else
+			batch_note_error(b, res);
+		break;
+	case T_INSERT:
+		if (result_ok(res))
+			batch_rows_written(b, res, b->parts[arg].idx, b->parts[arg].n, b->parts[arg].returning);
+		else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+			batch_note_error(b, res);
+		break;
+	case T_ISO_INSERT:
+		batch_isolate_insert_result(b, arg, res);
+		break;
+	case T_SAVEPOINT: case T_RELEASE:
+		/* after a failed row these fail too; only the window's first problem counts */
+		if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED &&
+		    b->iso_failed == NO_ROW)
+			batch_note_error(b, res);
+		break;
+	case T_COMMIT:
+		batch_commit_result(b, res);
+		break;
+	case T_RESOLVE:
+		batch_resolve_result(b, res);
+		break;
+	case T_CHECK:
+		batch_check_result(b, res);
+		break;
+	default: /* BEGIN, LOCK, SET CONSTRAINTS, ROLLBACK, savepoint recovery */
+		if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+			batch_note_error(b, res);
+		break;
+	}
+}
+
+void batch_on_lost(struct pgconn *pc, void *job)
+{
+	struct batch *b = job;
+
+	assert(b && b->pc == pc);
+	b->pc = NULL;
+	b->lost_last = true;
+	switch (b->state) {
+	case BATCH_COMMIT:
+		batch_in_doubt(b);
+		break;
+	case BATCH_RESOLVE:
+		if (b->env->abandoned)
+			batch_fail_all_pc(b, PC_COMMIT_UNKNOWN, "connection lost during COMMIT; outcome unknown");
+		else
+			batch_resolve_done(b);
+		break;
+	default: /* COMMIT was never sent: nothing of this attempt is committed */
+		batch_retry_later(b);
+		break;
+	}
+}
+
+/* ---- the waiting batches ---- */
+
+void batch_expire_waiting(struct batch_env *env, double now)
+{
+	struct batch *b, *next;
+
+	for (b = env->waiting; b; b = next) {
+		next = b->wait_next;
+		if (b->state == BATCH_IN_DOUBT) {
+			if (now > b->resolve_deadline)
+				batch_fail_all_pc(b, PC_COMMIT_UNKNOWN,
+						  "connection lost during COMMIT and the database stayed unreachable");
+		} else if (!batch_expire_rows(b, now)) {
+			batch_set_state(b, BATCH_DONE);
+			batch_free(b);
+		}
+	}
+}
+
+void batch_abandon_all(struct batch_env *env)
+{
+	struct batch *b;
+
+	env->abandoned = true;
+	/*
+	 * Dropping a batch's connection ends it through batch_on_lost, which
+	 * sees env->abandoned: PC005 if COMMIT was never sent, PC007 if it was.
+	 */
+	while ((b = env->batches)) {
+		if (b->pc)
+			pgconn_abort(b->pc, "shutdown timeout");
+		if (env->batches != b)
+			continue;
+		if (b->state == BATCH_IN_DOUBT || b->state == BATCH_RESOLVE || b->state == BATCH_COMMIT)
+			batch_fail_all_pc(b, PC_COMMIT_UNKNOWN, "shutdown before the COMMIT outcome was known");
+		else
+			batch_fail_all_pc(b, PC_SHUTTING_DOWN, "shutdown timeout reached before the row was written");
+	}
+}
+
+void batch_free_all(struct batch_env *env)
+{
+	while (env->batches)
+		batch_free(env->batches);
+}
