@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make test`: unit tests, the fuzz corpus replay, then the integration tests
+# `make test`: unit tests, the module ladder check (scripts/modladder.py), the
+# fuzz corpus replay, then the integration tests
 # against a real PostgreSQL and the real daemon, then the container image
 # (test/docker/run.py, `make docker-test`) and the compose file
 # (`make compose-check`), which print "skipped: ..." and count nothing where
@@ -33,6 +34,11 @@ if [ $# -eq 0 ]; then
 	printf '%s\n' "$out"
 	count "$out" "unit tests"
 	[ $rc -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+
+	echo "== module ladder (no module calls one beside or above it)"
+	out=$(python3 scripts/modladder.py "${BUILD:-build/obj}/src" 2>&1)
+	printf '%s\n' "$out"
+	count "$out" "the module ladder check"
 
 	echo "== fuzz corpus replay"
 	out=$(make -s fuzz-replay 2>&1); rc=$?

@@ -1,0 +1,309 @@
+/*
+ * test_batch.c — the batch machine (batch.c, flush.c) driven with scripted
+ * results (fake_pgconn.c): each test queues rows as the sidecar does, lets
+ * the flusher start a batch, answers every command it sends, and checks
+ * the commands, the states and the acks the client reads.
+ */
+#include "unit.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "client.h"
+#include "fake_pgconn.h"
+#include "flush.h"
+#include "log.h"
+#include "request.h"
+
+struct world {
+	struct ev_loop        *loop;
+	struct config          cfg;
+	struct stats           stats;
+	struct group_registry  groups;
+	struct request_decoder dec;
+	struct ledger          ledger;
+	struct client_set      clients;
+	struct flusher         fl;
+	struct client         *client;
+	int                    peer;      /* the application's end of the socket */
+};
+
+static void nop_line(void *arg, struct client *c, const char *line, size_t len) { }
+static void nop_too_long(void *arg, struct client *c) { }
+static bool yes_read(void *arg, const struct client *c) { return true; }
+
+static void world_init(struct world *w, size_t connections)
+{
+	struct client_ops ops = { nop_line, nop_too_long, yes_read, NULL };
+	int sv[2];
+
+	memset(w, 0, sizeof(*w));
+	fake_pgconn_reset();
+	log_set_level(LOG_ERROR); /* the machine's info and warn lines are expected here */
+	w->loop = ev_loop_new(EVFLAG_AUTO);
+	config_defaults(&w->cfg);
+	w->cfg.connections = connections;
+	stats_init(&w->stats, ev_now(w->loop));
+	group_registry_init(&w->groups, w->loop, w->cfg.max_delay, w->cfg.max_batch_rows,
+			    w->cfg.max_batch_bytes);
+	group_registry_set_eager(&w->groups, true);
+	request_decoder_init(&w->dec, &w->groups, &w->cfg);
+	ledger_init(&w->ledger, w->loop, &w->stats);
+	client_set_init(&w->clients, w->loop, &w->cfg, &ops);
+	flush_init(&w->fl, w->loop, &w->cfg, &w->stats, &w->ledger, &w->groups);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	w->client = client_new(&w->clients, sv[0]);
+	w->peer = sv[1];
+}
+
+static void world_free(struct world *w)
+{
+	client_set_free(&w->clients);
+	flush_free(&w->fl);
+	ledger_free(&w->ledger);
+	request_decoder_free(&w->dec);
+	group_registry_free(&w->groups);
+	config_free(&w->cfg);
+	close(w->peer);
+	ev_loop_destroy(w->loop);
+	fake_pgconn_reset();
+}
+
+/* Accept one insert request as the sidecar does. */
+static void world_insert(struct world *w, const char *line)
+{
+	struct request req;
+
+	request_decode(&w->dec, line, strlen(line), ev_now(w->loop), &req);
+	CHECK(req.err == PC_NONE && req.row);
+	if (req.row) {
+		ledger_accept(&w->ledger, req.row, req.group, w->client);
+		group_add_row(&w->groups, req.group, req.row);
+		req.row = NULL;
+	}
+	request_clear(&req);
+}
+
+/* The acks the application has read so far, as one string. */
+static const char *world_acks(struct world *w)
+{
+	static char out[8192];
+	ssize_t n;
+
+	client_set_flush_output(&w->clients);
+	n = recv(w->peer, out, sizeof(out) - 1, MSG_DONTWAIT);
+	out[n > 0 ? n : 0] = '\0';
+	return out;
+}
+
+static enum batch_state first_state(const struct world *w)
+{
+	return w->fl.batches.batches ? batch_state(w->fl.batches.batches) : BATCH_DONE;
+}
+
+/* The oldest command must start with `sql` (its tag is the machine's business). */
+#define EXPECT(want)                                                                 \
+	do {                                                                         \
+		const struct fake_cmd *c_ = fake_pgconn_peek();                      \
+		CHECK(c_ != NULL);                                                   \
+		if (c_ && strncmp(c_->sql, (want), strlen(want)) != 0)               \
+			unit_fail(__FILE__, __LINE__, "next command [%.60s], want [%s]", \
+				  c_->sql, (want));                                  \
+	} while (0)
+
+static void answer(const char *sql, PGresult *res)
+{
+	EXPECT(sql);
+	fake_pgconn_answer(res);
+}
+
+/* The catalog query's answer for table public.t (a int4, b text). */
+static void answer_schema(void)
+{
+	static const char *const v[] = {
+		"public", "t", "a", "pg_catalog.int4", "f", "f", "fp",
+		"public", "t", "b", "pg_catalog.text", "f", "f", "fp",
+	};
+
+	answer("SELECT n.nspname", fake_result_rows(7, 2, v));
+	answer("SYNC", fake_result_sync());
+}
+
+/* BEGIN; LOCK; check; [SET CONSTRAINTS]; xid — all fine. */
+static void answer_begin(bool setcons)
+{
+	static const char *const xid[] = { "1234" };
+
+	answer("BEGIN", fake_result_ok("BEGIN"));
+	answer("LOCK TABLE", fake_result_ok("LOCK TABLE"));
+	answer("SELECT 1 / (CASE", fake_result_rows(1, 1, xid));
+	if (setcons)
+		answer("SET CONSTRAINTS", fake_result_ok("SET CONSTRAINTS"));
+	answer("SELECT pg_catalog.pg_current_xact_id", fake_result_rows(1, 1, xid));
+}
+
+static void insert_three(struct world *w)
+{
+	world_insert(w, "{\"id\":1,\"table\":\"t\",\"row\":{\"a\":1,\"b\":\"x\"}}");
+	world_insert(w, "{\"id\":2,\"table\":\"t\",\"row\":{\"a\":2,\"b\":\"y\"}}");
+	world_insert(w, "{\"id\":3,\"table\":\"t\",\"row\":{\"a\":3,\"b\":\"z\"}}");
+}
+
+UNIT_TEST(batch_commits_and_acks_every_row)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	CHECK_INT(first_state(&w), BATCH_SCHEMA);
+	answer_schema();
+	CHECK_INT(first_state(&w), BATCH_EXEC);
+	answer_begin(false);
+	answer("INSERT INTO \"public\".\"t\" (\"a\",\"b\") SELECT", fake_result_ok("INSERT 0 3"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_COMMIT);
+	CHECK_STR(world_acks(&w), "");                 /* nothing before COMMIT returned */
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(w.fl.batches.count, 0);
+	CHECK_INT(fake_pgconn_pending(), 0);
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_INT(w.ledger.pending_rows, 0);
+	CHECK_INT(w.stats.batches_committed, 1);
+	world_free(&w);
+}
+
+UNIT_TEST(batch_isolates_a_bad_row_and_commits_the_others)
+{
+	struct world w;
+	int i;
+
+	world_init(&w, 1);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT", fake_result_error("23505", "duplicate key value"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ROLLBACK);
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ISOLATE);
+	answer_begin(true);
+	answer("SYNC", fake_result_sync());            /* the header's */
+	/* row 1 ok; row 2 fails; row 3 runs in the aborted transaction */
+	answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+	answer("INSERT", fake_result_ok("INSERT 0 1"));
+	answer("RELEASE", fake_result_ok("RELEASE"));
+	answer("SYNC", fake_result_sync());
+	answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+	answer("INSERT", fake_result_error("23505", "duplicate key value"));
+	answer("RELEASE", fake_result_aborted());
+	answer("SYNC", fake_result_sync());
+	for (i = 0; i < 3; i++)
+		fake_pgconn_answer(fake_result_error("25P02", "current transaction is aborted"));
+	answer("SYNC", fake_result_sync());            /* the window's last: recover, go on */
+	answer("ROLLBACK TO SAVEPOINT", fake_result_ok("ROLLBACK"));
+	answer("RELEASE", fake_result_ok("RELEASE"));
+	answer("SYNC", fake_result_sync());            /* the recovery's */
+	CHECK_INT(first_state(&w), BATCH_ISOLATE);
+	CHECK_INT(fake_pgconn_pending(), 4);           /* row 3 again, sent behind the recovery */
+	answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+	answer("INSERT", fake_result_ok("INSERT 0 1"));
+	answer("RELEASE", fake_result_ok("RELEASE"));
+	CHECK_INT(first_state(&w), BATCH_ISOLATE);
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_COMMIT);
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(w.fl.batches.count, 0);
+	CHECK_STR(world_acks(&w),
+		  "{\"id\":1,\"ok\":true}\n"
+		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"23505\",\"message\":\"duplicate key value\"}}\n"
+		  "{\"id\":3,\"ok\":true}\n");
+	world_free(&w);
+}
+
+UNIT_TEST(batch_lost_during_commit_is_resolved_before_the_acks)
+{
+	struct world w;
+	struct pgconn *pc;
+	static const char *const committed[] = { "committed" };
+
+	world_init(&w, 1);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT", fake_result_ok("INSERT 0 3"));
+	answer("SYNC", fake_result_sync());
+	pc = &w.fl.pool.conns[0];
+	pgconn_abort(pc, "server closed the connection unexpectedly");
+	CHECK_INT(first_state(&w), BATCH_IN_DOUBT);
+	CHECK_STR(world_acks(&w), "");
+	flush_schedule(&w.fl);                         /* no connection: still waiting */
+	CHECK_INT(fake_pgconn_pending(), 0);
+	fake_pgconn_up(pc);
+	flush_schedule(&w.fl);
+	CHECK_INT(first_state(&w), BATCH_RESOLVE);
+	answer("SELECT CASE WHEN $1::xid8", fake_result_rows(1, 1, committed));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(w.fl.batches.count, 0);
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_INT(w.stats.in_doubt_resolved, 1);
+	world_free(&w);
+}
+
+UNIT_TEST(batch_transient_error_backs_off_and_runs_again)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT", fake_result_error("40P01", "deadlock detected"));
+	answer("SYNC", fake_result_sync());
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_BACKOFF);
+	CHECK_INT(w.stats.retries, 1);
+	CHECK(pgpool_idle(&w.fl.pool) != NULL);        /* the connection went back */
+	ev_run(w.loop, EVRUN_ONCE);                    /* the retry timer (10 ms +-20%) */
+	CHECK_INT(first_state(&w), BATCH_QUEUED);
+	flush_schedule(&w.fl);
+	CHECK_INT(first_state(&w), BATCH_EXEC);        /* the schema is cached now */
+	answer_begin(false);
+	answer("INSERT", fake_result_ok("INSERT 0 3"));
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_INT(w.stats.batches_retried, 1);
+	world_free(&w);
+}
+
+UNIT_TEST(batch_unknown_column_fails_only_its_row_without_a_statement)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	world_insert(&w, "{\"id\":1,\"table\":\"t\",\"row\":{\"a\":1}}");
+	world_insert(&w, "{\"id\":2,\"table\":\"t\",\"row\":{\"nope\":1}}");
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT INTO \"public\".\"t\" (\"a\")", fake_result_ok("INSERT 0 1"));
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w),
+		  "{\"id\":1,\"ok\":true}\n"
+		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"42703\",\"message\":"
+		  "\"column \\\"nope\\\" of relation \\\"t\\\" does not exist\"}}\n");
+	world_free(&w);
+}
