@@ -19,13 +19,16 @@
  *   EXEC       Sync: every command ok                  COMMIT
  *   EXEC       Sync: an error                          ROLLBACK
  *   ROLLBACK   Sync: transient error was seen          BACKOFF
- *   ROLLBACK   Sync: the table changed                 SCHEMA (same connection)
- *   ROLLBACK   Sync: a row's data failed               ISOLATE (same connection;
+ *   ROLLBACK   Sync: the table changed                 SCHEMA (same connection); after
+ *                                                      two refetches, as any error:
+ *   ROLLBACK   Sync: any other error (maybe a row's)   ISOLATE (same connection;
  *                                                      SCHEMA first if stale)
- *   ROLLBACK   Sync: anything else                     DONE (every row fails)
+ *   ROLLBACK   Sync: an error while isolating that     DONE (every row fails)
+ *              is no single row's
  *   ISOLATE    Sync of a window: a row failed          ISOLATE (next window)
  *   ISOLATE    Sync of a window: rows left             ISOLATE (next window)
- *   ISOLATE    Sync of the last window                 COMMIT
+ *   ISOLATE    Sync of the last window                 ISOLATE (the schema check)
+ *   ISOLATE    Sync of the schema check                COMMIT
  *   ISOLATE    Sync: transient error                   ROLLBACK
  *   COMMIT     Sync: committed                         DONE (rows acked)
  *   COMMIT     Sync: transient error                   BACKOFF
@@ -42,14 +45,20 @@
  *   any other  connection lost before COMMIT           BACKOFF
  *   BACKOFF    timer                                   QUEUED
  *   BACKOFF    every row past --retry-timeout-ms       DONE (PC006)
- *   QUEUED     rows past --retry-timeout-ms, db down   QUEUED / DONE (PC006)
- *   IN_DOUBT   past its deadline, db down              DONE (PC007)
+ *   QUEUED     rows past --retry-timeout-ms            QUEUED / DONE (PC006)
+ *   IN_DOUBT   past its deadline                       DONE (PC007)
  *   (waiting)  shutdown timeout (batch_abandon_all)    DONE (PC005, or PC007
  *                                                      once COMMIT was sent)
  *
  * Rows are acked only in DONE: ok if the transaction committed (COMMIT
  * returned, or pg_xact_status said so) and the row was written in it, else
  * with the row's own error. A failed row is never in the database.
+ *
+ * Bounded waits: each attempt sets its transaction's statement_timeout to
+ * end just past its oldest row's deadline (acceptance plus
+ * --retry-timeout-ms), and a batch still holding its connection a second
+ * past that deadline drops it (the watchdog): either way the attempt ends
+ * as a transient failure, and rows past their deadline get PC006.
  */
 #ifndef PGC_BATCH_H
 #define PGC_BATCH_H
@@ -70,7 +79,7 @@ enum batch_state {
 	BATCH_QUEUED = 0,  /* in env->waiting: needs a connection for its next attempt */
 	BATCH_BACKOFF,     /* a transient failure: the retry timer runs */
 	BATCH_SCHEMA,      /* the table's column types are being fetched */
-	BATCH_EXEC,        /* BEGIN; LOCK; check; xid; an INSERT per part: in flight */
+	BATCH_EXEC,        /* BEGIN; xid; an INSERT per part; the schema check: in flight */
 	BATCH_ROLLBACK,    /* ROLLBACK of a failed attempt: in flight; b->after says what next */
 	BATCH_ISOLATE,     /* one transaction, a savepoint per row, a window of rows in flight */
 	BATCH_COMMIT,      /* COMMIT in flight: a lost connection leaves the outcome in doubt */
@@ -110,9 +119,8 @@ void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult
 void batch_on_lost(struct pgconn *pc, void *job);
 
 /*
- * The database is down: fail rows of waiting batches that are past
- * --retry-timeout-ms (PC006), and in-doubt batches past their deadline
- * (PC007).
+ * Fail rows of waiting batches that are past --retry-timeout-ms (PC006),
+ * and in-doubt batches past their deadline (PC007).
  */
 void batch_expire_waiting(struct batch_env *env, double now);
 

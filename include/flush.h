@@ -44,7 +44,7 @@ size_t flush_in_flight(const struct flusher *fl);
 /* Database connections up. */
 int flush_db_up(const struct flusher *fl);
 
-/* Fail rows that waited past --retry-timeout-ms while the database is down. */
+/* Fail rows still waiting (queued or in a waiting batch) past --retry-timeout-ms. */
 void flush_expire_waiting(struct flusher *fl);
 
 /* Shutdown timeout: give up on everything still pending (PC005 / PC007). */

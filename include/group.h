@@ -46,6 +46,12 @@ struct group {
 	size_t        pending;     /* rows accepted and not yet completed (queued or in flight) */
 	bool          ready;       /* in the ready queue */
 	int           in_flight;   /* batches of this group started and not yet ended */
+	int           executing;   /* of those, running their INSERTs on a connection (before
+	                            * COMMIT; batch.c keeps it): while one does, the group
+	                            * starts no other, which would only queue behind it (or
+	                            * behind the same lock, holding a second connection that
+	                            * other tables need). A COMMIT in flight still overlaps
+	                            * with the next batch's INSERTs. */
 	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
 	struct colset *colsets;    /* most recently used first */
 	size_t        ncolsets;
@@ -140,7 +146,10 @@ void group_make_ready(struct group_registry *reg, struct group *g);
 /* Mark every non-empty group ready. */
 void group_make_all_ready(struct group_registry *reg);
 
-/* Next ready group (removed from the ready queue), or NULL. */
+/*
+ * The first ready group with no batch executing (removed from the ready
+ * queue), or NULL; ready groups that have one stay queued, in order.
+ */
 struct group *group_pop_ready(struct group_registry *reg);
 
 /*

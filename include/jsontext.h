@@ -25,12 +25,22 @@ void jsontext_put_string(struct buf *b, const char *s, size_t n);
 void jsontext_put_pg_quoted(struct buf *b, const char *s, size_t n);
 
 /*
+ * Append valid JSON text without the whitespace between its tokens (a json
+ * column keeps its input's spacing and newlines: an ack must stay one
+ * line). Strings are copied as they are.
+ */
+void jsontext_put_compact(struct buf *b, const char *json, size_t len);
+
+/*
  * Convert the text of a JSON array into a PostgreSQL array literal:
  * [1,"a",null,[2,3]] -> {"1","a",NULL,{"2","3"}}. Objects become quoted JSON
- * text (for json[] columns). Returns false if `json` is not an array.
- * The input must be valid JSON (whitespace allowed).
+ * text (for json[] columns). With `json_elems` (the array's elements are
+ * json or jsonb) only the outer array is one: each element, nested arrays
+ * included, is one element holding its JSON text (strings their content, as
+ * for any element type). Returns false if `json` is not an array. The input
+ * must be valid JSON (whitespace allowed).
  */
-bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len);
+bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len, bool json_elems);
 
 /*
  * Iterate over the members of the JSON object text `json` (valid JSON, as

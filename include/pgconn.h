@@ -91,6 +91,7 @@ struct pgconn {
 	bool              deallocate;  /* forget statements on the server before the next prepare */
 	unsigned long     epoch_id;    /* the pool's number of the server's crash epoch (see pgpool) */
 	bool              sets_horizon;/* this connection saw the epoch first: it reads the horizon */
+	long              statement_timeout_ms; /* the session's own (0: none), read at setup */
 	char              last_error[256];
 	struct log_limit  lost_limit;  /* "connection lost" while it flaps */
 };

@@ -57,7 +57,7 @@ struct stats {
 	uint64_t rows_committed;
 	uint64_t rows_failed;
 	uint64_t batches_committed;  /* at least one row committed */
-	uint64_t batches_failed;     /* rows, none committed */
+	uint64_t batches_failed;     /* failed as a whole: PC005/6/7, or an error no row caused alone */
 	uint64_t batches_retried;    /* ended after at least one retry */
 	uint64_t retries;            /* batch attempts retried after a transient failure */
 	uint64_t in_doubt_resolved;
@@ -75,7 +75,8 @@ void stats_init(struct stats *st, double now);
 void stats_row_received(struct stats *st, struct table_stats *t);
 /* A row completed: ok when `code` is NULL, else failed with that SQLSTATE. */
 void stats_row_done(struct stats *st, struct table_stats *t, const char *code, double latency);
-void stats_batch_done(struct stats *st, size_t rows, size_t ok, size_t failed, bool retried,
+/* A batch ended: `ok` rows committed; `failed_whole`: it failed as a whole (not row by row). */
+void stats_batch_done(struct stats *st, size_t rows, size_t ok, bool failed_whole, bool retried,
 		      double seconds);
 /* A request answered with a PC error before any row was accepted. */
 void stats_request_rejected(struct stats *st, enum pc_code pc);

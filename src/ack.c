@@ -88,8 +88,12 @@ static void put_typed_value(struct buf *out, const PGresult *res, int tup, int c
 			return;
 		}
 		break; /* NaN, Infinity: strings */
-	case OID_JSON: case OID_JSONB:
-		buf_append(out, v, n);
+	case OID_JSON:
+		/* json keeps its input's spacing, newlines included: the ack is one line */
+		jsontext_put_compact(out, v, n);
+		return;
+	case OID_JSONB:
+		buf_append(out, v, n); /* PostgreSQL's own single-line text */
 		return;
 	default:
 		break;

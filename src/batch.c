@@ -26,6 +26,14 @@
 #define SAVEPOINT_NAME    "pgcoalesce_row"
 #define NO_ROW            ((size_t)-1)
 #define WARN_EVERY        10.0   /* seconds between repeats of a per-batch warning */
+#define ISO_CHECK         ((size_t)-2) /* the Sync after isolation's schema check */
+/*
+ * Every row is answered within --retry-timeout-ms of its acceptance plus
+ * this (README "Guarantees"): a batch's statements get a statement_timeout
+ * that ends half of it after its oldest row's deadline, and a connection
+ * still busy with the batch this long after it is dropped.
+ */
+#define DEADLINE_GRACE    1.0
 
 /* What a batch does once its ROLLBACK completed. */
 enum batch_after {
@@ -43,17 +51,23 @@ enum batch_after {
  */
 enum batch_tag {
 	T_SYNC, T_SYNC_RECOVER, T_SCHEMA,
-	T_BEGIN, T_LOCK, T_CHECK, T_SETCONS, T_XID, T_INSERT,
+	T_BEGIN, T_CHECK, T_SETCONS, T_XID, T_INSERT,
 	T_ROLLBACK, T_SAVEPOINT, T_ISO_INSERT, T_RELEASE, T_RECOVER,
 	T_COMMIT, T_RESOLVE,
 };
 
+/*
+ * What an error means for the batch. Everything that is neither transient
+ * nor a sign that the table changed may be some row's doing (a constraint,
+ * a trigger, a policy, an extension can raise anything): the rows are then
+ * tried one by one, and a row gets an error only if it fails alone.
+ */
 enum err_class {
 	ERR_NONE = 0,
-	ERR_TRANSIENT,     /* retry the whole batch later */
-	ERR_SCHEMA,        /* the table changed under us: refetch and retry */
-	ERR_ROW,           /* caused by some row's data: isolate */
-	ERR_BATCH,         /* affects every row (privileges, ...): fail them all */
+	ERR_TRANSIENT,     /* retry the whole batch later (the connection, a deadlock, our deadline) */
+	ERR_SCHEMA,        /* the table changed under us: refetch and retry (then isolate) */
+	ERR_ROW,           /* anything else: isolate */
+	ERR_UNKNOWABLE,    /* pg_xact_status cannot tell: the outcome stays in doubt */
 };
 
 /* Rows of a batch that go in one INSERT: same columns, same RETURNING need. */
@@ -76,6 +90,7 @@ struct batch {
 	enum batch_after  after;
 	struct pgconn    *pc;          /* the connection it owns, or NULL */
 	ev_timer          timer;       /* BACKOFF retry, IN_DOUBT poll */
+	ev_timer          watchdog;    /* drops the connection DEADLINE_GRACE past the oldest row's deadline */
 	double            backoff;     /* the next retry's delay */
 	double            resolve_deadline;
 	bool              isolate;        /* go row by row (a row-attributable error was seen) */
@@ -84,6 +99,9 @@ struct batch {
 	bool              committed;      /* COMMIT (or pg_xact_status) said so */
 	bool              xact_aborted;   /* pg_xact_status said aborted */
 	bool              lost_last;      /* the last failure was a lost connection */
+	bool              own_timeout;    /* the attempt's statement_timeout is ours (the rows' deadline) */
+	bool              deadline_hit;   /* it ran out: our statement_timeout, or the watchdog */
+	bool              whole_failed;   /* every row failed with one error that is not a row's */
 	char              xid[32];
 	unsigned long     epoch_id;       /* the server's crash epoch when xid was assigned */
 	enum err_class    err;            /* first error of the attempt */
@@ -103,6 +121,7 @@ static const char resolve_query[] =
 	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::xid8) END";
 
 static void batch_attempt(struct batch *b);
+static double batch_deadline(const struct batch *b);
 static void batch_exec(struct batch *b);
 static void batch_isolate_start(struct batch *b);
 static void batch_retry_later(struct batch *b);
@@ -113,6 +132,12 @@ static const char *const state_names[BATCH_STATES] = {
 	"queued", "backoff", "schema", "exec", "rollback", "isolate", "commit", "in_doubt",
 	"resolve", "done",
 };
+
+/* Running its INSERTs on a connection, before COMMIT (group.h: g->executing). */
+static bool state_executing(enum batch_state s)
+{
+	return s == BATCH_SCHEMA || s == BATCH_EXEC || s == BATCH_ROLLBACK || s == BATCH_ISOLATE;
+}
 
 #define S(x) (1u << BATCH_##x)
 /* allowed[from]: the states `from` may change to (batch.h's table). */
@@ -134,6 +159,8 @@ static const unsigned allowed[BATCH_STATES] = {
 static void batch_set_state(struct batch *b, enum batch_state to)
 {
 	assert(to < BATCH_STATES && (allowed[b->state] & (1u << to)));
+	if (state_executing(b->state) != state_executing(to))
+		b->g->executing += state_executing(to) ? 1 : -1;
 	b->state = to;
 }
 
@@ -156,7 +183,7 @@ static bool tag_fits_state(int tag, enum batch_state s)
 		       s == BATCH_COMMIT || s == BATCH_RESOLVE;
 	case T_SCHEMA:
 		return s == BATCH_SCHEMA;
-	case T_BEGIN: case T_LOCK: case T_CHECK: case T_SETCONS: case T_XID:
+	case T_BEGIN: case T_CHECK: case T_SETCONS: case T_XID:
 		return s == BATCH_EXEC || s == BATCH_ISOLATE;
 	case T_INSERT:
 		return s == BATCH_EXEC;
@@ -176,26 +203,38 @@ static bool tag_fits_state(int tag, enum batch_state s)
 
 /* ---- error classification ---- */
 
-static enum err_class classify(const char *code)
+static bool code_in(const char *code, const char *const *list, size_t n)
 {
-	static const char *const transient[] = { "40001", "40P01", "55P03", "57P01", "57P02", "57P03" };
-	static const char *const row_classes[] = { "22", "23", "27", "44", "P0", "2F", "38", "39", "54" };
 	size_t i;
 
-	if (!code || strncmp(code, "08", 2) == 0 || strncmp(code, "53", 2) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(code, list[i]) == 0)
+			return true;
+	return false;
+}
+
+static enum err_class classify(struct batch *b, const PGresult *res)
+{
+	static const char *const transient[] = { "40001", "40P01", "55P03", "57P01", "57P02", "57P03" };
+	/* the table changed: undefined table/column/type (a renamed type), a
+	 * type mismatch, a prepared statement whose result type changed (0A000)
+	 * or that is gone (26000) */
+	static const char *const schema[] = { "42P01", "42703", "42704", "42804", "0A000", "26000" };
+	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (!code || strncmp(code, "08", 2) == 0 || strncmp(code, "53", 2) == 0 ||
+	    code_in(code, transient, sizeof(transient) / sizeof(transient[0])))
 		return ERR_TRANSIENT;
-	for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
-		if (strcmp(code, transient[i]) == 0)
-			return ERR_TRANSIENT;
-	/* the table changed: undefined table/column, type mismatch, a prepared
-	 * statement whose result type changed (0A000) or that is gone (26000) */
-	if (strcmp(code, "42P01") == 0 || strcmp(code, "42703") == 0 || strcmp(code, "42804") == 0 ||
-	    strcmp(code, "0A000") == 0 || strcmp(code, "26000") == 0)
+	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		return ERR_TRANSIENT; /* the server is ending the connection, whatever the code */
+	if (strcmp(code, "57014") == 0 && b->own_timeout) {
+		b->deadline_hit = true; /* our statement_timeout: the rows' deadline came */
+		return ERR_TRANSIENT;
+	}
+	if (code_in(code, schema, sizeof(schema) / sizeof(schema[0])))
 		return ERR_SCHEMA;
-	for (i = 0; i < sizeof(row_classes) / sizeof(row_classes[0]); i++)
-		if (strncmp(code, row_classes[i], 2) == 0)
-			return ERR_ROW;
-	return ERR_BATCH;
+	return ERR_ROW;
 }
 
 /* Keep the attempt's first error. */
@@ -204,7 +243,7 @@ static void batch_note_error(struct batch *b, const PGresult *res)
 	if (b->err != ERR_NONE)
 		return;
 	errdata_from_result(&b->error, res);
-	b->err = classify(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	b->err = classify(b, res);
 }
 
 static bool result_ok(const PGresult *res)
@@ -256,6 +295,7 @@ static void batch_free(struct batch *b)
 	queue_remove(b);
 	env->count--;
 	ev_timer_stop(env->loop, &b->timer);
+	ev_timer_stop(env->loop, &b->watchdog);
 	batch_clear_parts(b);
 	errdata_clear(&b->error);
 	free(b->rows);
@@ -268,8 +308,27 @@ static void batch_release_conn(struct batch *b)
 	struct pgconn *pc = b->pc;
 
 	b->pc = NULL;
+	ev_timer_stop(b->env->loop, &b->watchdog);
 	if (pc)
 		pgconn_release(pc, b);
+}
+
+/*
+ * The batch still holds its connection DEADLINE_GRACE past its oldest row's
+ * deadline (its statement_timeout did not end it: a stuck network, a COMMIT
+ * waiting for a standby): drop the connection. The loss is handled as any
+ * other: the attempt is retried (rows past their deadline get PC006), or a
+ * COMMIT in flight is resolved.
+ */
+static void batch_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct batch *b = w->data;
+
+	if (!b->pc)
+		return;
+	b->deadline_hit = true;
+	pgconn_abort(b->pc, "the batch was still running past its rows' deadline (--retry-timeout-ms): "
+		     "connection dropped");
 }
 
 /* Put the batch at the tail of the queue for the next idle connection. */
@@ -304,8 +363,9 @@ static void row_set_failed(struct row *r, const struct errdata *e)
 }
 
 /*
- * Count the batch and log it: every failed batch at warn with its first
- * failed row's SQLSTATE and message, the others at debug.
+ * Count the batch and log it: a batch that failed as a whole (PC005/6/7, or
+ * an error that is no row's) at warn with its SQLSTATE and message; the
+ * others at debug, rows that failed on their own data included.
  */
 static void batch_report(struct batch *b, size_t ok, size_t failed, const struct errdata *first)
 {
@@ -313,8 +373,8 @@ static void batch_report(struct batch *b, size_t ok, size_t failed, const struct
 	double now = ev_now(env->loop);
 	const char *code = first && first->code[0] ? first->code : "unknown";
 
-	stats_batch_done(env->stats, b->n, ok, failed, b->retries > 0, now - b->started_at);
-	if (failed && !ok)
+	stats_batch_done(env->stats, b->n, ok, b->whole_failed, b->retries > 0, now - b->started_at);
+	if (b->whole_failed)
 		log_warn("batch failed", "table=%s rows=%zu sqlstate=%s error=%s retries=%u",
 			 log_q(b->g->display), failed, code, log_q(first && first->message ? first->message : ""),
 			 b->retries);
@@ -358,6 +418,7 @@ static void batch_fail_all(struct batch *b, const struct errdata *e)
 	size_t i;
 
 	b->committed = false;
+	b->whole_failed = true;
 	for (i = 0; i < b->n; i++)
 		if (b->rows[i]->outcome != ROW_FAILED)
 			row_set_failed(b->rows[i], e);
@@ -388,6 +449,8 @@ struct batch *batch_new(struct batch_env *env, struct group *g)
 	b->started_at = ev_now(env->loop);
 	ev_init(&b->timer, NULL);
 	b->timer.data = b;
+	ev_init(&b->watchdog, batch_watchdog_cb);
+	b->watchdog.data = b;
 	b->next = env->batches;
 	env->batches = b;
 	env->count++;
@@ -495,7 +558,7 @@ static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colse
 	ok = sqlbuild_insert(&sql, b->pc->pg, s, cs, col_index, returning);
 	for (i = 0; ok && i < np; i++) {
 		if (cs->n)
-			sqlbuild_array_param(&params[i], rows, n, i, s->columns[col_index[i]].is_array);
+			sqlbuild_array_param(&params[i], rows, n, i, &s->columns[col_index[i]]);
 		else
 			sqlbuild_count_param(&params[i], n);
 		values[i] = buf_cstr(&params[i]);
@@ -574,6 +637,8 @@ static void batch_reset_attempt(struct batch *b)
 	b->xact_aborted = false;
 	b->xid[0] = '\0';
 	b->lost_last = false;
+	b->deadline_hit = false;
+	b->own_timeout = false;
 	b->schema_fetched = false;
 	b->iso_failed = NO_ROW;
 }
@@ -592,9 +657,14 @@ static void batch_resolve(struct batch *b)
 
 void batch_start(struct batch *b, struct pgconn *pc)
 {
+	double until;
+
 	assert(b->state == BATCH_QUEUED || b->state == BATCH_IN_DOUBT);
 	pgconn_acquire(pc, b);
 	b->pc = pc;
+	until = b->state == BATCH_IN_DOUBT ? b->resolve_deadline : batch_deadline(b) + DEADLINE_GRACE;
+	ev_timer_set(&b->watchdog, fmax(until - ev_now(b->env->loop), 0.01), 0.);
+	ev_timer_start(b->env->loop, &b->watchdog);
 	if (b->state == BATCH_IN_DOUBT)
 		batch_resolve(b);
 	else
@@ -628,40 +698,63 @@ static void batch_restart(struct batch *b)
 	batch_attempt(b);
 }
 
+/* The oldest row's deadline: its acceptance plus --retry-timeout-ms. */
+static double batch_deadline(const struct batch *b)
+{
+	double oldest = b->n ? b->rows[0]->accepted_at : ev_now(b->env->loop);
+	size_t i;
+
+	for (i = 1; i < b->n; i++)
+		if (b->rows[i]->accepted_at < oldest)
+			oldest = b->rows[i]->accepted_at;
+	return oldest + b->env->cfg->retry_timeout;
+}
+
 /*
- * Open the transaction: lock the table as the INSERT would, check that its
- * columns are still those cached (T_CHECK fails otherwise: refetch, retry),
- * and learn the transaction id before anything can commit.
+ * The attempt's statement_timeout, in ms: half of DEADLINE_GRACE past the
+ * oldest row's deadline, unless the session's own statement_timeout is
+ * shorter (then a 57014 is the statement's, not ours: b->own_timeout).
+ */
+static long batch_statement_timeout(struct batch *b)
+{
+	double left = batch_deadline(b) - ev_now(b->env->loop);
+	long ms = (long)((left > 0 ? left : 0) * 1000.0 + DEADLINE_GRACE * 500.0);
+	long session = b->pc->statement_timeout_ms;
+
+	b->own_timeout = !session || ms < session;
+	return b->own_timeout ? ms : session;
+}
+
+/*
+ * Open the transaction and learn its id before anything can commit. The
+ * xid statement also sets the transaction's statement_timeout (the rows'
+ * deadline), so a statement stuck behind a lock is canceled in time.
  */
 static bool batch_begin(struct batch *b, bool immediate_constraints)
 {
 	struct pgconn *pc = b->pc;
-	const struct table_schema *s = b->g->tschema;
-	char *nsp = PQescapeIdentifier(pc->pg, s->nspname, strlen(s->nspname));
-	char *rel = PQescapeIdentifier(pc->pg, s->relname, strlen(s->relname));
-	struct buf lock, name;
-	const char *params[2];
-	bool ok;
+	char timeout[32];
+	const char *params[1] = { timeout };
 
-	buf_init(&lock);
-	buf_init(&name);
-	buf_printf(&name, "%s.%s", nsp ? nsp : "", rel ? rel : "");
-	buf_printf(&lock, "LOCK TABLE %s IN ROW EXCLUSIVE MODE", buf_cstr(&name));
-	params[0] = buf_cstr(&name);
-	params[1] = s->fingerprint;
+	snprintf(timeout, sizeof(timeout), "%ld", batch_statement_timeout(b));
 	b->epoch_id = pc->epoch_id;
-	ok = nsp && rel &&
-	     pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
-	     pgconn_send(pc, T_LOCK, 0, buf_cstr(&lock), 0, NULL) &&
-	     pgconn_send_prepared(pc, T_CHECK, 0, schema_check_query, 2, params) &&
-	     (!immediate_constraints ||
-	      pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
-	     pgconn_send_prepared(pc, T_XID, 0, "SELECT pg_catalog.pg_current_xact_id()::text", 0, NULL);
-	PQfreemem(nsp);
-	PQfreemem(rel);
-	buf_free(&lock);
-	buf_free(&name);
-	return ok;
+	return pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
+	       (!immediate_constraints ||
+		pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
+	       pgconn_send_prepared(pc, T_XID, 0,
+				    "SELECT pg_catalog.pg_current_xact_id()::text, "
+				    "pg_catalog.set_config('statement_timeout', $1, true)", 1, params);
+}
+
+/*
+ * Queue the schema check (schema.h): after the INSERTs, whose locks keep
+ * the relation as it is, so what it sees is what they wrote into.
+ */
+static bool batch_send_check(struct batch *b)
+{
+	const char *params[2] = { b->g->schema, b->g->table };
+
+	return pgconn_send_prepared(b->pc, T_CHECK, 0, schema_check_query, 2, params);
 }
 
 static void batch_exec(struct batch *b)
@@ -678,7 +771,8 @@ static void batch_exec(struct batch *b)
 		if (!batch_send_insert(b, T_INSERT, k, b->parts[k].cs, b->parts[k].returning,
 				       b->parts[k].idx, b->parts[k].n))
 			return;
-	pgconn_sync(b->pc, T_SYNC, 0);
+	if (batch_send_check(b))
+		pgconn_sync(b->pc, T_SYNC, 0);
 }
 
 static void batch_commit(struct batch *b)
@@ -696,7 +790,8 @@ static void batch_rollback(struct batch *b)
 		b->after = AFTER_RETRY;
 		break;
 	case ERR_SCHEMA:
-		b->after = b->schema_retries < 2 ? AFTER_REFRESH : AFTER_FAIL;
+		/* still failing after a fresh schema: maybe some row's doing after all */
+		b->after = b->schema_retries < 2 ? AFTER_REFRESH : b->isolate ? AFTER_FAIL : AFTER_ISOLATE;
 		break;
 	case ERR_ROW:
 		b->after = b->isolate ? AFTER_FAIL : AFTER_ISOLATE;
@@ -753,8 +848,12 @@ static void batch_isolate_window(struct batch *b)
 		b->iso_end = i;
 		sent++;
 	}
-	if (!sent)
-		batch_commit(b);
+	if (!sent) {
+		/* every row tried: check the table, then COMMIT (batch_isolate_sync) */
+		b->iso_end = ISO_CHECK;
+		if (batch_send_check(b))
+			pgconn_sync(pc, T_SYNC, ISO_CHECK);
+	}
 }
 
 static void batch_isolate_start(struct batch *b)
@@ -780,7 +879,7 @@ static void batch_isolate_insert_result(struct batch *b, size_t i, const PGresul
 	}
 	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
 		return;
-	if (classify(PQresultErrorField(res, PG_DIAG_SQLSTATE)) == ERR_TRANSIENT) {
+	if (classify(b, res) == ERR_TRANSIENT) {
 		batch_note_error(b, res);
 		return;
 	}
@@ -800,6 +899,10 @@ static void batch_isolate_sync(struct batch *b, size_t arg)
 		return;
 	if (b->err != ERR_NONE) {
 		batch_rollback(b);
+		return;
+	}
+	if (arg == ISO_CHECK) {
+		batch_commit(b);
 		return;
 	}
 	if (b->iso_failed != NO_ROW) {
@@ -852,7 +955,13 @@ static size_t batch_expire_rows(struct batch *b, double now)
 	struct errdata e = { 0 };
 	size_t i, kept = 0;
 
-	if (lost)
+	if (b->deadline_hit)
+		errdata_set_pc(&e, PC_DATABASE_UNAVAILABLE,
+			       "not written within --retry-timeout-ms (%.0f ms): the statement on table \"%s\" "
+			       "was still running at the rows' deadline (waiting for a lock?) and was canceled: %s",
+			       env->cfg->retry_timeout * 1000.0, b->g->display,
+			       lost ? env->pool->last_error : b->error.message);
+	else if (lost)
 		errdata_set_pc(&e, PC_DATABASE_UNAVAILABLE,
 			       "database unavailable for --retry-timeout-ms (%.0f ms): %s",
 			       env->cfg->retry_timeout * 1000.0, env->pool->last_error);
@@ -867,7 +976,7 @@ static size_t batch_expire_rows(struct batch *b, double now)
 		else
 			ledger_fail(env->ledger, r, b->g, &e);
 	}
-	warn_expired(env, b->g, b->n - kept, lost ? e.code : b->error.code);
+	warn_expired(env, b->g, b->n - kept, lost || b->deadline_hit ? e.code : b->error.code);
 	errdata_clear(&e);
 	b->n = kept;
 	return kept;
@@ -918,7 +1027,8 @@ static void batch_in_doubt(struct batch *b)
 	}
 	log_warn("connection lost during COMMIT: checking the outcome", "table=%s rows=%zu xid=%s",
 		 log_q(b->g->display), b->n, b->xid);
-	b->resolve_deadline = ev_now(env->loop) + env->cfg->retry_timeout;
+	/* the rows' answer is due at their deadline plus the grace, COMMIT's fate or not */
+	b->resolve_deadline = fmax(ev_now(env->loop), batch_deadline(b)) + DEADLINE_GRACE;
 	batch_set_state(b, BATCH_IN_DOUBT);
 	batch_enqueue(b);
 }
@@ -944,14 +1054,14 @@ static void batch_resolve_result(struct batch *b, const PGresult *res)
 		return;
 	}
 	if (PQgetisnull(res, 0, 0)) {
-		b->err = ERR_BATCH; /* too old to know: in doubt for good */
+		b->err = ERR_UNKNOWABLE; /* too old to know: in doubt for good */
 		return;
 	}
 	status = PQgetvalue(res, 0, 0);
 	if (strcmp(status, "aborted") == 0 || strcmp(status, "future") == 0)
 		b->xact_aborted = true;
 	else if (strcmp(status, "committed") == 0 && fate == PGPOOL_XID_UNKNOWN)
-		b->err = ERR_BATCH;
+		b->err = ERR_UNKNOWABLE;
 	else if (strcmp(status, "committed") == 0)
 		b->committed = true;
 	/* else in progress: ask again */
@@ -986,7 +1096,7 @@ static void batch_resolve_done(struct batch *b)
 		b->xid[0] = '\0';
 		b->lost_last = true;
 		batch_retry_later(b);
-	} else if (b->err == ERR_BATCH || ev_now(env->loop) > b->resolve_deadline) {
+	} else if (b->err == ERR_UNKNOWABLE || ev_now(env->loop) > b->resolve_deadline) {
 		batch_fail_all_pc(b, PC_COMMIT_UNKNOWN,
 				  "connection lost during COMMIT and the outcome could not be determined");
 	} else {
@@ -1081,12 +1191,20 @@ static void batch_commit_result(struct batch *b, PGresult *res)
 	}
 }
 
+/* The schema check: the table changed since its columns were cached? Refetch, retry. */
 static void batch_check_result(struct batch *b, const PGresult *res)
 {
-	/* the table changed since its columns were cached: refetch, retry */
-	if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED && b->err == ERR_NONE) {
-		errdata_set(&b->error, "55000", "table \"%s\" changed while the row was being written",
-			    b->g->display);
+	char why[200];
+
+	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED || b->err != ERR_NONE)
+		return;
+	if (!result_ok(res)) {
+		batch_note_error(b, res);
+		return;
+	}
+	if (!schema_check_result(b->g->tschema, res, why, sizeof(why))) {
+		errdata_set(&b->error, "55000", "table \"%s\" changed while the row was being written: %s",
+			    b->g->display, why);
 		b->err = ERR_SCHEMA;
 	}
 }
@@ -1136,7 +1254,7 @@ void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult
 	case T_CHECK:
 		batch_check_result(b, res);
 		break;
-	default: /* BEGIN, LOCK, SET CONSTRAINTS, ROLLBACK, savepoint recovery */
+	default: /* BEGIN, SET CONSTRAINTS, ROLLBACK, savepoint recovery */
 		if (!result_ok(res) && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
 			batch_note_error(b, res);
 		break;
@@ -1149,6 +1267,7 @@ void batch_on_lost(struct pgconn *pc, void *job)
 
 	assert(b && b->pc == pc);
 	b->pc = NULL;
+	ev_timer_stop(b->env->loop, &b->watchdog);
 	b->lost_last = true;
 	switch (b->state) {
 	case BATCH_COMMIT:

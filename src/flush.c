@@ -69,18 +69,27 @@ static void expire_group(struct group *g, void *arg)
 			 log_q(x->fl->pool.last_error), dropped);
 }
 
+/*
+ * Every row is answered within --retry-timeout-ms (plus batch.c's grace),
+ * whatever the database does: rows still queued past it fail here, whether
+ * the database is down or no connection was free in time (every one held by
+ * a slow statement).
+ */
 void flush_expire_waiting(struct flusher *fl)
 {
 	struct expire_ctx x;
 
-	if (fl->pool.up > 0)
-		return;
 	memset(&x, 0, sizeof(x));
 	x.fl = fl;
 	x.now = ev_now(fl->loop);
-	errdata_set_pc(&x.error, PC_DATABASE_UNAVAILABLE,
-		       "database unavailable for --retry-timeout-ms (%.0f ms): %s",
-		       fl->cfg->retry_timeout * 1000.0, fl->pool.last_error);
+	if (fl->pool.up > 0)
+		errdata_set_pc(&x.error, PC_DATABASE_UNAVAILABLE,
+			       "not written within --retry-timeout-ms (%.0f ms): no database connection "
+			       "was free in time", fl->cfg->retry_timeout * 1000.0);
+	else
+		errdata_set_pc(&x.error, PC_DATABASE_UNAVAILABLE,
+			       "database unavailable for --retry-timeout-ms (%.0f ms): %s",
+			       fl->cfg->retry_timeout * 1000.0, fl->pool.last_error);
 	group_foreach(fl->groups, expire_group, &x);
 	errdata_clear(&x.error);
 	batch_expire_waiting(&fl->batches, x.now);

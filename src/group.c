@@ -307,12 +307,17 @@ void group_make_all_ready(struct group_registry *reg)
 
 struct group *group_pop_ready(struct group_registry *reg)
 {
-	struct group *g;
+	struct group **pg = &reg->ready_head, *g, *prev = NULL;
 
-	while ((g = reg->ready_head)) {
-		reg->ready_head = g->ready_next;
-		if (!reg->ready_head)
-			reg->ready_tail = NULL;
+	while ((g = *pg)) {
+		if (g->nrows && g->executing) {
+			prev = g;
+			pg = &g->ready_next;
+			continue;
+		}
+		*pg = g->ready_next;
+		if (reg->ready_tail == g)
+			reg->ready_tail = prev;
 		g->ready = false;
 		if (g->nrows)
 			return g;

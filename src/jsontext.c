@@ -186,7 +186,7 @@ static void cur_string(struct json_cursor *c, struct buf *out)
 	jsontext_unescape(out, c->s + start, c->i - start);
 }
 
-static bool cur_array(struct json_cursor *c, struct buf *b)
+static bool cur_array(struct json_cursor *c, struct buf *b, bool json_elems)
 {
 	struct buf tmp;
 	bool first = true;
@@ -211,8 +211,8 @@ static bool cur_array(struct json_cursor *c, struct buf *b)
 		if (!first)
 			buf_putc(b, ',');
 		first = false;
-		if (c->s[c->i] == '[') {
-			cur_array(c, b);
+		if (c->s[c->i] == '[' && !json_elems) {
+			cur_array(c, b, false);
 		} else if (c->s[c->i] == '"') {
 			buf_reset(&tmp);
 			cur_string(c, &tmp);
@@ -230,12 +230,35 @@ static bool cur_array(struct json_cursor *c, struct buf *b)
 	return true;
 }
 
-bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len)
+bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len, bool json_elems)
 {
 	struct json_cursor c = { json, len, 0 };
 
 	cur_ws(&c);
-	return cur_array(&c, b);
+	return cur_array(&c, b, json_elems);
+}
+
+void jsontext_put_compact(struct buf *b, const char *json, size_t len)
+{
+	size_t i, start = 0;
+	bool in_str = false;
+
+	buf_reserve(b, len);
+	for (i = 0; i < len; i++) {
+		char ch = json[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = false;
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+			buf_append(b, json + start, i - start);
+			start = i + 1;
+		}
+	}
+	buf_append(b, json + start, len - start);
 }
 
 bool jsontext_object_next(const char *json, size_t len, size_t *pos, struct buf *key,

@@ -21,22 +21,38 @@ static void pgconn_connect(struct pgconn *pc);
 static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-/* The crash epoch: a crash recovery resets the shared statistics. */
+/*
+ * The crash epoch's mark. A crash recovery resets every shared statistic
+ * with one timestamp (pgstat_reset_after_failure); a user's
+ * pg_stat_reset_shared() resets one kind at a time. So the mark is the
+ * stats_reset shared by at least two of bgwriter, wal and archiver: it
+ * changes with a crash and stays when one kind is reset by hand. NULL when
+ * no two agree (a hand reset of two kinds): counted as a new epoch, the
+ * safe side. Also the session's statement_timeout (ms), which a batch's
+ * own may not exceed.
+ */
+#define PGCONN_EPOCH_MARK                                                                    \
+	"(SELECT CASE WHEN s.b = s.w OR s.b = s.a THEN s.b WHEN s.w = s.a THEN s.w END FROM ("    \
+	" SELECT (SELECT stats_reset FROM pg_catalog.pg_stat_bgwriter) AS b,"                     \
+	" (SELECT stats_reset FROM pg_catalog.pg_stat_wal) AS w,"                                 \
+	" (SELECT stats_reset FROM pg_catalog.pg_stat_archiver) AS a) s)"
 static const char pgconn_epoch_query[] =
-	"SELECT coalesce((SELECT stats_reset::text FROM pg_catalog.pg_stat_bgwriter), '')";
+	"SELECT " PGCONN_EPOCH_MARK "::text, "
+	"(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'statement_timeout')";
 /*
  * The xid horizon of the epoch: next_xid of the latest checkpoint, trusted
  * only if that checkpoint looks like the one that ended the recovery (a
- * shutdown-type checkpoint taken since the reset, on the current timeline).
+ * shutdown-type checkpoint taken since the epoch's mark, on the current
+ * timeline).
  */
 static const char pgconn_horizon_query[] =
 	"SELECT ((pg_catalog.split_part(c.next_xid, ':', 1)::bigint << 32) "
 	"| pg_catalog.split_part(c.next_xid, ':', 2)::bigint)::text, "
 	"c.checkpoint_lsn = c.redo_lsn "
-	"AND c.checkpoint_time >= pg_catalog.date_trunc('second', b.stats_reset) "
+	"AND c.checkpoint_time >= pg_catalog.date_trunc('second', " PGCONN_EPOCH_MARK ") "
 	"AND c.timeline_id = ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name("
 	"pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int "
-	"FROM pg_catalog.pg_control_checkpoint() c, pg_catalog.pg_stat_bgwriter b";
+	"FROM pg_catalog.pg_control_checkpoint() c";
 
 static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);
 static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);
@@ -213,14 +229,17 @@ static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd,
 
 	switch (cmd->tag) {
 	case PGCONN_TAG_EPOCH:
-		if (!ok || strcmp(PQgetvalue(res, 0, 0), pool->epoch) != 0 || !pool->epoch_id) {
+		if (!ok || PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), pool->epoch) != 0 ||
+		    !pool->epoch_id) {
 			/* a new epoch (an unreadable one counts as new every time) */
 			pool->epoch_id++;
-			snprintf(pool->epoch, sizeof(pool->epoch), "%s", ok ? PQgetvalue(res, 0, 0) : "?");
+			snprintf(pool->epoch, sizeof(pool->epoch), "%s",
+				 ok && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "?");
 			pool->horizon_known = false;
 			pc->sets_horizon = true;
 		}
 		pc->epoch_id = pool->epoch_id;
+		pc->statement_timeout_ms = ok && PQnfields(res) == 2 ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 		break;
 	case PGCONN_TAG_HORIZON:
 		if (pc->sets_horizon && pc->epoch_id == pool->epoch_id && ok &&

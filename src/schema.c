@@ -3,51 +3,64 @@
  */
 #include "schema.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 
+#define RELATION_OID                                                                    \
+	"pg_catalog.to_regclass(CASE WHEN $1::text IS NULL "                            \
+	"THEN pg_catalog.quote_ident($2::text) "                                        \
+	"ELSE pg_catalog.quote_ident($1::text) || '.' || pg_catalog.quote_ident($2::text) END)"
+
 /*
  * One row per column, in attnum order; no row at all when the relation does
- * not exist; one row with a NULL attname for a table without columns. The
- * name is quoted on the server (quote_ident), so it is exact and never SQL.
- * via_text: pass the column as text[] and cast (array types would be
- * flattened by unnest; domains and types without an array type need a cast).
+ * not exist; one row with a NULL attname for a relation without columns.
+ * `base` follows each column's type through domains to the base type (the
+ * type values are cast to). Names come back quoted by the server
+ * (quote_ident), so they are exact and never SQL.
  */
-#define SCHEMA_FINGERPRINT(rel)                                                         \
-	"(SELECT COALESCE(pg_catalog.md5(pg_catalog.string_agg("              \
-	"  f.attname || ':' || f.atttypid::text || ':' || f.atttypmod::text, ',' "        \
-	"  ORDER BY f.attnum)), '') FROM pg_catalog.pg_attribute f "                     \
-	"  WHERE f.attrelid = " rel " AND f.attnum > 0 AND NOT f.attisdropped)"
-
 const char schema_catalog_query[] =
-	"SELECT n.nspname, c.relname, a.attname, "
-	"pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname), "
-	"(t.typcategory = 'A' OR t.typtype = 'd' OR t.typarray = 0), "
-	"t.typcategory = 'A', "
-	SCHEMA_FINGERPRINT("c.oid") " "
-	"FROM pg_catalog.pg_class c "
-	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	"LEFT JOIN pg_catalog.pg_attribute a "
-	"  ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-	"LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-	"LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
-	"WHERE c.oid = pg_catalog.to_regclass(CASE WHEN $1::text IS NULL "
-	"  THEN pg_catalog.quote_ident($2::text) "
-	"  ELSE pg_catalog.quote_ident($1::text) || '.' || pg_catalog.quote_ident($2::text) END) "
-	"ORDER BY a.attnum";
+	"WITH RECURSIVE rel AS ("
+	"  SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c"
+	"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	"  WHERE c.oid = " RELATION_OID "),"
+	" col AS ("
+	"  SELECT a.attnum, a.attname, a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a, rel"
+	"  WHERE a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped),"
+	" base(attnum, typid) AS ("
+	"  SELECT attnum, atttypid FROM col"
+	"  UNION ALL"
+	"  SELECT base.attnum, t.typbasetype FROM base JOIN pg_catalog.pg_type t ON t.oid = base.typid"
+	"  WHERE t.typtype = 'd')"
+	" SELECT rel.nspname, rel.relname, col.attname,"
+	"  pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname),"
+	"  (t.typcategory = 'A' OR t.typtype = 'c' OR t.typarray = 0),"
+	"  t.typcategory = 'A',"
+	"  t.typelem IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype),"
+	"  rel.oid::pg_catalog.int8, col.atttypid::pg_catalog.int8, col.atttypmod"
+	" FROM rel LEFT JOIN col ON true"
+	" LEFT JOIN base ON base.attnum = col.attnum AND NOT EXISTS ("
+	"  SELECT FROM pg_catalog.pg_type d WHERE d.oid = base.typid AND d.typtype = 'd')"
+	" LEFT JOIN pg_catalog.pg_type t ON t.oid = base.typid"
+	" LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
+	" ORDER BY col.attnum";
 
 const char schema_check_query[] =
-	"SELECT 1 / (CASE WHEN " SCHEMA_FINGERPRINT("$1::text::pg_catalog.regclass") " = $2 "
-	"THEN 1 ELSE 0 END)";
+	"SELECT r.oid::pg_catalog.int8, a.attname, a.atttypid::pg_catalog.int8, a.atttypmod"
+	" FROM (SELECT " RELATION_OID " AS oid) r"
+	" LEFT JOIN pg_catalog.pg_attribute a"
+	"  ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped";
+
+#define CATALOG_FIELDS 10
 
 struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 {
 	struct table_schema *s;
 	int i, n;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != CATALOG_FIELDS)
 		return NULL;
 	s = pgc_calloc(1, sizeof(*s));
 	s->fetched_at = fetched_at;
@@ -57,7 +70,7 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 	s->exists = true;
 	s->nspname = pgc_strdup(PQgetvalue(res, 0, 0));
 	s->relname = pgc_strdup(PQgetvalue(res, 0, 1));
-	s->fingerprint = pgc_strdup(PQgetvalue(res, 0, 6));
+	s->oid = (unsigned)strtoul(PQgetvalue(res, 0, 7), NULL, 10);
 	s->columns = pgc_calloc((size_t)n, sizeof(*s->columns));
 	for (i = 0; i < n; i++) {
 		struct schema_column *c;
@@ -68,6 +81,9 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 		c->type = pgc_strdup(PQgetvalue(res, i, 3));
 		c->via_text = PQgetvalue(res, i, 4)[0] == 't';
 		c->is_array = PQgetvalue(res, i, 5)[0] == 't';
+		c->elem_json = PQgetvalue(res, i, 6)[0] == 't';
+		c->typid = (unsigned)strtoul(PQgetvalue(res, i, 8), NULL, 10);
+		c->typmod = atoi(PQgetvalue(res, i, 9));
 	}
 	return s;
 }
@@ -85,7 +101,6 @@ void schema_free(struct table_schema *s)
 	free(s->columns);
 	free(s->nspname);
 	free(s->relname);
-	free(s->fingerprint);
 	free(s);
 }
 
@@ -97,4 +112,34 @@ int schema_find_column(const struct table_schema *s, const char *name)
 		if (strcmp(s->columns[i].name, name) == 0)
 			return (int)i;
 	return -1;
+}
+
+bool schema_check_result(const struct table_schema *s, const PGresult *res, char *why, size_t whysz)
+{
+	int i, n = PQntuples(res), k;
+	const struct schema_column *c;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4 || n < 1) {
+		snprintf(why, whysz, "the check returned no result");
+		return false;
+	}
+	if (!s->exists || PQgetisnull(res, 0, 0) ||
+	    (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10) != s->oid) {
+		snprintf(why, whysz, "the name resolves to another relation now");
+		return false;
+	}
+	if ((size_t)n != s->ncolumns && !(n == 1 && !s->ncolumns && PQgetisnull(res, 0, 1))) {
+		snprintf(why, whysz, "its columns were added or dropped");
+		return false;
+	}
+	for (i = 0; i < n && s->ncolumns; i++) {
+		k = schema_find_column(s, PQgetvalue(res, i, 1));
+		c = k < 0 ? NULL : &s->columns[k];
+		if (!c || c->typid != (unsigned)strtoul(PQgetvalue(res, i, 2), NULL, 10) ||
+		    c->typmod != atoi(PQgetvalue(res, i, 3))) {
+			snprintf(why, whysz, "column \"%.100s\" was renamed or changed type", PQgetvalue(res, i, 1));
+			return false;
+		}
+	}
+	return true;
 }

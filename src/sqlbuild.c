@@ -64,7 +64,7 @@ bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
 }
 
 void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
-			  size_t vi, bool pg_array)
+			  size_t vi, const struct schema_column *col)
 {
 	struct buf tmp;
 	size_t i;
@@ -77,9 +77,9 @@ void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 			buf_putc(out, ',');
 		if (v->kind == VALUE_NULL) {
 			buf_append(out, "NULL", 4);
-		} else if (pg_array && v->kind == VALUE_ARRAY) {
+		} else if (col->is_array && v->kind == VALUE_ARRAY) {
 			buf_reset(&tmp);
-			jsontext_to_pg_array(&tmp, v->text, v->len);
+			jsontext_to_pg_array(&tmp, v->text, v->len, col->elem_json);
 			jsontext_put_pg_quoted(out, tmp.data, tmp.len);
 		} else {
 			jsontext_put_pg_quoted(out, v->text, v->len);

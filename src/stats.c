@@ -86,12 +86,12 @@ void stats_row_done(struct stats *st, struct table_stats *t, const char *code, d
 	histogram_observe(&st->ack_seconds, latency < 0 ? 0 : latency);
 }
 
-void stats_batch_done(struct stats *st, size_t rows, size_t ok, size_t failed, bool retried,
+void stats_batch_done(struct stats *st, size_t rows, size_t ok, bool failed_whole, bool retried,
 		      double seconds)
 {
 	if (ok)
 		st->batches_committed++;
-	else if (failed)
+	if (failed_whole)
 		st->batches_failed++;
 	if (retried)
 		st->batches_retried++;

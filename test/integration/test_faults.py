@@ -223,8 +223,10 @@ def test_database_down_past_retry_timeout_is_pc006(t):
 
 TRANSIENT = ["40001", "40P01", "55P03", "53000", "53100", "53200", "53300", "53400",
              "57P01", "57P02", "57P03"]
-ROW_ERRORS = ["22012", "23514", "P0001"]     # one row's data: isolated (one more try, alone)
-BATCH_ERRORS = ["42501", "XX000", "25006"]   # neither: the batch fails at once
+# Neither transient nor a changed table: maybe one row's doing, so isolated (one more try, alone),
+# whatever the class (a trigger, a policy or an extension can raise anything).
+ROW_ERRORS = ["22012", "23514", "P0001"]
+BATCH_ERRORS = ["42501", "XX000", "25006"]
 
 
 def flaky(t, code, times):
@@ -259,7 +261,7 @@ def test_permanent_errors_are_not_retried(t):
         ack = c.request(insert(code, "t_flaky", k=code))
         assert not ack["ok"] and ack["error"]["code"] == code, ack
         assert ack["error"]["message"].startswith("injected failure"), ack
-        assert flaky_calls(t) == (2 if code in ROW_ERRORS else 1), (code, flaky_calls(t))
+        assert flaky_calls(t) == 2, (code, flaky_calls(t))
     assert d.stats()["retries"] == 0
     assert t.db.count("t_flaky") == 0
 

@@ -84,11 +84,11 @@ def test_metrics_scrape_matches_rows_sent(t):
     acked = sent["events"] + sent["checks"] + 6
     assert m.value("pgcoalesce_ack_latency_seconds_count") == acked
     assert m.value("pgcoalesce_batch_rows_sum") == acked
-    batches = m.value("pgcoalesce_batches_committed_total") + m.value("pgcoalesce_batches_failed_total")
-    assert m.value("pgcoalesce_batch_rows_count") == batches
+    batches = m.value("pgcoalesce_batch_rows_count")
     assert m.value("pgcoalesce_flush_duration_seconds_count") == batches
-    assert m.value("pgcoalesce_batches_failed_total") >= 1      # the unknown table's batch
-    assert m.value("pgcoalesce_batches_committed_total") >= 2   # events and t_checks
+    # the unknown table's rows failed on their own (a client's mistake): not a failed batch
+    assert m.value("pgcoalesce_batches_failed_total") == 0
+    assert 2 <= m.value("pgcoalesce_batches_committed_total") < batches  # events and t_checks
     assert 0 < m.value("pgcoalesce_ack_latency_seconds_sum") < acked * 10
     big = m.value("pgcoalesce_batch_rows_bucket", le="1000")
     assert big == batches, "a batch bigger than --max-batch-rows"
@@ -438,22 +438,24 @@ def exercise_logs(t, *args):
 def check_events(evs, d):
     msgs = [e["msg"] for e in evs]
     for want in ("listening", "database connected", "client connected", "client closed",
-                 "batch failed", "batch done", "http request", "shutting down: flushing pending rows",
+                 "batch done", "http request", "shutting down: flushing pending rows",
                  "shutdown complete"):
         assert want in msgs, (want, msgs)
     levels = {e["msg"]: e["level"] for e in evs}
     assert levels["database connected"] == "info" and levels["client connected"] == "info"
-    assert levels["batch failed"] == "warn" and levels["batch done"] == "debug"
-    bad = [e for e in evs if e["msg"] == "batch failed"]
-    assert len(bad) == 1 and bad[0]["table"] == WEIRD, bad
-    assert str(bad[0]["rows"]) == "1" and bad[0]["sqlstate"] == "42P01"
-    assert bad[0]["error"] == 'relation "%s" does not exist' % WEIRD, bad[0]
+    assert levels["batch done"] == "debug"
+    # a row failing on its own (a table that does not exist) is no failed batch: no warn line
+    assert "batch failed" not in msgs, msgs
+    bad = [e for e in evs if e["msg"] == "batch done" and e["table"] == WEIRD]
+    assert len(bad) == 1, bad
+    assert str(bad[0]["failed"]) == "1" and str(bad[0]["ok"]) == "0" and bad[0]["sqlstate"] == "42P01"
     # nothing per row above debug: 500 rows and 3 refused requests, a handful of lines
     # (besides a line per client connecting and leaving: the harness's probes are clients too)
     above = [e for e in evs if e["level"] != "debug" and e["msg"] not in ("client connected", "client closed")]
     assert len(above) < 10, above
     conns = [e for e in evs if e["msg"] == "client connected"]
-    assert len(conns) == len([e for e in evs if e["msg"] == "client closed"]) < 20, conns
+    # (the harness probes the socket until the daemon answers: more probes on a loaded machine)
+    assert len(conns) == len([e for e in evs if e["msg"] == "client closed"]) < 100, conns
 
 
 def test_logs_are_logfmt_every_line(t):
@@ -462,7 +464,7 @@ def test_logs_are_logfmt_every_line(t):
     assert not text.lstrip().startswith("{")
     evs = [formats.parse_logfmt(l) for l in text.splitlines()]   # every line, strictly
     check_events(evs, d)
-    raw = [l for l in text.splitlines() if 'msg="batch failed"' in l][0]
+    raw = [l for l in text.splitlines() if 'msg="batch done"' in l and 'we\\"ird' in l][0]
     assert 'table="we\\"ird \\\\ na=me\\n"' in raw, raw
 
 

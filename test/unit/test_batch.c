@@ -119,29 +119,36 @@ static void answer(const char *sql, PGresult *res)
 	fake_pgconn_answer(res);
 }
 
-/* The catalog query's answer for table public.t (a int4, b text). */
+/* The catalog query's answer for table public.t (a int4, b text), oid 16384. */
 static void answer_schema(void)
 {
 	static const char *const v[] = {
-		"public", "t", "a", "pg_catalog.int4", "f", "f", "fp",
-		"public", "t", "b", "pg_catalog.text", "f", "f", "fp",
+		"public", "t", "a", "pg_catalog.int4", "f", "f", "f", "16384", "23", "-1",
+		"public", "t", "b", "pg_catalog.text", "f", "f", "f", "16384", "25", "-1",
 	};
 
-	answer("SELECT n.nspname", fake_result_rows(7, 2, v));
+	answer("WITH RECURSIVE rel AS", fake_result_rows(10, 2, v));
 	answer("SYNC", fake_result_sync());
 }
 
-/* BEGIN; LOCK; check; [SET CONSTRAINTS]; xid — all fine. */
+/* The schema check's answer: the table as cached, or with column b now int8. */
+static void answer_check(bool changed)
+{
+	static const char *const same[] = { "16384", "a", "23", "-1", "16384", "b", "25", "-1" };
+	static const char *const altered[] = { "16384", "a", "23", "-1", "16384", "b", "20", "-1" };
+
+	answer("SELECT r.oid", fake_result_rows(4, 2, changed ? altered : same));
+}
+
+/* BEGIN; [SET CONSTRAINTS]; xid and statement_timeout — all fine. */
 static void answer_begin(bool setcons)
 {
-	static const char *const xid[] = { "1234" };
+	static const char *const xid[] = { "1234", "31500" };
 
 	answer("BEGIN", fake_result_ok("BEGIN"));
-	answer("LOCK TABLE", fake_result_ok("LOCK TABLE"));
-	answer("SELECT 1 / (CASE", fake_result_rows(1, 1, xid));
 	if (setcons)
 		answer("SET CONSTRAINTS", fake_result_ok("SET CONSTRAINTS"));
-	answer("SELECT pg_catalog.pg_current_xact_id", fake_result_rows(1, 1, xid));
+	answer("SELECT pg_catalog.pg_current_xact_id", fake_result_rows(2, 1, xid));
 }
 
 static void insert_three(struct world *w)
@@ -163,6 +170,7 @@ UNIT_TEST(batch_commits_and_acks_every_row)
 	CHECK_INT(first_state(&w), BATCH_EXEC);
 	answer_begin(false);
 	answer("INSERT INTO \"public\".\"t\" (\"a\",\"b\") SELECT", fake_result_ok("INSERT 0 3"));
+	answer_check(false);
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_COMMIT);
 	CHECK_STR(world_acks(&w), "");                 /* nothing before COMMIT returned */
@@ -187,6 +195,7 @@ UNIT_TEST(batch_isolates_a_bad_row_and_commits_the_others)
 	answer_schema();
 	answer_begin(false);
 	answer("INSERT", fake_result_error("23505", "duplicate key value"));
+	answer("SELECT r.oid", fake_result_aborted());
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_ROLLBACK);
 	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
@@ -216,6 +225,9 @@ UNIT_TEST(batch_isolates_a_bad_row_and_commits_the_others)
 	answer("RELEASE", fake_result_ok("RELEASE"));
 	CHECK_INT(first_state(&w), BATCH_ISOLATE);
 	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ISOLATE);     /* every row tried: the schema check */
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_COMMIT);
 	answer("COMMIT", fake_result_ok("COMMIT"));
 	answer("SYNC", fake_result_sync());
@@ -239,6 +251,7 @@ UNIT_TEST(batch_lost_during_commit_is_resolved_before_the_acks)
 	answer_schema();
 	answer_begin(false);
 	answer("INSERT", fake_result_ok("INSERT 0 3"));
+	answer_check(false);
 	answer("SYNC", fake_result_sync());
 	pc = &w.fl.pool.conns[0];
 	pgconn_abort(pc, "server closed the connection unexpectedly");
@@ -267,6 +280,7 @@ UNIT_TEST(batch_transient_error_backs_off_and_runs_again)
 	answer_schema();
 	answer_begin(false);
 	answer("INSERT", fake_result_error("40P01", "deadlock detected"));
+	answer("SELECT r.oid", fake_result_aborted());
 	answer("SYNC", fake_result_sync());
 	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
 	answer("SYNC", fake_result_sync());
@@ -279,6 +293,7 @@ UNIT_TEST(batch_transient_error_backs_off_and_runs_again)
 	CHECK_INT(first_state(&w), BATCH_EXEC);        /* the schema is cached now */
 	answer_begin(false);
 	answer("INSERT", fake_result_ok("INSERT 0 3"));
+	answer_check(false);
 	answer("SYNC", fake_result_sync());
 	answer("COMMIT", fake_result_ok("COMMIT"));
 	answer("SYNC", fake_result_sync());
@@ -298,6 +313,7 @@ UNIT_TEST(batch_unknown_column_fails_only_its_row_without_a_statement)
 	answer_schema();
 	answer_begin(false);
 	answer("INSERT INTO \"public\".\"t\" (\"a\")", fake_result_ok("INSERT 0 1"));
+	answer_check(false);
 	answer("SYNC", fake_result_sync());
 	answer("COMMIT", fake_result_ok("COMMIT"));
 	answer("SYNC", fake_result_sync());
@@ -305,5 +321,50 @@ UNIT_TEST(batch_unknown_column_fails_only_its_row_without_a_statement)
 		  "{\"id\":1,\"ok\":true}\n"
 		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"42703\",\"message\":"
 		  "\"column \\\"nope\\\" of relation \\\"t\\\" does not exist\"}}\n");
+	world_free(&w);
+}
+
+UNIT_TEST(batch_table_changed_under_it_is_rolled_back_and_rewritten)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT", fake_result_ok("INSERT 0 3"));
+	answer_check(true);                            /* b is int8 now: not what the INSERT cast to */
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ROLLBACK);    /* never COMMIT */
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_SCHEMA);      /* refetch, on the same connection */
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT", fake_result_ok("INSERT 0 3"));
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	world_free(&w);
+}
+
+UNIT_TEST(batch_error_of_no_known_class_isolates_instead_of_failing_all)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	answer("INSERT", fake_result_error("U0001", "rejected by a trigger"));
+	answer("SELECT r.oid", fake_result_aborted());
+	answer("SYNC", fake_result_sync());
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ISOLATE);
 	world_free(&w);
 }

@@ -39,14 +39,19 @@ UNIT_TEST(jsontext_text_is_always_valid_utf8)
 	CHECK_INT(jsontext_utf8_prefix("a\0b", 3), 1);
 }
 
-static const char *pg_array_of(const char *json)
+static const char *pg_array_of_kind(const char *json, bool json_elems)
 {
 	static struct buf b;
 
 	buf_reset(&b);
-	if (!jsontext_to_pg_array(&b, json, strlen(json)))
+	if (!jsontext_to_pg_array(&b, json, strlen(json), json_elems))
 		return NULL;
 	return buf_cstr(&b);
+}
+
+static const char *pg_array_of(const char *json)
+{
+	return pg_array_of_kind(json, false);
 }
 
 UNIT_TEST(jsontext_pg_array_literals)
@@ -58,6 +63,20 @@ UNIT_TEST(jsontext_pg_array_literals)
 	CHECK_STR(pg_array_of("[[1,2],[3,4]]"), "{{\"1\",\"2\"},{\"3\",\"4\"}}");
 	CHECK_STR(pg_array_of("[{\"k\":[1,\"x\"]},true]"), "{\"{\\\"k\\\":[1,\\\"x\\\"]}\",\"true\"}");
 	CHECK(pg_array_of("{\"a\":1}") == NULL);
+	/* json[] and jsonb[]: only the outer array is one; an inner array is one JSON value */
+	CHECK_STR(pg_array_of_kind("[{\"a\":1},[1, 2],\"s\",null,3]", true),
+		  "{\"{\\\"a\\\":1}\",\"[1, 2]\",\"s\",NULL,\"3\"}");
+}
+
+UNIT_TEST(jsontext_compact_keeps_strings)
+{
+	struct buf b;
+	const char *in = "{ \"a b\" :\n [1, 2,\t\"x \\\" y\"] }\r\n";
+
+	buf_init(&b);
+	jsontext_put_compact(&b, in, strlen(in));
+	CHECK_STR(buf_cstr(&b), "{\"a b\":[1,2,\"x \\\" y\"]}");
+	buf_free(&b);
 }
 
 UNIT_TEST(jsontext_unescape_strings)

@@ -104,12 +104,13 @@ UNIT_TEST(stats_rows_and_rejects)
 	CHECK_INT(st.rejected[9], 1);
 	CHECK_INT(st.ack_seconds.count, 3);
 	CHECK_INT(st.ack_seconds.counts[0], 1);
-	stats_batch_done(&st, 3, 1, 2, true, 0.01);
-	stats_batch_done(&st, 2, 0, 2, false, 0.01);
+	stats_batch_done(&st, 3, 1, false, true, 0.01);
+	stats_batch_done(&st, 2, 0, true, false, 0.01);
+	stats_batch_done(&st, 2, 0, false, false, 0.01); /* rows failed on their own: not a failed batch */
 	CHECK_INT(st.batches_committed, 1);
 	CHECK_INT(st.batches_failed, 1);
 	CHECK_INT(st.batches_retried, 1);
-	CHECK(st.batch_rows.sum == 5);
+	CHECK(st.batch_rows.sum == 7);
 	table_stats_free(&t);
 }
 

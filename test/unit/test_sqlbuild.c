@@ -24,12 +24,12 @@ static struct row *make_row(struct colset *cs, const struct value *vals)
 static struct table_schema *test_schema(void)
 {
 	static struct schema_column cols[] = {
-		{ "id", "pg_catalog.int8", false, false },
-		{ "Kind", "pg_catalog.text", false, false },
-		{ "tags", "pg_catalog._int4", true, true },
-		{ "amount", "pg_catalog.\"numeric\"", false, false },
+		{ "id", "pg_catalog.int8", false, false, false, 20, -1 },
+		{ "Kind", "pg_catalog.text", false, false, false, 25, -1 },
+		{ "tags", "pg_catalog._int4", true, true, false, 1007, -1 },
+		{ "amount", "pg_catalog.\"numeric\"", false, false, false, 1700, -1 },
 	};
-	static struct table_schema s = { true, "my schema", "Ev\"ents", cols, 4, 0, "" };
+	static struct table_schema s = { true, 16384, "my schema", "Ev\"ents", cols, 4, 0 };
 
 	return &s;
 }
@@ -66,6 +66,8 @@ UNIT_TEST(sqlbuild_statement_text)
 
 UNIT_TEST(sqlbuild_array_params)
 {
+	static const struct schema_column text_col = { "a", "pg_catalog.text", false, false, false, 25, -1 };
+	static const struct schema_column array_col = { "a", "pg_catalog._text", true, true, false, 1009, -1 };
 	struct group_registry reg;
 	struct group *g;
 	const char *names[] = { "a" };
@@ -89,16 +91,16 @@ UNIT_TEST(sqlbuild_array_params)
 	for (i = 0; i < 5; i++)
 		rows[i] = make_row(cs, &v[i]);
 	buf_init(&out);
-	sqlbuild_array_param(&out, rows, 4, 0, false);
+	sqlbuild_array_param(&out, rows, 4, 0, &text_col);
 	CHECK_STR(buf_cstr(&out),
 		  "{\"it's \\\"quoted\\\" \\\\ {x,y}\",NULL,\"NULL\",\"12345678901234567890.123456789012345678\"}");
 	buf_reset(&out);
 	/* array column: the JSON array becomes a PostgreSQL array, quoted as one element */
-	sqlbuild_array_param(&out, rows + 4, 1, 0, true);
+	sqlbuild_array_param(&out, rows + 4, 1, 0, &array_col);
 	CHECK_STR(buf_cstr(&out), "{\"{\\\"1\\\",NULL,{\\\"x\\\"}}\"}");
 	buf_reset(&out);
 	/* not an array column: JSON text as is */
-	sqlbuild_array_param(&out, rows + 4, 1, 0, false);
+	sqlbuild_array_param(&out, rows + 4, 1, 0, &text_col);
 	CHECK_STR(buf_cstr(&out), "{\"[1,null,[\\\"x\\\"]]\"}");
 	buf_free(&out);
 	for (i = 0; i < 5; i++)
