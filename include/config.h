@@ -126,8 +126,14 @@ void config_defaults(struct config *cfg);
  */
 bool config_split_listen(const char *s, char *host, size_t hostsz, long *port);
 
-/* Is the table allowed by --allow-table? `schema` is NULL when the client
- * wrote a bare name; an entry matches only the form the client wrote. */
+/*
+ * Is the table allowed by --allow-table? `schema` is NULL when the client
+ * wrote a bare name; an entry matches only the form the client wrote. An
+ * entry is split as the protocol splits "table", at the first dot
+ * (`a.b.c`: schema a, table "b.c"); a part in double quotes is taken whole
+ * (`"a.b".c`: schema "a.b", table c). Malformed entries are refused when
+ * the options are read.
+ */
 bool config_table_allowed(const struct config *cfg, const char *schema, const char *table);
 
 #endif /* PGC_CONFIG_H */

@@ -39,7 +39,9 @@ struct group {
 	struct group *ready_next;  /* in the registry's ready queue */
 	char         *schema;      /* NULL: resolved through search_path */
 	char         *table;
-	char         *display;     /* "schema.table" as resolved, else as named */
+	char         *display;     /* the name as clients write it ("events", "app.events"): the
+	                            * table's label in logs, stats and metrics, the same before
+	                            * and after the database resolves it */
 	struct row   *head, *tail; /* rows waiting, oldest first */
 	size_t        nrows;
 	size_t        nbytes;

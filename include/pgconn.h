@@ -39,8 +39,6 @@ struct pgconn_ops {
 	void (*on_result)(struct pgconn *pc, void *job, int tag, size_t arg, PGresult *res);
 	/* The connection broke while `job` owned it; its queue is gone. */
 	void (*on_lost)(struct pgconn *pc, void *job);
-	/* The number of live connections changed (db up/down). */
-	void (*on_count)(void *arg, int up);
 	void *arg;
 };
 
@@ -93,7 +91,7 @@ struct pgconn {
 	bool              sets_horizon;/* this connection saw the epoch first: it reads the horizon */
 	long              statement_timeout_ms; /* the session's own (0: none), read at setup */
 	char              last_error[256];
-	struct log_limit  lost_limit;  /* "connection lost" while it flaps */
+	char              fatal_message[256]; /* the server's FATAL error before it closed, if any */
 };
 
 struct pgpool {
@@ -106,7 +104,12 @@ struct pgpool {
 	bool              stopping;    /* no reconnects */
 	char              last_error[256]; /* the latest connection failure, for errors and logs */
 	double            down_since;  /* ev_now() when the last connection went down, 0: up or never */
+	/* rate limits of the lines a flapping database would repeat (README "Logs") */
 	struct log_limit  unreachable_limit; /* "database unreachable" while it stays so */
+	struct log_limit  down_limit;        /* "database down" */
+	struct log_limit  up_limit;          /* "database up" */
+	struct log_limit  lost_limit;        /* "database connection lost", any connection */
+	struct log_limit  restored_limit;    /* "database connection restored" */
 	/*
 	 * Crash epochs. After a crash PostgreSQL may assign again the xid of a
 	 * transaction whose WAL did not reach disk, so pg_xact_status() of an

@@ -82,7 +82,7 @@ static const struct opt config_opts[] = {
 	  "concurrent client connections, at most", OPT_RELOAD },
 	{ "max-client-output-bytes", OPT_COUNT, OFF(max_client_output_bytes), 1024, 1L << 30,
 	  "16777216", "N", "unread acks a client may hold before it is disconnected", OPT_RELOAD },
-	{ "allow-table", OPT_TABLES, OFF(allow_tables), 0, 0, NULL, "NAME",
+	{ "allow-table", OPT_TABLES, OFF(allow_tables), 0, 0, NULL, "[SCHEMA.]TABLE",
 	  "accept only this table (repeatable; env and file: comma-separated)", OPT_RELOAD },
 	{ "metrics-listen", OPT_LISTEN, OFF(metrics_listen), 0, 0, NULL, "HOST:PORT",
 	  "serve Prometheus metrics at http://HOST:PORT/metrics (off by default)", 0 },
@@ -184,10 +184,65 @@ static void tables_clear(struct config *cfg)
 	cfg->n_allow_tables = 0;
 }
 
-static void tables_add(struct config *cfg, const char *list)
+/*
+ * Read one identifier of an --allow-table entry at *p: "quoted" (with ""
+ * for a quote) or bare up to `stop` (a bare table part takes the rest).
+ * False if a quote is not closed or is followed by anything but `stop`.
+ */
+static bool entry_ident(const char **p, const char *end, char stop, struct buf *out)
+{
+	const char *q = *p;
+
+	buf_reset(out);
+	if (q < end && *q == '"') {
+		for (q++; q < end; q++) {
+			if (*q == '"' && q + 1 < end && q[1] == '"')
+				buf_putc(out, *q++);
+			else if (*q == '"')
+				break;
+			else
+				buf_putc(out, *q);
+		}
+		if (q >= end || (q + 1 < end && q[1] != stop))
+			return false;
+		*p = q + 1;
+	} else {
+		while (q < end && (*q != stop || !stop))
+			buf_putc(out, *q++);
+		*p = q;
+	}
+	buf_cstr(out);
+	return out->len > 0;
+}
+
+/*
+ * Split an --allow-table entry as the protocol splits "table": schema and
+ * table at the first dot (`a.b.c` is schema a, table "b.c"); a part in
+ * double quotes is taken whole (`"a.b".c` is schema "a.b", table c).
+ * *schema is left empty when the entry names no schema. False if malformed.
+ */
+static bool entry_split(const char *entry, size_t len, struct buf *schema, struct buf *table)
+{
+	const char *p = entry, *end = entry + len;
+
+	buf_reset(schema);
+	if (!entry_ident(&p, end, '.', table))
+		return false;
+	if (p == end)
+		return true;                        /* a table alone */
+	buf_append(schema, table->data, table->len);
+	p++;                                        /* the dot */
+	return entry_ident(&p, end, '\0', table) && p == end;
+}
+
+static bool tables_add(struct config *cfg, const char *list)
 {
 	const char *p = list;
+	struct buf schema, table;
+	bool ok = true;
 
+	buf_init(&schema);
+	buf_init(&table);
 	while (*p) {
 		const char *comma = strchr(p, ',');
 		size_t n = comma ? (size_t)(comma - p) : strlen(p);
@@ -195,6 +250,8 @@ static void tables_add(struct config *cfg, const char *list)
 			p++, n--;
 		while (n && isspace((unsigned char)p[n - 1]))
 			n--;
+		if (n && !entry_split(p, n, &schema, &table))
+			ok = false;
 		if (n) {
 			cfg->allow_tables = pgc_realloc(cfg->allow_tables,
 							(cfg->n_allow_tables + 2) * sizeof(char *));
@@ -205,6 +262,9 @@ static void tables_add(struct config *cfg, const char *list)
 			break;
 		p = comma + 1;
 	}
+	buf_free(&schema);
+	buf_free(&table);
+	return ok;
 }
 
 bool config_split_listen(const char *s, char *host, size_t hostsz, long *port)
@@ -278,8 +338,7 @@ static bool opt_store(struct config *cfg, const struct opt *o, const char *val)
 	case OPT_LOG_FORMAT:
 		return parse_enum(log_format_parse(val), &cfg->log_format);
 	case OPT_TABLES:
-		tables_add(cfg, val);
-		return true;
+		return tables_add(cfg, val);
 	case OPT_BOOL:
 		if (strcmp(val, "on") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
 			*(bool *)(base + o->offset) = true;
@@ -723,19 +782,22 @@ size_t config_apply_reloadable(struct config *live, struct config *next,
 
 bool config_table_allowed(const struct config *cfg, const char *schema, const char *table)
 {
-	size_t i, sl;
+	struct buf es, et;
+	bool found = false;
+	size_t i;
 
 	if (!cfg->n_allow_tables)
 		return true;
-	sl = schema ? strlen(schema) : 0;
-	for (i = 0; i < cfg->n_allow_tables; i++) {
+	buf_init(&es);
+	buf_init(&et);
+	for (i = 0; i < cfg->n_allow_tables && !found; i++) {
 		const char *a = cfg->allow_tables[i];
-		if (!schema) {
-			if (strcmp(a, table) == 0)
-				return true;
-		} else if (strncmp(a, schema, sl) == 0 && a[sl] == '.' && strcmp(a + sl + 1, table) == 0) {
-			return true;
-		}
+		if (!entry_split(a, strlen(a), &es, &et))
+			continue;
+		found = strcmp(et.data, table) == 0 &&
+			(schema ? es.len && strcmp(es.data, schema) == 0 : !es.len);
 	}
-	return false;
+	buf_free(&es);
+	buf_free(&et);
+	return found;
 }

@@ -118,22 +118,12 @@ void flush_abandon_all(struct flusher *fl)
 	batch_abandon_all(&fl->batches);
 }
 
-static void flush_on_count(void *arg, int up)
-{
-	struct flusher *fl = arg;
-
-	if (up == 0)
-		log_warn("database down: rows wait up to --retry-timeout-ms", "pending_rows=%zu",
-			 fl->ledger->pending_rows);
-}
-
 void flush_init(struct flusher *fl, struct ev_loop *loop, const struct config *cfg,
 		struct stats *stats, struct ledger *ledger, struct group_registry *groups)
 {
 	struct pgconn_ops ops = {
 		.on_result = batch_on_result,
 		.on_lost = batch_on_lost,
-		.on_count = flush_on_count,
 		.arg = fl,
 	};
 

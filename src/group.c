@@ -394,14 +394,6 @@ void group_set_schema(struct group *g, struct table_schema *s)
 	g->tschema = s;
 	g->schema_stale = false;
 	g->schema_gen++;
-	if (s && s->exists) {
-		struct buf disp;
-		buf_init(&disp);
-		buf_printf(&disp, "%s.%s", s->nspname, s->relname);
-		free(g->display);
-		g->display = pgc_strdup(buf_cstr(&disp));
-		buf_free(&disp);
-	}
 }
 
 bool group_colset_resolve(struct group *g, struct colset *cs)

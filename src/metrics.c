@@ -106,7 +106,7 @@ void expo_histogram(struct buf *out, const char *name, const char *help, const s
 
 /* A table's figures, groups naming the same table merged (see collect_tables). */
 struct table_view {
-	const char        *name;      /* "schema.table" once resolved, else as clients named it */
+	const char        *name;      /* the table as clients name it */
 	uint64_t           received, committed, failed, pending;
 	struct code_count *codes;     /* failed by SQLSTATE, sorted */
 	size_t             ncodes;
@@ -169,9 +169,10 @@ static void view_merge(struct table_view *a, struct table_view *b)
 }
 
 /*
- * Every group with rows, merged by display name ("events" and
- * "public.events" are one table once resolved), sorted by name. Names
- * point into the groups: use before the loop runs again.
+ * Every group with rows, by the name clients write ("events" and
+ * "public.events" are two labels, each the same for as long as the sidecar
+ * runs), sorted by name. Names point into the groups: use before the loop
+ * runs again.
  */
 static void collect_tables(struct group_registry *reg, struct table_views *out)
 {

@@ -13,8 +13,8 @@
 #define PGCONN_CONNECT_TIMEOUT 10.0  /* seconds for one connection attempt */
 #define PGCONN_BACKOFF_MIN     0.05
 #define PGCONN_BACKOFF_MAX     2.0
-#define PGCONN_WARN_EVERY      30.0  /* "still unreachable" at most this often */
-#define PGCONN_LOST_EVERY      10.0  /* "connection lost", per connection, at most this often */
+#define PGCONN_WARN_EVERY      30.0  /* "unreachable", "down" and "up again" at most this often */
+#define PGCONN_LOST_EVERY      10.0  /* "connection lost" and "restored" at most this often */
 #define PGCONN_MAX_STMTS       128   /* prepared statements per connection */
 
 static void pgconn_connect(struct pgconn *pc);
@@ -108,16 +108,20 @@ static void pgconn_set_up(struct pgconn *pc, bool up)
 {
 	struct pgpool *pool = pc->pool;
 
+	double now = ev_now(pool->loop);
+	unsigned long dropped;
+
 	pool->up += up ? 1 : -1;
 	if (up && pool->up == 1 && pool->down_since > 0) {
-		log_info("database up", "connections_up=%d down_s=%.3f", pool->up,
-			 ev_now(pool->loop) - pool->down_since);
+		if (log_limit_check(&pool->up_limit, now, PGCONN_WARN_EVERY, &dropped))
+			log_info("database up", "connections_up=%d down_s=%.3f suppressed=%lu", pool->up,
+				 now - pool->down_since, dropped);
 		pool->down_since = 0;
 	} else if (!up && pool->up == 0) {
-		pool->down_since = ev_now(pool->loop);
+		pool->down_since = now;
+		if (log_limit_check(&pool->down_limit, now, PGCONN_WARN_EVERY, &dropped))
+			log_warn("database down: rows wait up to --retry-timeout-ms", "suppressed=%lu", dropped);
 	}
-	if (pool->ops.on_count)
-		pool->ops.on_count(pool->ops.arg, pool->up);
 }
 
 static void pgconn_schedule_reconnect(struct pgconn *pc)
@@ -159,7 +163,12 @@ static void pgconn_copy_error(struct pgconn *pc, const char *why)
 		pc->last_error[--n] = '\0';
 }
 
-/* The connection is gone (or never came up): tell the job, reconnect later. */
+/*
+ * The connection is gone (or never came up): tell the job, reconnect later.
+ * If the server said why before closing it (a FATAL error: an idle-in-
+ * transaction timeout, an administrator's terminate), that is the reason
+ * given, not libpq's "server closed the connection unexpectedly".
+ */
 static void pgconn_lost(struct pgconn *pc, const char *why)
 {
 	bool was_up = pc->state == PGCONN_IDLE || pc->state == PGCONN_BUSY;
@@ -167,12 +176,13 @@ static void pgconn_lost(struct pgconn *pc, const char *why)
 	double now = ev_now(pc->pool->loop);
 	unsigned long dropped;
 
-	pgconn_copy_error(pc, why);
+	pgconn_copy_error(pc, pc->fatal_message[0] ? pc->fatal_message : why);
+	pc->fatal_message[0] = '\0';
 	memcpy(pc->pool->last_error, pc->last_error, sizeof(pc->last_error));
 	pgconn_close_pg(pc);
 	pc->job = NULL;
 	if (was_up) {
-		if (log_limit_check(&pc->lost_limit, now, PGCONN_LOST_EVERY, &dropped))
+		if (log_limit_check(&pc->pool->lost_limit, now, PGCONN_LOST_EVERY, &dropped))
 			log_warn("database connection lost", "conn=%d error=%s suppressed=%lu", pc->index,
 				 log_q(pc->last_error), dropped);
 		pgconn_set_up(pc, false);
@@ -191,11 +201,18 @@ static void pgconn_lost(struct pgconn *pc, const char *why)
 /* Setup is done: the connection is up and idle. */
 static void pgconn_setup_done(struct pgconn *pc)
 {
-	ev_timer_stop(pc->pool->loop, &pc->timer);
+	struct pgpool *pool = pc->pool;
+	unsigned long dropped = 0;
+
+	ev_timer_stop(pool->loop, &pc->timer);
 	pc->state = PGCONN_IDLE;
 	pc->backoff = PGCONN_BACKOFF_MIN;
-	log_info(pc->ever_connected ? "database connection restored" : "database connected",
-		 "conn=%d server_version=%d epoch=%lu", pc->index, PQserverVersion(pc->pg), pc->epoch_id);
+	if (!pc->ever_connected)
+		log_info("database connected", "conn=%d server_version=%d epoch=%lu", pc->index,
+			 PQserverVersion(pc->pg), pc->epoch_id);
+	else if (log_limit_check(&pool->restored_limit, ev_now(pool->loop), PGCONN_LOST_EVERY, &dropped))
+		log_info("database connection restored", "conn=%d server_version=%d epoch=%lu suppressed=%lu",
+			 pc->index, PQserverVersion(pc->pg), pc->epoch_id, dropped);
 	pc->ever_connected = true;
 	pgconn_set_up(pc, true);
 }
@@ -294,13 +311,28 @@ static void pgconn_poll(struct pgconn *pc)
 	}
 }
 
-/* Server notices go to the log (libpq would print them raw on stderr). */
+/* A FATAL error from the server: it is about to close the connection; keep why. */
+static void pgconn_note_fatal(struct pgconn *pc, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (sev && msg && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		snprintf(pc->fatal_message, sizeof(pc->fatal_message), "%s", msg);
+}
+
+/*
+ * Server notices go to the log (libpq would print them raw on stderr). An
+ * error that arrives while no command waits (a FATAL between our commands)
+ * comes this way too.
+ */
 static void pgconn_notice(void *arg, const PGresult *res)
 {
 	struct pgconn *pc = arg;
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
+	pgconn_note_fatal(pc, res);
 	if (sev && strcmp(sev, "WARNING") == 0)
 		log_warn("database warning", "conn=%d message=%s", pc->index, log_q(msg ? msg : ""));
 	else
@@ -315,6 +347,7 @@ static void pgconn_connect(struct pgconn *pc)
 	const char *keys[] = { "dbname", "fallback_application_name", "client_encoding", NULL };
 	const char *vals[] = { pc->pool->dsn, "pgcoalesce", "UTF8", NULL };
 
+	pc->fatal_message[0] = '\0';
 	pc->pg = PQconnectStartParams(keys, vals, 1);
 	if (!pc->pg || PQstatus(pc->pg) == CONNECTION_BAD) {
 		pgconn_lost(pc, pc->pg ? PQerrorMessage(pc->pg) : "out of memory");
@@ -371,6 +404,8 @@ static void pgconn_drain(struct pgconn *pc)
 			continue;
 		}
 		cmd = pc->cmds[pc->cmd_head];
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR)
+			pgconn_note_fatal(pc, res);
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			cmd_pop(pc);
 			pc->cur_has_result = false;

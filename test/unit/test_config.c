@@ -83,6 +83,10 @@ UNIT_TEST(config_file_errors_name_the_line)
 	check_error("eager-flush = sometimes\n", ":1: invalid value \"sometimes\" for eager-flush (expected on|off)");
 	check_error("config = /x\n", ":1: option \"config\" cannot be set in a config file");
 	check_error("--socket = /x\n", ":1: unknown option \"--socket\" (see --help)");
+	check_error("allow-table = events, \"a.b\n",
+		    ":1: invalid value \"events, \"a.b\" for allow-table (expected [SCHEMA.]TABLE)");
+	check_error("allow-table = \"a\"b.c\n",
+		    ":1: invalid value \"\"a\"b.c\" for allow-table (expected [SCHEMA.]TABLE)");
 	check_error("metrics-listen = ::1:80\n",
 		    ":1: invalid value \"::1:80\" for metrics-listen (expected HOST:PORT, [IPV6]:PORT, :PORT or off)");
 }

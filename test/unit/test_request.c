@@ -188,3 +188,23 @@ UNIT_TEST(request_allow_table)
 	fx.cfg.n_allow_tables = 0;
 	fx_free(&fx);
 }
+
+/* An entry names exactly one relation: split at the first dot, or "quoted". */
+UNIT_TEST(request_allow_table_dotted_names)
+{
+	struct req_fixture fx;
+	char *allow[] = { "a.b.c", "\"x.y\".z", "\"q\"\"t\"", NULL };
+
+	fx_init(&fx);
+	fx.cfg.allow_tables = allow;
+	fx.cfg.n_allow_tables = 3;
+	CHECK_STR(error_of(&fx, "{\"table\":\"a.b.c\",\"row\":{}}"), "ok");
+	CHECK_STR(error_of(&fx, "{\"schema\":\"a\",\"table\":\"b.c\",\"row\":{}}"), "ok");
+	CHECK_STR(error_of(&fx, "{\"schema\":\"a.b\",\"table\":\"c\",\"row\":{}}"), "PC008");
+	CHECK_STR(error_of(&fx, "{\"schema\":\"x.y\",\"table\":\"z\",\"row\":{}}"), "ok");
+	CHECK_STR(error_of(&fx, "{\"table\":\"x.y.z\",\"row\":{}}"), "PC008");
+	CHECK_STR(error_of(&fx, "{\"table\":\"q\\\"t\",\"row\":{}}"), "ok");
+	fx.cfg.allow_tables = NULL;
+	fx.cfg.n_allow_tables = 0;
+	fx_free(&fx);
+}
