@@ -3,7 +3,7 @@ format (0.0.4) of GET /metrics, and log lines (logfmt or JSON).
 
     fams = parse_exposition(text)        # Failure on any format error
     fams.value("pgcoalesce_db_up")       # one sample's value
-    fams.total("pgcoalesce_rows_failed_total", table="public.events", **{"class": "23"})
+    fams.total("pgcoalesce_rows_failed_total", table="events", **{"class": "23"})
     ev = parse_logfmt('ts=... level=info msg="listening" socket="/tmp/x.sock"')
     ev["socket"] == "/tmp/x.sock"
 """

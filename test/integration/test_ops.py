@@ -54,16 +54,17 @@ def test_metrics_scrape_matches_rows_sent(t):
     # rows by table, as the database stores them
     assert t.db.count("events") == sent["events"]
     assert t.db.count("t_checks") == sent["checks"]
-    assert m.value("pgcoalesce_rows_received_total", table="public.events") == sent["events"]
-    assert m.value("pgcoalesce_rows_committed_total", table="public.events") == sent["events"]
-    assert m.value("pgcoalesce_rows_received_total", table="public.t_checks") == sent["checks"] + 4
-    assert m.value("pgcoalesce_rows_committed_total", table="public.t_checks") == sent["checks"]
-    assert m.total("pgcoalesce_rows_failed_total", table="public.events") == 0
+    # labels are the names as clients wrote them (issue 10, item 12)
+    assert m.value("pgcoalesce_rows_received_total", table="events") == sent["events"]
+    assert m.value("pgcoalesce_rows_committed_total", table="events") == sent["events"]
+    assert m.value("pgcoalesce_rows_received_total", table="t_checks") == sent["checks"] + 4
+    assert m.value("pgcoalesce_rows_committed_total", table="t_checks") == sent["checks"]
+    assert m.total("pgcoalesce_rows_failed_total", table="events") == 0
     # failures by table, SQLSTATE class and code
     f = "pgcoalesce_rows_failed_total"
-    assert m.value(f, table="public.t_checks", code="23514", **{"class": "23"}) == 1
-    assert m.value(f, table="public.t_checks", code="23505", **{"class": "23"}) == 2
-    assert m.value(f, table="public.t_checks", code="22P02", **{"class": "22"}) == 1
+    assert m.value(f, table="t_checks", code="23514", **{"class": "23"}) == 1
+    assert m.value(f, table="t_checks", code="23505", **{"class": "23"}) == 2
+    assert m.value(f, table="t_checks", code="22P02", **{"class": "22"}) == 1
     assert m.total(f, **{"class": "23"}) == 3
     assert m.total(f, table="no_such_table") == 2
     assert m.total(f, table="no_such_table", **{"class": "42"}) == 2
@@ -110,8 +111,8 @@ def test_metrics_scrape_matches_rows_sent(t):
     assert st["batches_failed"] == m.value("pgcoalesce_batches_failed_total")
     assert st["rows_failed_by_class"] == {"22": 1, "23": 3, "42": 2}, st["rows_failed_by_class"]
     assert st["requests_rejected"]["PC001"] == 2
-    assert st["tables"]["public.t_checks"]["rows_failed_by_code"] == {"22P02": 1, "23505": 2, "23514": 1}
-    assert st["tables"]["public.events"]["rows_received"] == sent["events"]
+    assert st["tables"]["t_checks"]["rows_failed_by_code"] == {"22P02": 1, "23505": 2, "23514": 1}
+    assert st["tables"]["events"]["rows_received"] == sent["events"]
     assert st["batch_rows"]["count"] == batches and st["batch_rows"]["sum"] == acked
     assert st["ack_latency_seconds"]["buckets"]["+Inf"] == acked
     for key in ("rows_received", "rows_committed", "rows_failed", "batches_committed", "batches_failed",
