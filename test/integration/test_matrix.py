@@ -105,7 +105,7 @@ LITERALS = {
     "regconfig": ["english", "simple", "pgc_nope"],
     "regdictionary": ["simple", "english_stem", "pgc_nope"],
     "regnamespace": ["pg_catalog", "public", "pgc_nope", "11"],
-    "regoper": ["!~", "+", "pgc_nope"],
+    "regoper": ["||/", "^@", "+", "pgc_nope"],
     "regoperator": ["+(int4,int4)", "-(NONE,int4)", "+(int4)"],
     "regproc": ["now", "abs", "pgc_nope"],
     "regprocedure": ["abs(int4)", "now()", "abs(pgc_nope)"],
@@ -125,8 +125,9 @@ LITERALS = {
     "datemultirange": ["{[2026-01-01,2026-01-31]}", "bad"],
 }
 # Types whose input refuses every value: a column can have them, nothing can be written.
-for _t in ("gtsvector", "pg_node_tree", "pg_ndistinct", "pg_dependencies", "pg_mcv_list",
-           "pg_brin_bloom_summary", "pg_brin_minmax_multi_summary"):
+REFUSING = ("gtsvector", "pg_node_tree", "pg_ndistinct", "pg_dependencies", "pg_mcv_list",
+            "pg_brin_bloom_summary", "pg_brin_minmax_multi_summary")
+for _t in REFUSING:
     LITERALS[_t] = ["x", ""]
 GENERIC = ["", "x", "0"]
 
@@ -423,9 +424,28 @@ def sidecar_results(d, m):
     return out
 
 
+def check_direct(m, direct):
+    """The matrix must not pass for want of anything to compare: every type
+    (but the refusing ones) has a value other than NULL that a direct INSERT
+    stores, every relation kind a row it stores and one it refuses."""
+    ok, err = {}, {}
+    for label, shown, did, _, _ in m.cases:
+        if direct[did] == "ok" and shown is not None and not shown.startswith("{NULL"):
+            ok[label] = ok.get(label, 0) + 1
+        elif direct[did] != "ok":
+            err[label] = err.get(label, 0) + 1
+    labels = list(dict.fromkeys(c[0] for c in m.cases))
+    weak = [l for l in labels if not ok.get(l) and l.rstrip("[]") not in REFUSING]
+    weak += [name for name, _, _, _ in RELATIONS if not err.get(name)]
+    if weak:
+        raise Failure("matrix setup: no stored value, or for a relation no refused row, by a direct "
+                      "INSERT for: %s" % ", ".join(weak))
+
+
 def compare(t, d, m):
     """Returns (number of cells, mismatch lines)."""
     direct = direct_results(t, m)
+    check_direct(m, direct)
     side = sidecar_results(d, m)
     stored = {}
     for r in t.db.rows(" UNION ALL ".join("(%s)" % q for q in m.readback)):
