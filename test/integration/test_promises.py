@@ -449,7 +449,7 @@ def flap(t, d, seconds):
         time.sleep(max(0.0, tick + 0.1 - time.monotonic()))
     d.wait_db_up()
     assert d.client().request(insert("after-flap", device_id=1, kind="x")) == {"id": "after-flap", "ok": True}
-    assert terminated >= 10, "only %d backends terminated: the connections did not flap" % terminated
+    assert terminated >= 5, "only %d backends terminated: the connections did not flap" % terminated
     return terminated
 
 
@@ -515,10 +515,14 @@ def test_item12a_batch_of_row_errors_is_no_failed_batch(t):
     assert all(a["ok"] is False and a["error"]["code"] == "23502" for a in acks.values()), acks
     m = d.metrics()
     assert m.total("pgcoalesce_rows_failed_total") == 3
-    assert m.value("pgcoalesce_batches_failed_total") == 0
-    assert d.stats()["batches_failed"] == 0
+    got = (m.value("pgcoalesce_batches_failed_total"), d.stats()["batches_failed"])
+    assert got == (0, 0), "batches failed (metrics, stats): %r" % (got,)
     warns = [e for e in d.events() if e["level"] in ("warn", "error")]
     assert not warns, warns
+
+
+def table_labels(m):
+    return sorted({l["table"] for fam in m.values() for _, l, _ in fam["samples"] if "table" in l})
 
 
 def test_item12b_one_table_label_through_an_outage(t):
@@ -531,16 +535,17 @@ def test_item12b_one_table_label_through_an_outage(t):
         c = d.client()
         c.send(*[insert(i) for i in range(5)])
         wait_for(lambda: d.stats()["pending_rows"] == 5, what="5 rows pending")
+        during = table_labels(d.metrics())
     finally:
         t.cluster.start()
     assert all(a["ok"] for a in c.recv_n(5, timeout=60))
     c.send(*[insert(i) for i in range(5, 10)])
     assert all(a["ok"] for a in c.recv_n(5))
     m = d.metrics()
+    assert (during, table_labels(m)) == (["events"], ["events"]), "labels during, after the outage: %r" % (
+        (during, table_labels(m)),)
     assert m.value("pgcoalesce_rows_received_total", table="events") == 10
     assert m.value("pgcoalesce_rows_committed_total", table="events") == 10
-    labels = sorted({l["table"] for fam in m.values() for _, l, _ in fam["samples"] if "table" in l})
-    assert labels == ["events"], labels
     assert set(d.stats()["tables"]) == {"events"}, d.stats()["tables"]
 
 
