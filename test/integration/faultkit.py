@@ -13,6 +13,8 @@
                             `sql` run after it exists (grants); returns its DSN
     sqlstate_of(db, sql)    the SQLSTATE a direct statement fails with (None: it
                             succeeded), run in a transaction that is rolled back
+    loopback_fdw(t, user)   a postgres_fdw server "loopback" to the test's own
+                            database, with a user mapping for `user`
 
 Everything polls with deadlines; nothing sleeps and hopes.
 """
@@ -271,6 +273,18 @@ def sqlstate_of(db, sql, role=None):
     p = subprocess.run(args, capture_output=True, text=True, timeout=60)
     m = re.search(r"^ERROR:  ([0-9A-Z]{5}): ", p.stderr, re.M)
     return m.group(1) if m else None
+
+
+def loopback_fdw(t, user):
+    """postgres_fdw server `loopback` to the test's own database over the
+    cluster's Unix socket, and a user mapping for `user` connecting as itself
+    (a non-superuser needs password_required 'false': the cluster trusts)."""
+    t.db.execute("CREATE EXTENSION IF NOT EXISTS postgres_fdw; "
+                 "CREATE SERVER IF NOT EXISTS loopback FOREIGN DATA WRAPPER postgres_fdw "
+                 "OPTIONS (host '%s', port '%d', dbname '%s'); "
+                 "CREATE USER MAPPING IF NOT EXISTS FOR %s SERVER loopback OPTIONS (user '%s'%s)"
+                 % (t.cluster.dir, t.cluster.port, t.db.name, user, user,
+                    "" if user == t.cluster.user else ", password_required 'false'"))
 
 
 def poll_responses(client, timeout):

@@ -31,7 +31,7 @@ import re
 import subprocess
 import threading
 
-from faultkit import login_role
+from faultkit import login_role, loopback_fdw
 from harness import Failure
 
 ROLE = "pgc_matrix"
@@ -486,7 +486,6 @@ def test_type_and_relation_matrix(t):
     """Issue 10, "Done when": every type and relation kind, each value written
     directly and through the sidecar, compared value by value and SQLSTATE by
     SQLSTATE; every mismatching cell is listed."""
-    from test_promises import setup_loopback_fdw
     t.db.execute(SETUP_SQL)
     entries, unknown = matrix_types(t.db)
     m = Matrix()
@@ -498,7 +497,7 @@ def test_type_and_relation_matrix(t):
             n += 1
             m.add_array(n, e)
     login_role(t, ROLE)
-    setup_loopback_fdw(t, ROLE)
+    loopback_fdw(t, ROLE)
     add_relations(m)
     run_psql(t.db, "\n".join(m.create))
     dsn = setup_role(t)

@@ -13,8 +13,9 @@ import os
 import signal
 import time
 
-from faultkit import Session, backend, login_role, poll_responses, sqlstate_of, sync_rep_stalled
-from harness import VALGRIND, Database, Failure, insert, wait_for
+from faultkit import (Session, backend, login_role, loopback_fdw, poll_responses, sqlstate_of,
+                      sync_rep_stalled)
+from harness import VALGRIND, Failure, insert, wait_for
 
 SIDECAR = "application_name = 'pgcoalesce'"
 ONE_BATCH = ("--max-delay-ms", "200", "--eager-flush", "off")
@@ -270,21 +271,10 @@ def test_item4_column_level_grant(t):
     assert t.db.rows("SELECT a, b FROM t_colgrant ORDER BY a") == [{"a": 1, "b": None}, {"a": 3, "b": None}]
 
 
-def setup_loopback_fdw(t, user):
-    """postgres_fdw server `loopback` to this very database over the cluster's
-    Unix socket, a user mapping for `user` (connecting as itself)."""
-    t.db.execute("CREATE EXTENSION IF NOT EXISTS postgres_fdw; "
-                 "CREATE SERVER IF NOT EXISTS loopback FOREIGN DATA WRAPPER postgres_fdw "
-                 "OPTIONS (host '%s', port '%d', dbname '%s'); "
-                 "CREATE USER MAPPING IF NOT EXISTS FOR %s SERVER loopback OPTIONS (user '%s'%s)"
-                 % (t.cluster.dir, t.cluster.port, t.db.name, user, user,
-                    "" if user == t.cluster.user else ", password_required 'false'"))
-
-
 def test_item4_postgres_fdw_foreign_table(t):
     """Item 4: a postgres_fdw foreign table is written like a direct INSERT
     writes it: rows stored in the remote table, acked ok."""
-    setup_loopback_fdw(t, t.cluster.user)
+    loopback_fdw(t, t.cluster.user)
     t.db.execute("CREATE TABLE t_fdw_base (id int, k text); "
                  "CREATE FOREIGN TABLE ft_rows (id int, k text) SERVER loopback "
                  "OPTIONS (table_name 't_fdw_base')")
