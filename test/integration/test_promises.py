@@ -166,7 +166,7 @@ ALTER ROLE pgc_stmt_timeout IN DATABASE %s SET statement_timeout = '300ms';""" %
 # ---- item 2: a locked table stalls nothing else, and its own rows are answered in time
 
 def test_item2_locked_table_is_bounded_and_others_go_on(t):
-    """Item 2: another session holds ACCESS EXCLUSIVE on t_keyed and idles.
+    """Item 2: another session holds ACCESS EXCLUSIVE on t_keyed (and sleeps).
     With --retry-timeout-ms 2000: rows of events are committed and acked ok
     long before the lock goes; t_keyed's rows are answered PC006 within
     --retry-timeout-ms plus a margin of being sent, naming the wait and the
@@ -551,7 +551,9 @@ def test_item12c_idle_in_transaction_timeout_message_is_kept(t):
     The daemon stays stopped until the row's --retry-timeout-ms has passed
     too, then continues (SIGCONT): all it can learn is in its socket (the
     INSERT's results, the server's FATAL message, end of file), and the row,
-    not written in time, gets PC006."""
+    not written in time, gets PC006. (This assumes the daemon reads what its
+    socket holds before it gives the row up at its deadline: a deadline timer
+    that cancels the "stuck" INSERT first would name the wait instead.)"""
     dsn = login_role(t, "pgc_idle_tx", """CREATE TABLE t_idle_tx (id int, k text);
 CREATE FUNCTION t_idle_tx() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
