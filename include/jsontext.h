@@ -37,10 +37,11 @@ void jsontext_put_compact(struct buf *b, const char *json, size_t len);
  * text (for json[] columns). With `json_elems` (the array's elements are
  * json or jsonb) only the outer array is one: each element, nested arrays
  * included, is one element holding its JSON text (strings their content, as
- * for any element type). Returns false if `json` is not an array. The input
- * must be valid JSON (whitespace allowed).
+ * for any element type). Elements are separated by `delim` (the element
+ * type's typdelim: ',' but ';' for box). Returns false if `json` is not an
+ * array. The input must be valid JSON (whitespace allowed).
  */
-bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len, bool json_elems);
+bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len, bool json_elems, char delim);
 
 /*
  * Iterate over the members of the JSON object text `json` (valid JSON, as

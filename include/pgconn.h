@@ -89,6 +89,7 @@ struct pgconn {
 	bool              deallocate;  /* forget statements on the server before the next prepare */
 	unsigned long     epoch_id;    /* the pool's number of the server's crash epoch (see pgpool) */
 	bool              sets_horizon;/* this connection saw the epoch first: it reads the horizon */
+	bool              epoch_read;  /* setup read the epoch (else the connection is not used) */
 	long              statement_timeout_ms; /* the session's own (0: none), read at setup */
 	char              last_error[256];
 	char              fatal_message[256]; /* the server's FATAL error before it closed, if any */

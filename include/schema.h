@@ -32,6 +32,7 @@ struct schema_column {
 	bool     via_text;  /* pass as text[] and cast (array, composite, or no array type) */
 	bool     is_array;  /* an array type: JSON arrays become PostgreSQL arrays */
 	bool     elem_json; /* ... of json or jsonb: each element is one JSON value */
+	char     delim;     /* ... whose elements its literal separates with this (',', ';' for box) */
 	unsigned typid;     /* the column's declared type and typmod, for the check */
 	int      typmod;
 };

@@ -186,7 +186,7 @@ static void cur_string(struct json_cursor *c, struct buf *out)
 	jsontext_unescape(out, c->s + start, c->i - start);
 }
 
-static bool cur_array(struct json_cursor *c, struct buf *b, bool json_elems)
+static bool cur_array(struct json_cursor *c, struct buf *b, bool json_elems, char delim)
 {
 	struct buf tmp;
 	bool first = true;
@@ -209,10 +209,10 @@ static bool cur_array(struct json_cursor *c, struct buf *b, bool json_elems)
 			continue;
 		}
 		if (!first)
-			buf_putc(b, ',');
+			buf_putc(b, delim);
 		first = false;
 		if (c->s[c->i] == '[' && !json_elems) {
-			cur_array(c, b, false);
+			cur_array(c, b, false, delim);
 		} else if (c->s[c->i] == '"') {
 			buf_reset(&tmp);
 			cur_string(c, &tmp);
@@ -230,12 +230,12 @@ static bool cur_array(struct json_cursor *c, struct buf *b, bool json_elems)
 	return true;
 }
 
-bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len, bool json_elems)
+bool jsontext_to_pg_array(struct buf *b, const char *json, size_t len, bool json_elems, char delim)
 {
 	struct json_cursor c = { json, len, 0 };
 
 	cur_ws(&c);
-	return cur_array(&c, b, json_elems);
+	return cur_array(&c, b, json_elems, delim);
 }
 
 void jsontext_put_compact(struct buf *b, const char *json, size_t len)

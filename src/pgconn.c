@@ -23,18 +23,18 @@ static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /*
  * The crash epoch's mark. A crash recovery resets every shared statistic
- * with one timestamp (pgstat_reset_after_failure); a user's
- * pg_stat_reset_shared() resets one kind at a time. So the mark is the
- * stats_reset shared by at least two of bgwriter, wal and archiver: it
- * changes with a crash and stays when one kind is reset by hand. NULL when
- * no two agree (a hand reset of two kinds): counted as a new epoch, the
- * safe side. Also the session's statement_timeout (ms), which a batch's
- * own may not exceed.
+ * with one timestamp; a user's pg_stat_reset_shared() or
+ * pg_stat_reset_slru() resets one kind at a time. So the mark is the
+ * stats_reset that at least two of bgwriter, archiver and the Xact SLRU
+ * share (all three since PostgreSQL 13): it changes with a crash and stays
+ * when one kind is reset by hand. NULL while no two agree (a hand reset of
+ * two kinds since the last crash): the epoch then stays. Also the session's
+ * statement_timeout (ms), which a batch's own may not exceed.
  */
 #define PGCONN_EPOCH_MARK                                                                    \
-	"(SELECT CASE WHEN s.b = s.w OR s.b = s.a THEN s.b WHEN s.w = s.a THEN s.w END FROM ("    \
+	"(SELECT CASE WHEN s.b = s.x OR s.b = s.a THEN s.b WHEN s.x = s.a THEN s.x END FROM ("    \
 	" SELECT (SELECT stats_reset FROM pg_catalog.pg_stat_bgwriter) AS b,"                     \
-	" (SELECT stats_reset FROM pg_catalog.pg_stat_wal) AS w,"                                 \
+	" (SELECT stats_reset FROM pg_catalog.pg_stat_slru WHERE name = 'Xact') AS x,"           \
 	" (SELECT stats_reset FROM pg_catalog.pg_stat_archiver) AS a) s)"
 static const char pgconn_epoch_query[] =
 	"SELECT " PGCONN_EPOCH_MARK "::text, "
@@ -231,6 +231,7 @@ static void pgconn_connected(struct pgconn *pc)
 	pc->state = PGCONN_SETUP;
 	pc->fd = PQsocket(pc->pg);
 	pc->sets_horizon = false;
+	pc->epoch_read = false;
 	if (!pgconn_send(pc, PGCONN_TAG_EPOCH, 0, pgconn_epoch_query, 0, NULL) ||
 	    !pgconn_sync(pc, PGCONN_TAG_INTERNAL, 0) ||
 	    !pgconn_send(pc, PGCONN_TAG_HORIZON, 0, pgconn_horizon_query, 0, NULL) ||
@@ -246,17 +247,22 @@ static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd,
 
 	switch (cmd->tag) {
 	case PGCONN_TAG_EPOCH:
-		if (!ok || PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), pool->epoch) != 0 ||
-		    !pool->epoch_id) {
-			/* a new epoch (an unreadable one counts as new every time) */
-			pool->epoch_id++;
+		/* not read (an error, the connection lost): no epoch; setup fails at its Sync */
+		pc->epoch_read = ok && PQnfields(res) == 2;
+		if (!pc->epoch_read) {
+			pgconn_copy_error(pc, PQresultErrorMessage(res));
+			break;
+		}
+		if (!pool->epoch_id ||
+		    (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), pool->epoch) != 0)) {
+			pool->epoch_id++; /* the first, or a crash since the last one */
 			snprintf(pool->epoch, sizeof(pool->epoch), "%s",
-				 ok && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "?");
+				 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0));
 			pool->horizon_known = false;
 			pc->sets_horizon = true;
 		}
 		pc->epoch_id = pool->epoch_id;
-		pc->statement_timeout_ms = ok && PQnfields(res) == 2 ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+		pc->statement_timeout_ms = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 		break;
 	case PGCONN_TAG_HORIZON:
 		if (pc->sets_horizon && pc->epoch_id == pool->epoch_id && ok &&
@@ -273,8 +279,16 @@ static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd,
 		}
 		break;
 	case PGCONN_TAG_SETUP:
-		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			break;
+		if (pc->epoch_read) {
 			pgconn_setup_done(pc);
+		} else {
+			char why[sizeof(pc->last_error)];
+			snprintf(why, sizeof(why), "%s", pc->last_error[0] ? pc->last_error
+				 : "could not read the crash epoch");
+			pgconn_lost(pc, why);
+		}
 		break;
 	}
 }

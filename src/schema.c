@@ -39,7 +39,8 @@ const char schema_catalog_query[] =
 	"  (t.typcategory = 'A' OR t.typtype = 'c' OR t.typarray = 0),"
 	"  t.typcategory = 'A',"
 	"  t.typelem IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype),"
-	"  rel.oid::pg_catalog.int8, col.atttypid::pg_catalog.int8, col.atttypmod"
+	"  rel.oid::pg_catalog.int8, col.atttypid::pg_catalog.int8, col.atttypmod,"
+	"  (SELECT e.typdelim FROM pg_catalog.pg_type e WHERE e.oid = t.typelem)"
 	" FROM rel LEFT JOIN col ON true"
 	" LEFT JOIN base ON base.attnum = col.attnum AND NOT EXISTS ("
 	"  SELECT FROM pg_catalog.pg_type d WHERE d.oid = base.typid AND d.typtype = 'd')"
@@ -53,7 +54,7 @@ const char schema_check_query[] =
 	" LEFT JOIN pg_catalog.pg_attribute a"
 	"  ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped";
 
-#define CATALOG_FIELDS 10
+#define CATALOG_FIELDS 11
 
 struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 {
@@ -84,6 +85,7 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 		c->elem_json = PQgetvalue(res, i, 6)[0] == 't';
 		c->typid = (unsigned)strtoul(PQgetvalue(res, i, 8), NULL, 10);
 		c->typmod = atoi(PQgetvalue(res, i, 9));
+		c->delim = PQgetisnull(res, i, 10) || !PQgetvalue(res, i, 10)[0] ? ',' : PQgetvalue(res, i, 10)[0];
 	}
 	return s;
 }

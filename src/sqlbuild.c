@@ -79,7 +79,7 @@ void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 			buf_append(out, "NULL", 4);
 		} else if (col->is_array && v->kind == VALUE_ARRAY) {
 			buf_reset(&tmp);
-			jsontext_to_pg_array(&tmp, v->text, v->len, col->elem_json);
+			jsontext_to_pg_array(&tmp, v->text, v->len, col->elem_json, col->delim);
 			jsontext_put_pg_quoted(out, tmp.data, tmp.len);
 		} else {
 			jsontext_put_pg_quoted(out, v->text, v->len);

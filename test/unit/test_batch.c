@@ -123,11 +123,11 @@ static void answer(const char *sql, PGresult *res)
 static void answer_schema(void)
 {
 	static const char *const v[] = {
-		"public", "t", "a", "pg_catalog.int4", "f", "f", "f", "16384", "23", "-1",
-		"public", "t", "b", "pg_catalog.text", "f", "f", "f", "16384", "25", "-1",
+		"public", "t", "a", "pg_catalog.int4", "f", "f", "f", "16384", "23", "-1", NULL,
+		"public", "t", "b", "pg_catalog.text", "f", "f", "f", "16384", "25", "-1", NULL,
 	};
 
-	answer("WITH RECURSIVE rel AS", fake_result_rows(10, 2, v));
+	answer("WITH RECURSIVE rel AS", fake_result_rows(11, 2, v));
 	answer("SYNC", fake_result_sync());
 }
 

@@ -44,7 +44,7 @@ static const char *pg_array_of_kind(const char *json, bool json_elems)
 	static struct buf b;
 
 	buf_reset(&b);
-	if (!jsontext_to_pg_array(&b, json, strlen(json), json_elems))
+	if (!jsontext_to_pg_array(&b, json, strlen(json), json_elems, ','))
 		return NULL;
 	return buf_cstr(&b);
 }
@@ -66,6 +66,14 @@ UNIT_TEST(jsontext_pg_array_literals)
 	/* json[] and jsonb[]: only the outer array is one; an inner array is one JSON value */
 	CHECK_STR(pg_array_of_kind("[{\"a\":1},[1, 2],\"s\",null,3]", true),
 		  "{\"{\\\"a\\\":1}\",\"[1, 2]\",\"s\",NULL,\"3\"}");
+	/* box[]: its elements' delimiter is ';' */
+	{
+		static struct buf b;
+		const char *j = "[[\"(1,1),(0,0)\",null],[\"(2,2),(0,0)\",\"(3,3),(1,1)\"]]";
+		buf_reset(&b);
+		CHECK(jsontext_to_pg_array(&b, j, strlen(j), false, ';'));
+		CHECK_STR(buf_cstr(&b), "{{\"(1,1),(0,0)\";NULL};{\"(2,2),(0,0)\";\"(3,3),(1,1)\"}}");
+	}
 }
 
 UNIT_TEST(jsontext_compact_keeps_strings)

@@ -24,10 +24,10 @@ static struct row *make_row(struct colset *cs, const struct value *vals)
 static struct table_schema *test_schema(void)
 {
 	static struct schema_column cols[] = {
-		{ "id", "pg_catalog.int8", false, false, false, 20, -1 },
-		{ "Kind", "pg_catalog.text", false, false, false, 25, -1 },
-		{ "tags", "pg_catalog._int4", true, true, false, 1007, -1 },
-		{ "amount", "pg_catalog.\"numeric\"", false, false, false, 1700, -1 },
+		{ "id", "pg_catalog.int8", false, false, false, ',', 20, -1 },
+		{ "Kind", "pg_catalog.text", false, false, false, ',', 25, -1 },
+		{ "tags", "pg_catalog._int4", true, true, false, ',', 1007, -1 },
+		{ "amount", "pg_catalog.\"numeric\"", false, false, false, ',', 1700, -1 },
 	};
 	static struct table_schema s = { true, 16384, "my schema", "Ev\"ents", cols, 4, 0 };
 
@@ -66,8 +66,8 @@ UNIT_TEST(sqlbuild_statement_text)
 
 UNIT_TEST(sqlbuild_array_params)
 {
-	static const struct schema_column text_col = { "a", "pg_catalog.text", false, false, false, 25, -1 };
-	static const struct schema_column array_col = { "a", "pg_catalog._text", true, true, false, 1009, -1 };
+	static const struct schema_column text_col = { "a", "pg_catalog.text", false, false, false, ',', 25, -1 };
+	static const struct schema_column array_col = { "a", "pg_catalog._text", true, true, false, ',', 1009, -1 };
 	struct group_registry reg;
 	struct group *g;
 	const char *names[] = { "a" };
