@@ -40,17 +40,37 @@ int flush_db_up(const struct flusher *fl)
 struct expire_ctx {
 	struct flusher *fl;
 	double          now;
-	struct errdata  error;
 };
+
+/* Why rows of `g` are still queued at their deadline, as their PC006. */
+static void expire_reason(const struct expire_ctx *x, const struct group *g, struct errdata *e)
+{
+	double ms = x->fl->cfg->retry_timeout * 1000.0;
+
+	if (!x->fl->pool.up)
+		errdata_set_pc(e, PC_DATABASE_UNAVAILABLE, "database unavailable for --retry-timeout-ms "
+			       "(%.0f ms): %s", ms, x->fl->pool.last_error);
+	else if (g->executing)
+		errdata_set_pc(e, PC_DATABASE_UNAVAILABLE, "not written within --retry-timeout-ms (%.0f ms): "
+			       "queued behind a batch of table \"%s\" whose statement was still running "
+			       "(waiting for a lock?)", ms, g->display);
+	else
+		errdata_set_pc(e, PC_DATABASE_UNAVAILABLE, "not written within --retry-timeout-ms (%.0f ms): "
+			       "no database connection was free in time for table \"%s\"", ms, g->display);
+}
 
 /* Fail the rows of `g` that are past --retry-timeout-ms (oldest first). */
 static void expire_group(struct group *g, void *arg)
 {
 	struct expire_ctx *x = arg;
 	double limit = x->fl->cfg->retry_timeout;
+	struct errdata e = { 0 };
 	unsigned long dropped;
 	size_t n, i, failed = 0;
 
+	if (!g->head || x->now - g->head->accepted_at < limit)
+		return;
+	expire_reason(x, g, &e);
 	while (g->head && x->now - g->head->accepted_at >= limit) {
 		struct row **rows = group_take_rows(x->fl->groups, g, &n);
 		for (i = 0; i < n; i++) {
@@ -58,40 +78,28 @@ static void expire_group(struct group *g, void *arg)
 				group_return_rows(x->fl->groups, g, rows + i, n - i);
 				break;
 			}
-			ledger_fail(x->fl->ledger, rows[i], g, &x->error);
+			ledger_fail(x->fl->ledger, rows[i], g, &e);
 			failed++;
 		}
 		free(rows);
 	}
 	if (failed && log_limit_check(&g->expire_limit, x->now, 10.0, &dropped))
 		log_warn("rows failed: not written within --retry-timeout-ms", "table=%s rows=%zu sqlstate=%s "
-			 "error=%s suppressed=%lu", log_q(g->display), failed, x->error.code,
-			 log_q(x->fl->pool.last_error), dropped);
+			 "error=%s suppressed=%lu", log_q(g->display), failed, e.code, log_q(e.message), dropped);
+	errdata_clear(&e);
 }
 
 /*
  * Every row is answered within --retry-timeout-ms (plus batch.c's grace),
  * whatever the database does: rows still queued past it fail here, whether
- * the database is down or no connection was free in time (every one held by
- * a slow statement).
+ * the database is down, no connection was free in time, or their table's
+ * batch in flight is stuck (a group starts no second one meanwhile).
  */
 void flush_expire_waiting(struct flusher *fl)
 {
-	struct expire_ctx x;
+	struct expire_ctx x = { fl, ev_now(fl->loop) };
 
-	memset(&x, 0, sizeof(x));
-	x.fl = fl;
-	x.now = ev_now(fl->loop);
-	if (fl->pool.up > 0)
-		errdata_set_pc(&x.error, PC_DATABASE_UNAVAILABLE,
-			       "not written within --retry-timeout-ms (%.0f ms): no database connection "
-			       "was free in time", fl->cfg->retry_timeout * 1000.0);
-	else
-		errdata_set_pc(&x.error, PC_DATABASE_UNAVAILABLE,
-			       "database unavailable for --retry-timeout-ms (%.0f ms): %s",
-			       fl->cfg->retry_timeout * 1000.0, fl->pool.last_error);
 	group_foreach(fl->groups, expire_group, &x);
-	errdata_clear(&x.error);
 	batch_expire_waiting(&fl->batches, x.now);
 }
 
