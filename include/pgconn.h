@@ -88,7 +88,7 @@ struct pgconn {
 	unsigned long     stmt_counter;/* for unique statement names */
 	bool              deallocate;  /* forget statements on the server before the next prepare */
 	unsigned long     epoch_id;    /* the pool's number of the server's crash epoch (see pgpool) */
-	bool              sets_horizon;/* this connection saw the epoch first: it reads the horizon */
+	bool              sets_horizon;/* this connection saw the epoch first: it logs it */
 	bool              epoch_read;  /* setup read the epoch (else the connection is not used) */
 	long              statement_timeout_ms; /* the session's own (0: none), read at setup */
 	char              last_error[256];
@@ -115,11 +115,13 @@ struct pgpool {
 	 * Crash epochs. After a crash PostgreSQL may assign again the xid of a
 	 * transaction whose WAL did not reach disk, so pg_xact_status() of an
 	 * xid from before the crash may describe another transaction. A crash
-	 * recovery resets the shared statistics (pg_stat_bgwriter.stats_reset):
-	 * every connection reads it at setup, and each new value starts a new
-	 * epoch. The first connection of an epoch also reads the end-of-recovery
-	 * checkpoint's next_xid: xids below it are durable (never reassigned),
-	 * xids from before the crash at or above it were lost.
+	 * recovery resets every shared statistic with one timestamp: every
+	 * connection reads, at setup, the stats_reset that two of three kinds
+	 * share (pgconn.c, PGCONN_EPOCH_MARK), and each new value starts a new
+	 * epoch; a connection that cannot read it is not used. Every connection also reads the end-of-recovery checkpoint's
+	 * next_xid; the first good reading of an epoch is its horizon: xids below
+	 * it are durable (never reassigned), xids from before the crash at or
+	 * above it were lost.
 	 */
 	unsigned long     epoch_id;    /* current epoch (0: none seen yet) */
 	char              epoch[64];   /* its stats_reset text */

@@ -265,7 +265,9 @@ static void pgconn_setup_result(struct pgconn *pc, const struct pgconn_cmd *cmd,
 		pc->statement_timeout_ms = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 		break;
 	case PGCONN_TAG_HORIZON:
-		if (pc->sets_horizon && pc->epoch_id == pool->epoch_id && ok &&
+		/* any connection of the epoch may learn it: the one that saw the epoch
+		 * first may finish its setup after another, which must not go without */
+		if (pc->epoch_id == pool->epoch_id && !pool->horizon_known && ok &&
 		    strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
 			pool->horizon = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 			pool->horizon_known = true;

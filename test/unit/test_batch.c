@@ -60,6 +60,7 @@ static void world_init(struct world *w, size_t connections)
 
 static void world_free(struct world *w)
 {
+	flush_abandon_all(&w->fl); /* a test that stops halfway: its rows get PC005, nothing leaks */
 	client_set_free(&w->clients);
 	flush_free(&w->fl);
 	ledger_free(&w->ledger);
