@@ -116,7 +116,7 @@ deps:
 unit: bin/test-unit
 	bin/test-unit
 
-test: deps all bin/test-unit
+test: deps all bin/test-unit bin/bench-ceiling
 	@test/run.sh
 
 run: deps all
