@@ -694,7 +694,8 @@ def report(bench, header):
     print()
     print("Latency: per row (request sent to ack read) for pgbench and the sidecar, per statement "
           "for client batches. CPU: utime+stime from /proc over each run, per row counted in the "
-          "table (scripts/bench.py's docstring says how).")
+          "table (scripts/bench.py's docstring says how), from the moment the load generator's "
+          f"connections were up (opening one took {bench.conn_ms:.1f} ms here, pgbench -C).")
 
 
 def slow_check_line(ch):
@@ -854,7 +855,7 @@ def main():
         try:
             bench.db.start()
             head = header(pin, bench.db)
-            log(head[0])
+            log(f"bench: pinning: {pin.text}")
             bench.normal_section()
             best = best_direct(bench.sections[0][1])
             bench.slow_section(best.pgbench)
