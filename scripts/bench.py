@@ -25,9 +25,13 @@ Then a slow-disk section: PostgreSQL restarted with bin/slowfsync.so preloaded
 fdatasync: see test/bench/slowfsync.c), and the best direct configuration of
 the first section, the sidecar contenders and the single-connection unnest
 ceiling again. LD_PRELOAD is set only in the environment of the command that
-starts the postmaster, so only server processes carry the shim; a check line
-shows the commit time of a lone single-row INSERT with and without it and
-whether the shim is mapped in the server and in the sidecar.
+starts the postmaster, so only server processes carry the shim. Check lines
+show what the shim adds to an fdatasync (the shortest of 20 on tmpfs, where
+the call itself is free: robust on a busy machine), whether it is mapped in
+the server's processes and in the sidecar, the mean time of the server's WAL
+syncs in each section (pg_stat_wal: the server runs with track_wal_io_timing
+on; the disk's own time included) and the commit time of a lone single-row
+INSERT with and without it.
 
 Pinning: the postmaster starts under `taskset -c 0`, so it and every backend
 and auxiliary process stay on CPU 0; the sidecar, `pgcoalesce-cli bench`,
@@ -103,7 +107,10 @@ CEILING_ROWS = int(os.environ.get("BENCH_ROWS", str(30000 * SECONDS)))
 CEILING_RUNS = int(os.environ.get("BENCH_CEILING_RUNS", "3"))
 FSYNC_US = int(os.environ.get("BENCH_FSYNC_US", "1000"))
 PG_PORT = "5499"
-PG_SETTINGS = ["-c max_connections=300", "-c shared_buffers=256MB", "-c autovacuum=off"]
+# track_wal_io_timing: pg_stat_wal then has the time spent in WAL syncs, the
+# slow-disk check (two clock reads per WAL write and sync: the same for all).
+PG_SETTINGS = ["-c max_connections=300", "-c shared_buffers=256MB", "-c autovacuum=off",
+               "-c track_wal_io_timing=on"]
 PER_ROW_SQL = ("\\set d random(0, 999)\n"
                "INSERT INTO events (device_id, kind, value, payload) "
                "VALUES (:d, 'bench', 1.5, '{\"n\": 1}');\n")
@@ -329,6 +336,14 @@ class Cluster:
     def snapshot(self):
         return ServerSnapshot(self.pm_pid)
 
+    def reset_wal_stats(self):
+        self.query("SELECT pg_stat_reset_shared('wal')")
+
+    def wal_syncs(self):
+        """(WAL syncs, their mean ms) since the last reset_wal_stats(): pg_stat_wal."""
+        n, ms = self.query("SELECT wal_sync || ' ' || wal_sync_time FROM pg_stat_wal").split()
+        return int(n), float(ms) / max(int(n), 1)
+
     def settle(self, allowed=(), timeout=5.0):
         """Wait until no client backend but the monitor's and `allowed` is left
         (backends of finished clients exit a moment after them)."""
@@ -553,6 +568,7 @@ class Bench:
 
     def normal_section(self):
         self.section("fsync as this machine's disk does it")
+        self.db.reset_wal_stats()
         self.conn_ms = self.connection_ms()
         for mode in ("simple", "prepared"):
             for clients in (16, 64, 256):
@@ -573,16 +589,20 @@ class Bench:
         shutil.copy(os.path.join(ROOT, "bin/slowfsync.so"), shim)
         os.chmod(shim, 0o755)
         self.checks["plain"] = self.lone_commit_ms()
+        self.checks["plain_syncs"] = self.db.wal_syncs()
         self.db.stop()
         self.db.start(shim=shim)
+        self.db.reset_wal_stats()
         pids = [self.db.pm_pid] + list(self.db.snapshot().children)
         self.checks["shim_in_server"] = (sum(self.db.shim_mapped(p) for p in pids), len(pids))
+        self.checks["shim_fdatasync"] = (fdatasync_ms(shim), fdatasync_ms(None))
         self.section(f"slow disk: {FSYNC_US} us added to every fsync/fdatasync of the server")
         self.checks["slow"] = self.lone_commit_ms()
         self.pgbench(*best_direct)
         for clients, pipeline, opts in self.sidecars:
             self.sidecar(clients, pipeline, opts)
         self.ceiling("unnest", CEILING_SIZE, 1)
+        self.checks["slow_syncs"] = self.db.wal_syncs()
 
 
 # ---- report ----
@@ -701,13 +721,35 @@ def report(bench, header):
 def slow_check_line(ch):
     if "slow" not in ch:
         return "slow-disk check: no slow-disk section was run"
-    mapped, total = ch.get("shim_in_server", (0, 0))
+    mapped, total = ch["shim_in_server"]
     side = ch.get("shim_in_sidecar")
-    return (f"slow-disk check: a lone single-row INSERT + COMMIT (pgbench, 1 client, median of 300 "
-            f"transactions) took {ch['slow']:.3f} ms with the shim against {ch['plain']:.3f} ms "
-            f"without ({ch['slow'] - ch['plain']:+.3f} ms for BENCH_FSYNC_US={FSYNC_US}); the shim is "
-            f"mapped in {mapped} of {total} server processes"
-            + ("" if side is None else f", {'and' if side else 'not'} in the sidecar"))
+    (pn, pms), (sn, sms) = ch["plain_syncs"], ch["slow_syncs"]
+    with_shim, without = ch["shim_fdatasync"]
+    return "\n".join([
+        f"slow-disk check (BENCH_FSYNC_US={FSYNC_US}):",
+        f"  the shim adds {with_shim - without:.3f} ms to an fdatasync (the shortest of 20 on tmpfs: "
+        f"{with_shim:.3f} ms with it, {without:.3f} ms without)",
+        f"  it is mapped in {mapped} of {total} server processes"
+        + ("" if side is None else f", {'and' if side else 'not'} in the sidecar"),
+        f"  the server's WAL syncs took {sms:.3f} ms on average with it ({sn} syncs) against "
+        f"{pms:.3f} ms without ({pn} syncs; pg_stat_wal), what the disk added included",
+        f"  a lone single-row INSERT + COMMIT took {ch['slow']:.3f} ms with it against "
+        f"{ch['plain']:.3f} ms without (pgbench, 1 client, median of 300 transactions)"])
+
+
+def fdatasync_ms(shim):
+    """The shortest of 20 fdatasync() calls on a tmpfs file (free there, so what
+    is left is the shim's delay) by a Python process, with `shim` preloaded."""
+    code = ("import os, sys, tempfile, time\n"
+            "fd, path = tempfile.mkstemp(dir=sys.argv[1])\n"
+            "ts = []\n"
+            "for _ in range(20):\n"
+            "    t = time.perf_counter(); os.fdatasync(fd); ts.append(time.perf_counter() - t)\n"
+            "os.unlink(path)\n"
+            "print(min(ts) * 1000)\n")
+    env = dict(os.environ, LD_PRELOAD=shim, BENCH_FSYNC_US=str(FSYNC_US)) if shim else os.environ
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return float(run([sys.executable, "-c", code, where], env=env).stdout)
 
 
 # ---- helpers ----
