@@ -25,7 +25,7 @@
  * With --wait-start it prints "ready" once connected (and prepared) and waits
  * for a line on standard input before the first statement, so that
  * scripts/bench.py can read the server's CPU figures after connection set-up,
- * which costs the server tens of milliseconds a connection on a small machine.
+ * which can cost the server tens of milliseconds a connection (it does here).
  *
  * Usage: bench-ceiling [--rows-per-statement N] [--connections C] [--wait-start]
  *                      DSN unnest|copy|copy-binary ROWS
