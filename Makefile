@@ -119,19 +119,27 @@ deps:
 unit: bin/test-unit
 	bin/test-unit
 
-test: deps all bin/test-unit
+test: deps all bin/test-unit bin/bench-ceiling
 	@BUILD=$(BUILD) test/run.sh
 
 run: deps all
 	@scripts/run.sh
 
-# `make bench`: the sidecar vs direct per-row INSERTs (pgbench) vs the bulk
-# ceiling, side by side on one private PostgreSQL. Figures, not assertions.
+# `make bench`: the sidecar vs direct per-row INSERTs (pgbench) vs client-side
+# batches (bench-ceiling), side by side on one private PostgreSQL pinned to its
+# own CPU, with rows/s, latency and CPU per row of PostgreSQL, the sidecar and
+# the load generator; then again with 1 ms added to every fsync of the server
+# (bin/slowfsync.so, LD_PRELOAD). Figures, not assertions.
+# `make bench BENCH_SECONDS=1` is a quick smoke run (see scripts/bench.py).
 bin/bench-ceiling: $(BUILD)/test/bench/ceiling.o $(BUILD)/src/buf.o build/flavor | bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) -lpq
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $(filter %.o,$^) -lpq
 
-bench: deps all bin/bench-ceiling
-	@scripts/bench.py
+# Preloaded into the PostgreSQL server, so never built with the sanitizers.
+bin/slowfsync.so: test/bench/slowfsync.c | bin
+	$(CC) -O2 -g -std=gnu11 $(WARN) $(if $(WERROR),-Werror) -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
+
+bench: deps all bin/bench-ceiling bin/slowfsync.so
+	@scripts/bench.py $(BENCH_ARGS)
 
 # `make profile`: the sidecar's own CPU per acked row (callgrind instructions).
 profile: deps all

@@ -1,22 +1,83 @@
 #!/usr/bin/env python3
-"""`make bench`: the sidecar against direct per-row INSERTs, side by side.
+"""`make bench`: what the sidecar costs a database owner, against the
+alternatives, measured in one run on one private PostgreSQL.
 
-One private PostgreSQL (same settings for every contender), the demo table
-from sql/demo.sql, and in one run:
+Contenders, one after the other on the demo table of sql/demo.sql (each starts
+from an emptied, vacuumed table after a CHECKPOINT):
 
   - direct per-row INSERTs with pgbench: 16, 64 and 256 clients, simple and
     prepared protocol (what an application does without the sidecar);
   - the sidecar driven by `pgcoalesce-cli bench`: 256 clients x 1 insert in
-    flight (a drop-in for per-row code) and 64 clients x 32 in flight;
-  - the ceiling: one connection inserting client-side rows 1000 per statement,
-    with INSERT ... SELECT FROM unnest and with COPY (test/bench/ceiling.c).
+    flight (a drop-in for per-row code) and 64 clients x 32 in flight, default
+    options (SIDECARS below; a contender may add daemon options, and
+    `--sidecar 'CxK [OPTION...]'` adds one from the command line, e.g.
+    `make bench BENCH_ARGS="--sidecar '64x32 --connections 1'"`);
+  - client-side batches, what a careful team writes itself
+    (test/bench/ceiling.c): INSERT ... SELECT FROM unnest with typed array
+    parameters, text COPY and binary COPY, on 1 connection and on 2 (two
+    statements in flight, as the sidecar's two connections), at 1000 rows per
+    statement and at the average batch size each sidecar contender formed
+    (read from its `stats`: batch_rows sum / count). The median of
+    BENCH_CEILING_RUNS runs (default 3) of BENCH_ROWS rows each.
 
-Prints one table: rows/s, latency p50/p99 (per row for pgbench and the sidecar,
-per 1000-row statement for the ceiling), and each sidecar figure as a ratio to
-the best direct per-row figure of the same run. Nothing is asserted.
+Then a slow-disk section: PostgreSQL restarted with bin/slowfsync.so preloaded
+(BENCH_FSYNC_US, default 1000 microseconds added to every fsync and
+fdatasync: see test/bench/slowfsync.c), and the best direct configuration of
+the first section, the sidecar contenders and the single-connection unnest
+ceiling again. LD_PRELOAD is set only in the environment of the command that
+starts the postmaster, so only server processes carry the shim. Check lines
+show what the shim adds to an fdatasync (the shortest of 20 on tmpfs, where
+the call itself is free: robust on a busy machine), whether it is mapped in
+the server's processes and in the sidecar, the mean time of the server's WAL
+syncs in each section (pg_stat_wal: the server runs with track_wal_io_timing
+on; the disk's own time included) and the commit time of a lone single-row
+INSERT with and without it.
 
-Environment: BENCH_SECONDS (default 10) per contender, BENCH_ROWS for the
-ceiling (default 300000).
+Pinning: the postmaster starts under `taskset -c 0`, so it and every backend
+and auxiliary process stay on CPU 0; the sidecar, `pgcoalesce-cli bench`,
+pgbench and bench-ceiling run under `taskset -c 1` (and so does this script).
+With a single CPU everything runs unpinned and the header says so.
+
+Per contender the output shows rows/s and latency p50/p99 (per row for
+pgbench and the sidecar, per statement for client batches), and CPU per
+committed row in microseconds, all from the same run:
+
+  - PG backends: utime + stime (/proc/PID/stat) of the cluster's client
+    backends over the run, divided by the rows committed (count(*) of the
+    table before and after, not the load generator's count). The sidecar's
+    and the monitor's backends live through the run: their CPU is read
+    before and after. pgbench's and bench-ceiling's backends start and end
+    inside the run, so their CPU is taken from the postmaster's cutime +
+    cstime, which the kernel adds every reaped child's total CPU to: the
+    increase over the run, less what children that ended had used before
+    it, is exactly what the children that ended used during the run. The
+    snapshot is retried until the postmaster's cutime does not move while
+    the children are read, so no child is counted twice or missed. The
+    children that end during a run are counted as client backends:
+    autovacuum is off (every contender starts from a vacuumed table, so
+    none pays for another's rows) and the auxiliary processes (checkpointer,
+    background writer, walwriter, logical replication launcher) live as long
+    as the server. The monitor's own backend (this script's psql session for
+    the counts, idle during runs) is left out.
+  - PG total: the whole server, postmaster and auxiliary processes
+    (walwriter, checkpointer, ...) included.
+  - sidecar: the daemon's own utime + stime over the run.
+  - load gen: the CPU of `pgcoalesce-cli bench`, pgbench or bench-ceiling,
+    from its rusage when it ended (connection set-up and row generation
+    included).
+
+Ratios, same run: a sidecar's rows/s against the best direct per-row figure
+and against the pinned single-connection ceiling (unnest, 1000 rows per
+statement, 1 connection); its PG backend CPU per row against the best
+client-side batch at the same batch size (the lowest PG backend CPU per row of
+the client batch contenders run at that size, named in the output). Issue 12's
+targets are printed beside them. Nothing is asserted.
+
+Environment: BENCH_SECONDS (default 10) per pgbench and sidecar contender
+(pgbench's -T gets the time its clients take to connect on top);
+BENCH_ROWS per client-batch run (default 30000 x BENCH_SECONDS);
+BENCH_CEILING_RUNS (default 3); BENCH_FSYNC_US (default 1000).
+`make bench BENCH_SECONDS=1` is a smoke run of every part (under a minute).
 
 `scripts/bench.py --profile` (`make profile`) instead reports the sidecar's own
 CPU cost: callgrind instructions per acked row, as the difference between a
@@ -24,9 +85,13 @@ run of PROFILE_ROWS (default 50000) rows and a run of 1000 rows, divided by
 the difference in rows, so start-up and connection set-up do not count.
 Instruction counts are repeatable where timings are not.
 """
+import argparse
 import json
+import math
 import os
 import re
+import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -38,11 +103,31 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-CEILING_ROWS = int(os.environ.get("BENCH_ROWS", "300000"))
-PG_SETTINGS = ["-c max_connections=300", "-c shared_buffers=256MB"]
+CEILING_ROWS = int(os.environ.get("BENCH_ROWS", str(30000 * SECONDS)))
+CEILING_RUNS = int(os.environ.get("BENCH_CEILING_RUNS", "3"))
+FSYNC_US = int(os.environ.get("BENCH_FSYNC_US", "1000"))
+PG_PORT = "5499"
+# track_wal_io_timing: pg_stat_wal then has the time spent in WAL syncs, the
+# slow-disk check (two clock reads per WAL write and sync: the same for all).
+PG_SETTINGS = ["-c max_connections=300", "-c shared_buffers=256MB", "-c autovacuum=off",
+               "-c track_wal_io_timing=on"]
 PER_ROW_SQL = ("\\set d random(0, 999)\n"
                "INSERT INTO events (device_id, kind, value, payload) "
                "VALUES (:d, 'bench', 1.5, '{\"n\": 1}');\n")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CEILING_MODES = ("unnest", "copy", "copy-binary")
+CEILING_SIZE = 1000  # rows per statement of the classic ceiling
+# The sidecar contenders: (clients, in flight per client, extra daemon options).
+# Adding a write path is one line, e.g. (64, 32, ["--write-path", "copy"]).
+SIDECARS = [
+    (256, 1, []),
+    (64, 32, []),
+]
+# Processes of a PostgreSQL server other than client backends, by the name
+# they show in their command line ("postgres: walwriter ").
+PG_AUX = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
+          "autovacuum worker", "logical replication launcher", "logical replication worker",
+          "archiver", "walsender", "walreceiver", "startup", "parallel worker", "stats collector")
 
 
 def log(msg):
@@ -59,122 +144,615 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
 
-class Bench:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.pgdir = os.path.join(tmp, "pg")
-        self.dsn = None
-        self.results = []   # (name, rows_per_sec, p50_ms, p99_ms, kind)
-        self.batches = []   # (name, batches, mean rows, mean flush ms, flush p50 ms, flush p99 ms)
-        self.ceiling_runs = []  # (name, [rows/s of each run])
+# ---- pinning ----
+
+class Pinning:
+    """PostgreSQL on the first CPU this process may use, everything else on the
+    second; unpinned when there is only one."""
+
+    def __init__(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            self.pg_cpu, self.load_cpu = cpus[0], cpus[1]
+            self.pg = ["taskset", "-c", str(self.pg_cpu)]
+            self.load = ["taskset", "-c", str(self.load_cpu)]
+            self.text = (f"PostgreSQL (postmaster, backends, auxiliary processes) on CPU "
+                         f"{self.pg_cpu}; sidecar, pgcoalesce-cli bench, pgbench, bench-ceiling "
+                         f"and this script on CPU {self.load_cpu} (taskset)")
+            os.sched_setaffinity(0, {self.load_cpu})
+        else:
+            self.pg = self.load = []
+            self.text = "one CPU: nothing pinned, PostgreSQL and the load share it"
+
+
+# ---- CPU of the server's processes ----
+
+def read_stat(pid):
+    """(ppid, utime + stime, cutime + cstime) in clock ticks from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    rest = s[s.rindex(")") + 2:].split()   # rest[0] is field 3 (state)
+    return int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
+
+
+def read_cmdline(pid):
+    """The process title ("postgres: walwriter ", "postgres: USER DB [local] idle")."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace").replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def is_client_backend(cmd):
+    """A child of the postmaster that is not an auxiliary process. A backend
+    just forked still shows the postmaster's command line: a client too."""
+    if not cmd.startswith("postgres: "):
+        return True
+    return not cmd[len("postgres: "):].startswith(PG_AUX)
+
+
+def is_connected(cmd):
+    """A client backend past its start-up: its title shows the client and a state."""
+    return "[local]" in cmd and not cmd.rstrip().endswith(("authentication", "startup"))
+
+
+class ServerSnapshot:
+    """The CPU of a PostgreSQL server at one moment: the postmaster's own, the
+    total of its reaped children (cutime + cstime) and each live child's, with
+    its process title. Consistent: retried until the postmaster's reaped total
+    did not change while the children were read."""
+
+    def __init__(self, pm_pid):
+        for _ in range(50):
+            _, own, reaped = read_stat(pm_pid)
+            try:
+                children = self._children(pm_pid)
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a child went away while being read
+            _, own2, reaped2 = read_stat(pm_pid)
+            if reaped == reaped2:
+                self.own, self.reaped, self.children = own2, reaped, children
+                return
+        raise RuntimeError("the postmaster's children kept changing while being read")
+
+    @staticmethod
+    def _children(pm_pid):
+        out = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                ppid, cpu, _ = read_stat(name)
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # not a child of ours, or gone: the reaped total tells
+            if ppid == pm_pid:
+                out[int(name)] = (cpu, read_cmdline(name))
+        return out
+
+    def clients(self, exclude=()):
+        return {p for p, (_, cmd) in self.children.items()
+                if is_client_backend(cmd) and p not in exclude}
+
+    def connected(self, exclude=()):
+        """How many client backends have finished connecting."""
+        return sum(1 for p, (_, cmd) in self.children.items()
+                   if p not in exclude and is_client_backend(cmd) and is_connected(cmd))
+
+
+def server_cpu(a, b, exclude=()):
+    """Seconds of CPU between snapshots a and b: (client backends, whole server).
+    Children that ended between them count as client backends (see the module
+    docstring); `exclude` are client backends to leave out (the monitor)."""
+    ended = [p for p in a.children if p not in b.children]
+    ended_cpu = b.reaped - a.reaped - sum(a.children[p][0] for p in ended)
+    live_client = live_all = 0
+    for p, (cpu, cmd) in b.children.items():
+        before = a.children.get(p, (0, cmd))[0]
+        live_all += cpu - before
+        if is_client_backend(cmd) and p not in exclude:
+            live_client += cpu - before
+    client = live_client + ended_cpu
+    total = (b.own - a.own) + live_all + ended_cpu
+    return client / CLK_TCK, total / CLK_TCK
+
+
+def process_cpu(pid):
+    """utime + stime of a live process, seconds."""
+    return read_stat(pid)[1] / CLK_TCK
+
+
+def children_cpu():
+    """CPU seconds of this script's waited-for children so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+# ---- the cluster ----
+
+class Cluster:
+    """The private PostgreSQL (scripts/pgcluster.sh), pinned, optionally with
+    the slow-fsync shim, and a monitor session (one psql kept open) for counts."""
+
+    def __init__(self, tmp, pin):
+        self.dir = os.path.join(tmp, "pg")
+        self.pin = pin
+        self.env = dict(os.environ, PGCLUSTER_PORT=PG_PORT)
+        self.dsn = self.pm_pid = self.monitor = self.monitor_pid = None
+        self.shim = None
+
+    def start(self, shim=None):
+        """Start the server; with `shim` (a .so path) preloaded into it only."""
+        env = dict(self.env)
+        if shim:
+            env.update(LD_PRELOAD=shim, BENCH_FSYNC_US=str(FSYNC_US))
+        self.shim = shim
+        run(self.pin.pg + [os.path.join(ROOT, "scripts/pgcluster.sh"), "start", self.dir] + PG_SETTINGS,
+            env=env)
+        self.dsn = run([os.path.join(ROOT, "scripts/pgcluster.sh"), "dsn", self.dir],
+                       env=self.env).stdout.strip()
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+            self.pm_pid = int(f.readline())
+        self.psql_file(os.path.join(ROOT, "sql/demo.sql"))
+        self.monitor = subprocess.Popen(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+                                         "-d", self.dsn], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.monitor_pid = int(self.query("SELECT pg_backend_pid()"))
+
+    def stop(self):
+        if self.monitor:
+            self.monitor.stdin.close()
+            self.monitor.wait(timeout=30)
+            self.monitor = None
+        subprocess.run([os.path.join(ROOT, "scripts/pgcluster.sh"), "stop", self.dir], env=self.env)
+
+    def query(self, sql):
+        """One value from the monitor session."""
+        self.monitor.stdin.write(sql + ";\n")
+        line = self.monitor.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the monitor psql session ended at: {sql}")
+        return line.strip()
+
+    def count(self):
+        return int(self.query("SELECT count(*) FROM events"))
 
     def psql(self, sql):
         run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", sql])
 
+    def psql_file(self, path):
+        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-f", path])
+
+    def execute(self, sql):
+        """Run a statement on the monitor session; wait for it to finish."""
+        if self.query(sql + "; SELECT 'done'") != "done":
+            raise RuntimeError(f"unexpected output from: {sql}")
+
     def fresh_table(self):
-        self.psql("TRUNCATE events RESTART IDENTITY")
-        self.psql("VACUUM ANALYZE events")
-        self.psql("CHECKPOINT")
+        self.execute("TRUNCATE events RESTART IDENTITY")
+        self.execute("VACUUM ANALYZE events")
+        self.execute("CHECKPOINT")
 
-    def start_db(self):
-        env = dict(os.environ, PGCLUSTER_PORT="5499")
-        run([os.path.join(ROOT, "scripts/pgcluster.sh"), "start", self.pgdir] + PG_SETTINGS, env=env)
-        self.dsn = run([os.path.join(ROOT, "scripts/pgcluster.sh"), "dsn", self.pgdir],
-                       env=env).stdout.strip()
-        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn,
-             "-f", os.path.join(ROOT, "sql/demo.sql")])
+    def snapshot(self):
+        return ServerSnapshot(self.pm_pid)
 
-    def stop_db(self):
-        subprocess.run([os.path.join(ROOT, "scripts/pgcluster.sh"), "stop", self.pgdir],
-                       env=dict(os.environ, PGCLUSTER_PORT="5499"))
+    def reset_wal_stats(self):
+        self.query("SELECT pg_stat_reset_shared('wal')")
+
+    def wal_syncs(self):
+        """(WAL syncs, their mean ms) since the last reset_wal_stats(): pg_stat_wal."""
+        n, ms = self.query("SELECT wal_sync || ' ' || wal_sync_time FROM pg_stat_wal").split()
+        return int(n), float(ms) / max(int(n), 1)
+
+    def settle(self, allowed=(), timeout=5.0):
+        """Wait until no client backend but the monitor's and `allowed` is left
+        (backends of finished clients exit a moment after them)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.snapshot()
+            if not snap.clients(exclude={self.monitor_pid, *allowed}):
+                return snap
+            time.sleep(0.02)
+        log("bench: warning: client backends still running, measuring anyway")
+        return self.snapshot()
+
+    def shim_mapped(self, pid):
+        with open(f"/proc/{pid}/maps") as f:
+            return "slowfsync" in f.read()
+
+
+# ---- results ----
+
+class Result:
+    """One contender's figures. cpu: microseconds per committed row for
+    'backend', 'server', 'sidecar', 'loadgen' (None where not measured)."""
+
+    def __init__(self, name, kind, batch, rate, p50, p99, rows, cpu, note=""):
+        self.name, self.kind, self.batch = name, kind, batch
+        self.rate, self.p50, self.p99 = rate, p50, p99
+        self.rows, self.cpu, self.note = rows, cpu, note
+        self.mode = self.conns = None  # client batches: their mode and connections
+        self.pgbench = None            # direct: (clients, protocol)
+        self.spec = None               # sidecar: (clients, pipeline, extra options)
+
+
+def per_row_us(seconds, rows):
+    return 1e6 * seconds / rows if rows else float("nan")
+
+
+class Bench:
+    def __init__(self, tmp, pin, sidecars):
+        self.tmp = tmp
+        self.pin = pin
+        self.sidecars = sidecars
+        self.db = Cluster(tmp, pin)
+        self.results = []    # the current section's Results
+        self.sections = []   # (title, [Result])
+        self.batches = []    # sidecar batch lines
+        self.checks = {}     # lone-commit ms: 'plain', 'slow'; shim mapping checks
+        self.conn_ms = 0.0   # mean time to open a connection (pgbench -C)
+
+    # ---- one measured run ----
+
+    def measure(self, cmd, sidecar=None, allowed=(), connections=0, handshake=False):
+        """Run `cmd` pinned to the load CPU; return (stdout, rows committed, CPU
+        seconds dict) over the run: PG client backends, whole server, sidecar,
+        the load generator. The run starts when the load generator is
+        connected, so connection set-up (tens of ms of server CPU per
+        connection here) is not counted as per-row cost: with `connections`,
+        once that many client backends besides `allowed` are connected
+        (pgbench); with `handshake`, when the program prints "ready" and is
+        told to go (bench-ceiling --wait-start); else before it starts."""
+        self.db.settle(allowed)
+        load0 = children_cpu()
+        p = subprocess.Popen(self.pin.load + cmd, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
+                             stdin=subprocess.PIPE if handshake else subprocess.DEVNULL)
+        if handshake and p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{' '.join(cmd)}: {p.communicate()[1].strip()}")
+        if connections:
+            self.wait_connected(p, connections, {self.db.monitor_pid, *allowed})
+        rows0, a = self.db.count(), self.db.snapshot()
+        side0 = process_cpu(sidecar.pid) if sidecar else 0.0
+        gen0 = process_cpu(p.pid) if handshake or connections else 0.0
+        out, err = p.communicate("go\n" if handshake else None)
+        load = children_cpu() - load0 - gen0
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {err.strip()}")
+        side = process_cpu(sidecar.pid) - side0 if sidecar else None
+        b = self.db.settle(allowed)
+        backend, server = server_cpu(a, b, exclude={self.db.monitor_pid})
+        rows = self.db.count() - rows0
+        return out, rows, dict(backend=backend, server=server, sidecar=side, loadgen=load)
+
+    def wait_connected(self, p, n, exclude):
+        """Until n client backends (besides `exclude`) have connected."""
+        while self.db.snapshot().connected(exclude) < n:
+            if p.poll() is not None:
+                raise RuntimeError(f"{p.args[0]} ended before its {n} connections were up")
+            time.sleep(0.05)
+
+    def add(self, name, kind, batch, rate, p50, p99, rows, cpu, note=""):
+        us = {k: (per_row_us(v, rows) if v is not None else None) for k, v in cpu.items()}
+        r = Result(name, kind, batch, rate, p50, p99, rows, us, note)
+        self.results.append(r)
+        return r
 
     # ---- contenders ----
 
     def pgbench(self, clients, mode):
-        name = f"direct per-row, pgbench -M {mode}, {clients} clients"
-        log(f"bench: {name} ({SECONDS}s)")
-        self.fresh_table()
-        script = os.path.join(self.tmp, "per_row.sql")
-        with open(script, "w") as f:
-            f.write(PER_ROW_SQL)
+        name = f"direct, pgbench -M {mode}, {clients} clients"
+        # pgbench's -T clock runs while its clients connect, one after the
+        # other on the server's one CPU: give it that time on top (measured
+        # cost of a connection, with a margin); the run is measured from the
+        # moment all are connected, so it still lasts about SECONDS.
+        duration = SECONDS + math.ceil(1.5 * clients * self.conn_ms / 1000)
+        log(f"bench: {name} ({duration}s)")
+        self.db.fresh_table()
+        script = self.per_row_script()
         logdir = tempfile.mkdtemp(dir=self.tmp)
-        out = run([os.path.join(pg_bindir(), "pgbench"), "-n", "-f", script, "-M", mode,
-                   "-c", str(clients), "-j", "2", "-T", str(SECONDS), "-l",
-                   "--log-prefix", os.path.join(logdir, "tx"), self.dsn]).stdout
-        tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+        out, rows, cpu = self.measure([os.path.join(pg_bindir(), "pgbench"), "-n", "-f", script,
+                                       "-M", mode, "-c", str(clients), "-j", "2",
+                                       "-T", str(duration), "-l", "--log-prefix",
+                                       os.path.join(logdir, "tx"), self.db.dsn],
+                                      connections=clients)
+        m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+        if not m:
+            raise RuntimeError(f"pgbench printed no tps:\n{out}")
+        tps = float(m.group(1))
         lat = []
         for fn in os.listdir(logdir):
             with open(os.path.join(logdir, fn)) as f:
                 lat.extend(int(line.split()[2]) / 1000.0 for line in f)
         shutil.rmtree(logdir)
-        self.results.append((name, tps, pct(lat, 50), pct(lat, 99), "direct"))
+        r = self.add(name, "direct", 1, tps, pct(lat, 50), pct(lat, 99), rows, cpu)
+        r.pgbench = (clients, mode)
+        return r
 
-    def sidecar(self, clients, pipeline):
-        name = f"pgcoalesce, {clients} clients x {pipeline} in flight"
+    def per_row_script(self):
+        script = os.path.join(self.tmp, "per_row.sql")
+        with open(script, "w") as f:
+            f.write(PER_ROW_SQL)
+        return script
+
+    def connection_ms(self):
+        """The mean time to open a connection (pgbench -C, 20 connections)."""
+        script = os.path.join(self.tmp, "select1.sql")
+        with open(script, "w") as f:
+            f.write("SELECT 1;\n")
+        out = run(self.pin.load + [os.path.join(pg_bindir(), "pgbench"), "-n", "-C", "-f", script,
+                                   "-c", "1", "-t", "20", self.db.dsn]).stdout
+        return float(re.search(r"average connection time = ([0-9.]+) ms", out).group(1))
+
+    def lone_commit_ms(self):
+        """Median time of a single-row INSERT and its COMMIT from one client
+        (pgbench, 300 transactions): the slow-disk shim's visible effect. The
+        median, as other work on a shared machine stalls a few of them."""
+        self.db.fresh_table()
+        logdir = tempfile.mkdtemp(dir=self.tmp)
+        run(self.pin.load + [os.path.join(pg_bindir(), "pgbench"), "-n", "-f",
+                             self.per_row_script(), "-M", "prepared", "-c", "1", "-t", "300",
+                             "-l", "--log-prefix", os.path.join(logdir, "tx"), self.db.dsn])
+        lat = []
+        for fn in os.listdir(logdir):
+            with open(os.path.join(logdir, fn)) as f:
+                lat.extend(int(line.split()[2]) / 1000.0 for line in f)
+        shutil.rmtree(logdir)
+        return pct(lat, 50)
+
+    def sidecar(self, clients, pipeline, opts):
+        name = f"pgcoalesce {clients} x {pipeline}" + (" " + " ".join(opts) if opts else "")
         log(f"bench: {name} ({SECONDS}s)")
-        self.fresh_table()
+        self.db.fresh_table()
+        self.db.settle()
         sock = os.path.join(self.tmp, "pgc.sock")
         err = open(os.path.join(self.tmp, "sidecar.log"), "a")
-        daemon = subprocess.Popen([os.path.join(ROOT, "bin/pgcoalesce"), "--dsn", self.dsn,
-                                   "--socket", sock, "--log-level", "warn"], stderr=err)
+        daemon = subprocess.Popen(self.pin.load + [os.path.join(ROOT, "bin/pgcoalesce"),
+                                                   "--dsn", self.db.dsn, "--socket", sock,
+                                                   "--log-level", "warn"] + opts, stderr=err)
         try:
             wait_socket(sock)
-            out = run([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench",
-                       "--clients", str(clients), "--pipeline", str(pipeline),
-                       "--duration", str(SECONDS)]).stdout
+            wait_db_connections(sock)
+            allowed = self.db.snapshot().clients(exclude={self.db.monitor_pid})
+            if self.db.shim:
+                self.checks["shim_in_sidecar"] = self.db.shim_mapped(daemon.pid)
+            out, rows, cpu = self.measure([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock,
+                                           "bench", "--clients", str(clients), "--pipeline",
+                                           str(pipeline), "--duration", str(SECONDS)],
+                                          sidecar=daemon, allowed=allowed)
             st = sidecar_stats(sock)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
+            err.close()
         rate, p50, p99 = parse_cli_bench(out)
-        self.results.append((name, rate, p50, p99, "sidecar"))
-        fl, rows = st["flush_duration_seconds"], st["batch_rows"]
-        self.batches.append((name, rows["count"], rows["sum"] / max(rows["count"], 1),
-                             1000 * fl["sum"] / max(fl["count"], 1),
-                             1000 * hist_quantile(fl, 0.5), 1000 * hist_quantile(fl, 0.99)))
+        fl, br = st["flush_duration_seconds"], st["batch_rows"]
+        mean_rows = br["sum"] / max(br["count"], 1)
+        r = self.add(name, "sidecar", mean_rows, rate, p50, p99, rows, cpu)
+        r.spec = (clients, pipeline, opts)
+        self.batches.append(f"  {name}: {br['count']} batches, {mean_rows:.0f} rows each on average, "
+                            f"flush mean {1000 * fl['sum'] / max(fl['count'], 1):.2f} ms, "
+                            f"p50 <= {1000 * hist_quantile(fl, 0.5):g} ms, "
+                            f"p99 <= {1000 * hist_quantile(fl, 0.99):g} ms")
+        return r
 
-    def ceiling(self, mode, runs=3):
-        """The best a client can do: one connection, 1000 rows per statement.
-        The median of `runs` runs (a short run here varies by a third)."""
-        name = f"ceiling: 1 connection, {mode}, 1000 rows/statement"
+    def ceiling(self, mode, size, conns, runs=CEILING_RUNS):
+        """A client-side batch contender: the median of `runs` runs (rows/s and
+        latency from the median run by rows/s, each CPU figure its own median)."""
+        name = f"client batch: {mode}, {conns} conn{'s' if conns > 1 else ''}, {size} rows/stmt"
         log(f"bench: {name} ({runs} x {CEILING_ROWS} rows)")
-        figures = []
+        figs = []
         for _ in range(runs):
-            self.fresh_table()
-            out = run([os.path.join(ROOT, "bin/bench-ceiling"), self.dsn, mode, str(CEILING_ROWS)]).stdout
-            f = dict(kv.split("=") for kv in out.split()[1:])
-            figures.append((float(f["rows_per_sec"]), float(f["p50_ms"]), float(f["p99_ms"])))
-        figures.sort()
-        rate, p50, p99 = figures[len(figures) // 2]
-        self.results.append((name, rate, p50, p99, "ceiling"))
-        self.ceiling_runs.append((name, [r for r, _, _ in figures]))
+            self.db.fresh_table()
+            out, rows, cpu = self.measure([os.path.join(ROOT, "bin/bench-ceiling"),
+                                           "--rows-per-statement", str(size), "--connections",
+                                           str(conns), "--wait-start", self.db.dsn, mode,
+                                           str(CEILING_ROWS)], handshake=True)
+            line = next(x for x in out.splitlines() if x.startswith("ceiling "))
+            f = dict(kv.split("=") for kv in line.split()[1:])
+            figs.append((float(f["rows_per_sec"]), float(f["p50_ms"]), float(f["p99_ms"]), rows, cpu))
+        figs.sort(key=lambda x: x[0])
+        rate, p50, p99, rows, _ = figs[len(figs) // 2]
+        # every run commits CEILING_ROWS rows: the median of the seconds is the median per row
+        cpu = {k: statistics.median(x[4][k] for x in figs) for k in ("backend", "server", "loadgen")}
+        note = f"runs at {', '.join(f'{x[0]:.0f}' for x in figs)} rows/s" if runs > 1 else ""
+        r = self.add(name, "client", size, rate, p50, p99, rows, dict(cpu, sidecar=None), note)
+        r.mode, r.conns = mode, conns
+        return r
 
-    # ---- report ----
+    # ---- sections ----
 
-    def report(self):
-        best_direct = max(r[1] for r in self.results if r[4] == "direct")
-        unnest = next(r[1] for r in self.results if r[4] == "ceiling" and "unnest" in r[0])
-        width = max(len(r[0]) for r in self.results)
-        print()
-        print(f"{'contender':<{width}}  {'rows/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  {'vs best direct':>14}  {'vs unnest ceiling':>17}")
-        print("-" * (width + 66))
-        for name, rate, p50, p99, kind in self.results:
-            ratio = f"{rate / best_direct:.2f}x" if kind != "direct" else ""
-            ceil = f"{100 * rate / unnest:.0f}%" if kind == "sidecar" else ""
-            print(f"{name:<{width}}  {rate:>9.0f}  {p50:>8.2f}  {p99:>8.2f}  {ratio:>14}  {ceil:>17}")
-        print()
-        print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
-        print("p50/p99 are the upper bounds of the histogram buckets they fall in):")
-        for name, n, mean_rows, mean_ms, f50, f99 in self.batches:
-            print(f"  {name}: {n} batches, {mean_rows:.0f} rows each on average, "
-                  f"flush mean {mean_ms:.2f} ms, p50 <= {f50:g} ms, p99 <= {f99:g} ms")
-        for name, rates in self.ceiling_runs:
-            print(f"  {name}: runs at {', '.join(f'{r:.0f}' for r in rates)} rows/s (median shown)")
-        print()
-        print(f"best direct per-row: {best_direct:.0f} rows/s; latency: per row "
-              f"(per statement for the ceiling); {SECONDS}s per contender, "
-              f"PostgreSQL settings: {' '.join(PG_SETTINGS)} (fsync and synchronous_commit on)")
+    def section(self, title):
+        self.results, self.batches = [], []
+        self.sections.append((title, self.results, self.batches))
 
+    def normal_section(self):
+        self.section("fsync as this machine's disk does it")
+        self.db.reset_wal_stats()
+        self.conn_ms = self.connection_ms()
+        for mode in ("simple", "prepared"):
+            for clients in (16, 64, 256):
+                self.pgbench(clients, mode)
+        sizes = [CEILING_SIZE]
+        for clients, pipeline, opts in self.sidecars:
+            r = self.sidecar(clients, pipeline, opts)
+            sizes.append(max(1, round(r.batch)))
+        for size in sorted(set(sizes), reverse=True):
+            for conns in (1, 2):
+                for mode in CEILING_MODES:
+                    self.ceiling(mode, size, conns)
+
+    def slow_section(self, best_direct):
+        """The same server restarted with the slow-fsync shim: the best direct
+        configuration, the sidecars, the single-connection ceiling."""
+        shim = os.path.join(self.tmp, "slowfsync.so")
+        shutil.copy(os.path.join(ROOT, "bin/slowfsync.so"), shim)
+        os.chmod(shim, 0o755)
+        self.checks["plain"] = self.lone_commit_ms()
+        self.checks["plain_syncs"] = self.db.wal_syncs()
+        self.db.stop()
+        self.db.start(shim=shim)
+        self.db.reset_wal_stats()
+        pids = [self.db.pm_pid] + list(self.db.snapshot().children)
+        self.checks["shim_in_server"] = (sum(self.db.shim_mapped(p) for p in pids), len(pids))
+        self.checks["shim_fdatasync"] = (fdatasync_ms(shim), fdatasync_ms(None))
+        self.section(f"slow disk: {FSYNC_US} us added to every fsync/fdatasync of the server")
+        self.checks["slow"] = self.lone_commit_ms()
+        self.pgbench(*best_direct)
+        for clients, pipeline, opts in self.sidecars:
+            self.sidecar(clients, pipeline, opts)
+        self.ceiling("unnest", CEILING_SIZE, 1)
+        self.checks["slow_syncs"] = self.db.wal_syncs()
+
+
+# ---- report ----
+
+def best_direct(results):
+    d = [r for r in results if r.kind == "direct"]
+    return max(d, key=lambda r: r.rate) if d else None
+
+
+def the_ceiling(results):
+    """The pinned single-connection ceiling: unnest, 1000 rows/statement, 1 connection."""
+    return next((r for r in results if r.kind == "client" and r.mode == "unnest"
+                 and r.conns == 1 and r.batch == CEILING_SIZE), None)
+
+
+def best_client_batch(results, size):
+    """The client batch at `size` rows/statement with the lowest PG backend CPU per row."""
+    c = [r for r in results if r.kind == "client" and r.batch == size]
+    return min(c, key=lambda r: r.cpu["backend"]) if c else None
+
+
+def fmt(v, spec):
+    return "" if v is None else format(v, spec)
+
+
+def print_throughput(results):
+    direct, ceil = best_direct(results), the_ceiling(results)
+    w = max(len(r.name) for r in results)
+    print(f"{'contender':<{w}}  {'rows/batch':>10}  {'rows/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  "
+          f"{'x best direct':>13}  {'% of ceiling':>12}")
+    print("-" * (w + 72))
+    for r in results:
+        x = f"{r.rate / direct.rate:.2f}x" if direct and r.kind != "direct" else ""
+        c = f"{100 * r.rate / ceil.rate:.0f}%" if ceil and r.kind == "sidecar" else ""
+        print(f"{r.name:<{w}}  {r.batch:>10.0f}  {r.rate:>9.0f}  {r.p50:>8.2f}  {r.p99:>8.2f}  "
+              f"{x:>13}  {c:>12}")
+
+
+def print_cpu(results, ratios=True):
+    w = max(len(r.name) for r in results)
+    print(f"{'CPU per committed row, us':<{w}}  {'rows':>9}  {'PG backends':>11}  {'PG total':>8}  "
+          f"{'sidecar':>7}  {'load gen':>8}  {'PG backends vs best client batch, same size' if ratios else ''}")
+    print("-" * (w + 105 if ratios else w + 60))
+    for r in results:
+        ratio = ""
+        if ratios and r.kind == "sidecar":
+            best = best_client_batch(results, max(1, round(r.batch)))
+            if best:
+                ratio = (f"{r.cpu['backend'] / best.cpu['backend']:.2f}x ({best.mode}, "
+                         f"{best.conns} conn: {best.cpu['backend']:.2f})")
+        print(f"{r.name:<{w}}  {r.rows:>9}  {fmt(r.cpu['backend'], '11.2f'):>11}  "
+              f"{fmt(r.cpu['server'], '8.2f'):>8}  {fmt(r.cpu['sidecar'], '7.2f'):>7}  "
+              f"{fmt(r.cpu['loadgen'], '8.2f'):>8}  {ratio}")
+    sizes = sorted({r.batch for r in results if r.kind == "client"}, reverse=True)
+    if ratios and sizes:
+        print()
+        print("best client-side batch (lowest PG backend CPU per row) at each size:")
+        for size in sizes:
+            best = best_client_batch(results, size)
+            print(f"  {size} rows/statement: {best.mode}, {best.conns} connection"
+                  f"{'s' if best.conns > 1 else ''} ({best.cpu['backend']:.2f} us)")
+
+
+def print_targets(results):
+    ceil = the_ceiling(results)
+    print("issue 12 targets, from this run (default options):")
+    for r in results:
+        if r.kind != "sidecar" or r.spec[2]:
+            continue
+        size = max(1, round(r.batch))
+        best = best_client_batch(results, size)
+        if r.spec[:2] == (64, 32):
+            if ceil:
+                print(f"  64 x 32 rows/s: {100 * r.rate / ceil.rate:.0f}% of the pinned single-connection "
+                      f"ceiling ({r.rate:.0f} vs {ceil.rate:.0f}; target >= 85%)")
+            if best:
+                print(f"  64 x 32 PG backend CPU per row: {r.cpu['backend'] / best.cpu['backend']:.2f}x "
+                      f"the best client-side batch of {size} rows ({best.name}: "
+                      f"{r.cpu['backend']:.2f} vs {best.cpu['backend']:.2f} us; target <= 1.2x)")
+        if r.spec[:2] == (256, 1):
+            print(f"  256 x 1 sidecar CPU per row: {r.cpu['sidecar']:.2f} us, load generator "
+                  f"{r.cpu['loadgen']:.2f} us (issue: about 6 and 5 before; aim: sidecar at half)")
+
+
+def report(bench, header):
+    print()
+    print("\n".join(header))
+    for i, (title, results, batches) in enumerate(bench.sections):
+        print()
+        print(f"== {title}")
+        print()
+        print_throughput(results)
+        print()
+        print_cpu(results, ratios=(i == 0))
+        if batches:
+            print()
+            print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
+            print("p50/p99 are the upper bounds of the histogram buckets they fall in):")
+            print("\n".join(batches))
+        notes = [f"  {r.name}: {r.note} (median shown)" for r in results if r.note]
+        if notes:
+            print("client batches, " + ("median of %d runs:" % CEILING_RUNS))
+            print("\n".join(notes))
+        if i == 0:
+            print()
+            print_targets(results)
+    print()
+    print(slow_check_line(bench.checks))
+    print()
+    print("Latency: per row (request sent to ack read) for pgbench and the sidecar, per statement "
+          "for client batches. CPU: utime+stime from /proc over each run, per row counted in the "
+          "table (scripts/bench.py's docstring says how), from the moment the load generator's "
+          f"connections were up (opening one took {bench.conn_ms:.1f} ms here, pgbench -C).")
+
+
+def slow_check_line(ch):
+    if "slow" not in ch:
+        return "slow-disk check: no slow-disk section was run"
+    mapped, total = ch["shim_in_server"]
+    side = ch.get("shim_in_sidecar")
+    (pn, pms), (sn, sms) = ch["plain_syncs"], ch["slow_syncs"]
+    with_shim, without = ch["shim_fdatasync"]
+    return "\n".join([
+        f"slow-disk check (BENCH_FSYNC_US={FSYNC_US}):",
+        f"  the shim adds {with_shim - without:.3f} ms to an fdatasync (the shortest of 20 on tmpfs: "
+        f"{with_shim:.3f} ms with it, {without:.3f} ms without)",
+        f"  it is mapped in {mapped} of {total} server processes"
+        + ("" if side is None else f", {'and' if side else 'not'} in the sidecar"),
+        f"  the server's WAL syncs took {sms:.3f} ms on average with it ({sn} syncs) against "
+        f"{pms:.3f} ms without ({pn} syncs; pg_stat_wal), what the disk added included",
+        f"  a lone single-row INSERT + COMMIT took {ch['slow']:.3f} ms with it against "
+        f"{ch['plain']:.3f} ms without (pgbench, 1 client, median of 300 transactions)"])
+
+
+def fdatasync_ms(shim):
+    """The shortest of 20 fdatasync() calls on a tmpfs file (free there, so what
+    is left is the shim's delay) by a Python process, with `shim` preloaded."""
+    code = ("import os, sys, tempfile, time\n"
+            "fd, path = tempfile.mkstemp(dir=sys.argv[1])\n"
+            "ts = []\n"
+            "for _ in range(20):\n"
+            "    t = time.perf_counter(); os.fdatasync(fd); ts.append(time.perf_counter() - t)\n"
+            "os.unlink(path)\n"
+            "print(min(ts) * 1000)\n")
+    env = dict(os.environ, LD_PRELOAD=shim, BENCH_FSYNC_US=str(FSYNC_US)) if shim else os.environ
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return float(run([sys.executable, "-c", code, where], env=env).stdout)
+
+
+# ---- helpers ----
 
 def pct(values, p):
     if not values:
@@ -194,6 +772,21 @@ def wait_socket(path, timeout=10):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"sidecar did not start on {path}")
+
+
+def wait_db_connections(sock, timeout=10):
+    """Until the sidecar's database connections are up (and stay so for 0.3 s),
+    so they are not born inside the measured run."""
+    deadline = time.time() + timeout
+    last, since = -1, time.time()
+    while time.time() < deadline:
+        up = sidecar_stats(sock)["db_connections_up"]
+        if up != last:
+            last, since = up, time.time()
+        elif up > 0 and time.time() - since >= 0.3:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the sidecar's database connections did not come up")
 
 
 def sidecar_stats(sock):
@@ -223,14 +816,14 @@ def parse_cli_bench(out):
     return rate, p50, p99
 
 
-def callgrind_run(bench, rows):
+def callgrind_run(db, tmp, rows):
     """Total instructions of the daemon for one run of `rows` rows."""
-    bench.fresh_table()
-    sock = os.path.join(bench.tmp, "prof.sock")
-    out = os.path.join(bench.tmp, f"callgrind.{rows}")
-    err = open(os.path.join(bench.tmp, "profile.log"), "a")
+    db.fresh_table()
+    sock = os.path.join(tmp, "prof.sock")
+    out = os.path.join(tmp, f"callgrind.{rows}")
+    err = open(os.path.join(tmp, "profile.log"), "a")
     daemon = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                               os.path.join(ROOT, "bin/pgcoalesce"), "--dsn", bench.dsn,
+                               os.path.join(ROOT, "bin/pgcoalesce"), "--dsn", db.dsn,
                                "--socket", sock, "--log-level", "warn"], stderr=err)
     try:
         wait_socket(sock, timeout=60)
@@ -239,6 +832,7 @@ def callgrind_run(bench, rows):
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=120)
+        err.close()
     with open(out) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
@@ -246,47 +840,71 @@ def callgrind_run(bench, rows):
     raise RuntimeError("no totals in callgrind output")
 
 
-def profile(bench):
+def profile(db, tmp):
     rows = int(os.environ.get("PROFILE_ROWS", "50000"))
     log(f"profile: callgrind, 16 clients x 32 in flight, 1000 and {rows} rows")
-    small = callgrind_run(bench, 1000)
-    large = callgrind_run(bench, rows)
+    small = callgrind_run(db, tmp, 1000)
+    large = callgrind_run(db, tmp, rows)
     per_row = (large - small) / (rows - 1000)
     print(f"sidecar CPU: {per_row:.0f} instructions per acked row "
           f"(callgrind; {large} instructions for {rows} rows, {small} for 1000)")
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--profile":
-        tmp = tempfile.mkdtemp(prefix="pgcoalesce-profile-")
-        if os.geteuid() == 0:
-            shutil.chown(tmp, "postgres")
-            os.chmod(tmp, 0o755)
-        bench = Bench(tmp)
-        try:
-            bench.start_db()
-            profile(bench)
-        finally:
-            bench.stop_db()
-            shutil.rmtree(tmp, ignore_errors=True)
-        return
-    tmp = tempfile.mkdtemp(prefix="pgcoalesce-bench-")
+def parse_sidecar_spec(spec):
+    """'64x32 --connections 1' -> (64, 32, ['--connections', '1'])."""
+    words = shlex.split(spec)
+    m = re.fullmatch(r"(\d+)x(\d+)", words[0] if words else "")
+    if not m:
+        raise argparse.ArgumentTypeError(f"--sidecar wants 'CLIENTSxPIPELINE [OPTION...]', not {spec!r}")
+    return int(m.group(1)), int(m.group(2)), words[1:]
+
+
+def make_tmp(prefix):
+    tmp = tempfile.mkdtemp(prefix=prefix)
     if os.geteuid() == 0:
         shutil.chown(tmp, "postgres")
         os.chmod(tmp, 0o755)
-    bench = Bench(tmp)
+    return tmp
+
+
+def header(pin, db):
+    version = db.query("SHOW server_version")
+    sync = db.query("SHOW wal_sync_method")
+    return [f"make bench: PostgreSQL {version}, {os.cpu_count()} CPUs; pinning: {pin.text}",
+            f"PostgreSQL settings: fsync on, synchronous_commit on, wal_sync_method={sync}, "
+            f"{' '.join(s[3:] for s in PG_SETTINGS)}; {SECONDS} s per pgbench/sidecar contender, "
+            f"client batches {CEILING_ROWS} rows per run"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description="make bench / make profile (see the docstring)")
+    ap.add_argument("--profile", action="store_true", help="callgrind instructions per row")
+    ap.add_argument("--sidecar", action="append", type=parse_sidecar_spec, default=[],
+                    metavar="'CxK [OPTION...]'", help="add a sidecar contender")
+    args = ap.parse_args()
+    tmp = make_tmp("pgcoalesce-profile-" if args.profile else "pgcoalesce-bench-")
     try:
-        bench.start_db()
-        for mode in ("simple", "prepared"):
-            for clients in (16, 64, 256):
-                bench.pgbench(clients, mode)
-        bench.sidecar(256, 1)
-        bench.sidecar(64, 32)
-        bench.ceiling("unnest")
-        bench.ceiling("copy")
-        bench.report()
+        if args.profile:
+            db = Cluster(tmp, argparse.Namespace(pg=[], load=[]))
+            try:
+                db.start()
+                profile(db, tmp)
+            finally:
+                db.stop()
+            return
+        pin = Pinning()
+        bench = Bench(tmp, pin, SIDECARS + args.sidecar)
+        try:
+            bench.db.start()
+            head = header(pin, bench.db)
+            log(f"bench: pinning: {pin.text}")
+            bench.normal_section()
+            best = best_direct(bench.sections[0][1])
+            bench.slow_section(best.pgbench)
+            report(bench, head)
+        finally:
+            bench.db.stop()
     finally:
-        bench.stop_db()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
