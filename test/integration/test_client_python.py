@@ -228,6 +228,9 @@ def test_pyclient_connection_lost_on_sigkill(t):
                e.code == "connection_lost" and "may or may not be written" in e.message
                for e in errors), errors[:3]
     assert c.in_flight == 0
+    # Until the killed process is gone its listening socket may still take a
+    # connection (the kernel closes a dying process's sockets newest first)
+    d.wait_exit(30)
     e = raises(pgcoalesce.ConnectFailed, c.insert, "events", {"device_id": 0, "kind": "x"})
     assert e.not_written is True and d.socket in e.message, e
     holder.release()
@@ -374,6 +377,10 @@ def test_pyclient_asyncio_bound_timeout_and_lost(t):
             raise Failure("ping should wait for room and time out")
         except pgcoalesce.RequestTimeout as e:
             assert e.not_written is True, e
+        # the callers waiting for room reconnect at once, and a dying process's
+        # listening socket may take connections after its clients saw EOF:
+        # remove the path first, so they certainly find nothing
+        os.unlink(d.socket)
         d.send_signal(signal.SIGKILL)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         try:

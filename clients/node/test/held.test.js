@@ -8,6 +8,7 @@
 // The tests run in order; the last two stop the sidecars.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const pgc = require('..');
 
 function env(name) {
@@ -94,6 +95,10 @@ test('connection lost: rows in flight are in doubt, callers waiting were never s
   await sleep(300); // room for more to go out, were the bound not held
   assert.equal(await pending(SOCKET), base + 50);
   assert.equal(c.inFlight, 50);
+  // The callers waiting for room reconnect at once, and a dying process's
+  // listening socket may still take connections after its clients saw EOF
+  // (the kernel closes its sockets newest first): remove the path first.
+  fs.unlinkSync(SOCKET);
   process.kill(PID, 'SIGKILL');
   const results = await Promise.allSettled(inserts);
   const lost = results.filter((r) => r.reason instanceof pgc.ConnectionLost).map((r) => r.reason);
