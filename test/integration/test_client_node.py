@@ -24,8 +24,13 @@ def run_node_tests(t, filename, env=None):
         expected = len(re.findall(r"^test\(", f.read(), re.M))
     e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
     e.update(env or {})
-    p = subprocess.run([node, "--test", "--test-reporter=tap", path], cwd=NODE_DIR, env=e,
-                       capture_output=True, text=True, timeout=600 if harness.VALGRIND else 180)
+    limit = 540 if harness.VALGRIND else 160  # below run.py's per-test alarm: keep node's output
+    try:
+        p = subprocess.run([node, "--test", "--test-reporter=tap", path], cwd=NODE_DIR, env=e,
+                           capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired as ex:
+        raise Failure("node --test %s still running after %ds:\n%s\n%s" %
+                      (filename, limit, (ex.stdout or "")[-8000:], (ex.stderr or "")[-3000:]))
     counts = dict(re.findall(r"^# (pass|fail|cancelled|skipped|todo) (\d+)$", p.stdout, re.M))
     if p.returncode != 0 or counts.get("pass") != str(expected) or counts.get("fail") != "0":
         raise Failure("node --test %s: exit %d, %s (expected %d passed)\n%s\n%s" %

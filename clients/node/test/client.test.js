@@ -9,6 +9,8 @@ const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const pgc = require('..');
 
+const LIMIT = 120000; // ms per test: a hang fails with its name, not the runner's timeout
+
 function env(name) {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is not set: run these tests through test/integration/test_client_node.py`);
@@ -28,7 +30,7 @@ async function rejects(promise, Cls) {
   }
 }
 
-test('ok acks, returning, schema', async () => {
+test('ok acks, returning, schema', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET);
   assert.equal(await c.insert('events', { device_id: 1, kind: 'a' }), null);
   const row = await c.insert('events', { device_id: 2, kind: 'b' }, { returning: ['id', 'kind'] });
@@ -42,7 +44,7 @@ test('ok acks, returning, schema', async () => {
   assert.equal(sql("SELECT count(*) FROM events WHERE kind IN ('a', 'b')"), '2');
 });
 
-test('row errors are typed with SQLSTATE and fields', async () => {
+test('row errors are typed with SQLSTATE and fields', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET);
   await c.insert('t_checks', { id: 1, v: 1, code: 'dup' });
   const results = await Promise.allSettled([
@@ -66,7 +68,7 @@ test('row errors are typed with SQLSTATE and fields', async () => {
   assert.equal(sql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM t_checks'), '1,2');
 });
 
-test('refused requests: PC002, PC008, PC003 before sending', async () => {
+test('refused requests: PC002, PC008, PC003 before sending', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET, { maxRequestBytes: 2000 });
   let e = await rejects(c.insert('t_values', { t: 'a\u0000b' }), pgc.InvalidRequest);
   assert.equal(e.code, 'PC002');
@@ -82,7 +84,7 @@ test('refused requests: PC002, PC008, PC003 before sending', async () => {
   assert.equal(sql('SELECT count(*) FROM t_defaults'), '0');
 });
 
-test('exact numbers: BigInt, numeric(), 38 digits', async () => {
+test('exact numbers: BigInt, numeric(), 38 digits', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET);
   const n38 = '12345678901234567890.123456789012345678';
   const row = await c.insert('t_values', {
@@ -102,7 +104,7 @@ test('exact numbers: BigInt, numeric(), 38 digits', async () => {
   `${n38}|9223372036854775807|0.1|true|${n38}|${2n ** 70n}`);
 });
 
-test('flush, ping, stats', async () => {
+test('flush, ping, stats', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET);
   const before = (await c.stats()).rows_committed;
   const inserts = Array.from({ length: 50 }, (_, i) => c.insert('events', { device_id: i, kind: 'f' }));
@@ -115,7 +117,7 @@ test('flush, ping, stats', async () => {
   await c.close();
 });
 
-test('many concurrent inserts pipelined on one connection', async () => {
+test('many concurrent inserts pipelined on one connection', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET, { maxInFlight: 200 });
   const rows = await Promise.all(Array.from({ length: 5000 },
     (_, i) => c.insert('events', { device_id: i, kind: 'many' }, { returning: ['id', 'device_id'] })));

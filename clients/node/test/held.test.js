@@ -11,6 +11,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const pgc = require('..');
 
+const LIMIT = 120000; // ms per test: a hang fails with its name, not the runner's timeout
+
 function env(name) {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is not set: run these tests through test/integration/test_client_node.py`);
@@ -41,7 +43,7 @@ async function pending(socket) {
   }
 }
 
-test('timeouts: sent (in doubt) and not sent', async () => {
+test('timeouts: sent (in doubt) and not sent', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET, { maxInFlight: 1 });
   let e = await c.insert('t_keyed', { k: 'slow' }, { timeout: 300 })
     .then(() => null, (err) => err);
@@ -55,7 +57,7 @@ test('timeouts: sent (in doubt) and not sent', async () => {
   await c.close({ timeout: 0 });
 });
 
-test('overloaded (PC004), then shutting down (PC005)', async () => {
+test('overloaded (PC004), then shutting down (PC005)', { timeout: LIMIT }, async () => {
   const c = new pgc.Client(SOCKET_REJECT);
   const held = Array.from({ length: 300 }, (_, i) => c.insert('t_keyed', { k: `r${i}` }));
   const settled = await Promise.allSettled(held.slice(100));
@@ -85,7 +87,7 @@ test('overloaded (PC004), then shutting down (PC005)', async () => {
   await c.close();
 });
 
-test('connection lost: rows in flight are in doubt, callers waiting were never sent', async () => {
+test('connection lost: rows in flight are in doubt, callers waiting were never sent', { timeout: LIMIT }, async () => {
   const base = await pending(SOCKET);
   const c = new pgc.Client(SOCKET, { maxInFlight: 50, connectTimeout: 500 });
   const ok = await c.insert('events', { device_id: 1, kind: 'acked' }, { returning: ['kind'] });

@@ -124,8 +124,9 @@ class AsyncClient:
     async def __aenter__(self):
         return self
 
-    async def __aexit__(self, *exc):
-        await self.close()
+    async def __aexit__(self, exc_type, exc, tb):
+        # leaving on an exception: do not wait for answers nobody will read
+        await self.close(timeout=0 if exc_type is not None else None)
 
     # ---------------------------------------------------------------- sending
 

@@ -183,8 +183,9 @@ class Client:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        # leaving on an exception: do not wait for answers nobody will read
+        self.close(timeout=0 if exc_type is not None else None)
 
     # ---------------------------------------------------------------- sending
 
