@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import decimal
 import os
+import pathlib
 import signal
 import sys
 import threading
@@ -58,6 +59,7 @@ def test_pyclient_address_forms(t):
     assert pa("unix:/tmp/x.sock") == ("unix", "/tmp/x.sock")
     assert pa("unix:rel:1") == ("unix", "rel:1")
     assert pa("pgc.sock") == ("unix", "pgc.sock")
+    assert pa(pathlib.Path("/run/x.sock")) == ("unix", "/run/x.sock")
     assert pa("tcp:127.0.0.1:7433") == ("tcp", "127.0.0.1", 7433)
     assert pa("localhost:7433") == ("tcp", "localhost", 7433)
     assert pa("[::1]:7433") == ("tcp", "::1", 7433)

@@ -29,6 +29,8 @@ def parse_address(address=None):
     with a TCP listener. Raises ValueError for anything else."""
     if address is None:
         address = os.environ.get("PGCOALESCE_SOCKET") or DEFAULT_SOCKET
+    elif isinstance(address, os.PathLike):
+        address = os.fspath(address)
     if not isinstance(address, str) or not address:
         raise ValueError("pgcoalesce: address must be a non-empty string, got %r" % (address,))
     if address.startswith("unix:"):

@@ -102,6 +102,7 @@ class Client:
         self._connect_lock = threading.Lock()     # one (re)connect at a time
         self._send_lock = threading.Lock()        # one request line on the socket at a time
         self._conn = None
+        self._connect_failure = None  # (when, message) of the last failed (re)connect
         self._in_flight = 0
         self._next_id = 1
         self._closed = False
@@ -260,17 +261,27 @@ class Client:
     # ---------------------------------------------------------------- connecting
 
     def _connected(self):
-        """The live connection, (re)connecting if there is none."""
+        """The live connection, (re)connecting if there is none. Callers that
+        waited for another thread's attempt share its failure rather than
+        each trying for connect_timeout in turn."""
         with self._lock:
             if self._closed:
                 raise ClientClosed("the client is closed: not sent", code="client_closed")
             if self._conn is not None:
                 return self._conn
+        asked = time.monotonic()
         with self._connect_lock:
             with self._lock:
                 if self._conn is not None:
                     return self._conn
-            sock = self._connect_with_backoff()
+            failure = self._connect_failure
+            if failure is not None and failure[0] >= asked:
+                raise ConnectFailed(failure[1], code="connect_failed")
+            try:
+                sock = self._connect_with_backoff()
+            except ConnectFailed as e:
+                self._connect_failure = (time.monotonic(), e.message)
+                raise
             conn = _Conn(sock)
             conn.thread = threading.Thread(target=self._read_loop, args=(conn,),
                                            name="pgcoalesce-reader", daemon=True)
