@@ -1,10 +1,11 @@
 #!/bin/sh
 # Install the Debian packages pgcoalesce needs to build and test, when missing.
-# Used by `make deps` (and so by `make run` / `make test`). Idempotent and
+# Used by `make deps` (and so by `make run` / `make test`); nodejs runs the
+# Node.js client library's tests (clients/node). Idempotent and
 # quiet when everything is already there.
 set -eu
 
-PKGS="gcc make pkg-config libpq-dev libev-dev libcjson-dev libreadline-dev postgresql postgresql-contrib python3 groff-base netcat-openbsd"
+PKGS="gcc make pkg-config libpq-dev libev-dev libcjson-dev libreadline-dev postgresql postgresql-contrib python3 groff-base netcat-openbsd nodejs"
 
 missing=""
 for p in $PKGS; do

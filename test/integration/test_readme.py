@@ -2,11 +2,15 @@
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 
 import harness
-from harness import Failure
+from faultkit import Session
+from harness import Failure, wait_for
 
 
 def readme_block(after_heading_text, lang):
@@ -45,3 +49,139 @@ def test_readme_shell_client(t):
         assert g["id"] == s["id"] and g["ok"] is True and s["ok"] is True, (g, s)
         assert set(g.get("row", {})) == set(s.get("row", {})), (g, s)
     assert t.db.count() == 2
+
+
+# ---------------------------------------------------------------- client libraries
+
+CLIENTS = os.path.join(harness.ROOT, "clients")
+
+
+def doc_blocks(path, after_text, langs):
+    """The consecutive fenced blocks of `langs` (e.g. ("python", "text"))
+    that come first after the line containing `after_text` in file `path`."""
+    with open(path) as f:
+        text = f.read()
+    pos = text.index(after_text)
+    out = []
+    for lang in langs:
+        m = re.compile(r"```%s\n(.*?)```" % lang, re.S).search(text, pos)
+        if not m:
+            raise Failure("no ```%s block after %r in %s" % (lang, after_text, path))
+        out.append(m.group(1))
+        pos = m.end()
+    return out
+
+
+def library_env(t, socket_path):
+    """The environment an app using the libraries has: the socket in
+    PGCOALESCE_SOCKET, the packages where `import` and `require` find them."""
+    modules = os.path.join(t.tmp, "node_modules")
+    if not os.path.isdir(modules):
+        os.makedirs(modules)
+        os.symlink(os.path.join(CLIENTS, "node"), os.path.join(modules, "pgcoalesce"))
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
+    e.update(PGCOALESCE_SOCKET=socket_path, PYTHONPATH=os.path.join(CLIENTS, "python"),
+             NODE_PATH=modules)
+    return e
+
+
+def run_example(t, d, lang, code):
+    if lang == "js" and shutil.which("node") is None:
+        raise Failure("node is not installed: `make deps` installs Debian's nodejs")
+    cmd = [sys.executable, "-c", code] if lang == "python" else ["node", "-e", code]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=library_env(t, d.socket))
+    assert p.returncode == 0 and p.stderr == "", p
+    return p.stdout
+
+
+def test_readme_library_examples(t):
+    """The top README's example apps print exactly what the README shows."""
+    readme = os.path.join(harness.ROOT, "README.md")
+    for lang, heading in (("python", "A small app in Python"), ("js", "The same in Node.js")):
+        t.db.execute("TRUNCATE events RESTART IDENTITY")
+        d = t.daemon()
+        code, shown = doc_blocks(readme, heading, (lang, "text"))
+        assert run_example(t, d, lang, code) == shown, (lang, shown)
+        assert t.db.count() == 1001
+        assert t.db.scalar("SELECT sum((payload->>'n')::int) FROM events") == sum(range(1000))
+        d.stop()
+
+
+def test_readme_client_readme_examples(t):
+    """Each client's own README example prints what it shows."""
+    d = t.daemon()
+    code, shown = doc_blocks(os.path.join(CLIENTS, "python", "README.md"), "Install:", ("python", "text"))
+    assert run_example(t, d, "python", code) == shown, shown
+    code, shown = doc_blocks(os.path.join(CLIENTS, "node", "README.md"), "Install:", ("js", "text"))
+    assert run_example(t, d, "js", code) == shown, shown
+    assert t.db.count() == 201 and t.db.count("t_checks") == 90
+
+
+def test_readme_lost_connection_sorting(t):
+    """The README's store() sorts rows as it says: refused, in doubt after the
+    sidecar died with them in flight, retry when it cannot be reached."""
+    code, = doc_blocks(os.path.join(harness.ROOT, "README.md"), "**A lost connection.**", ("python",))
+    sys.path.insert(0, os.path.join(CLIENTS, "python"))
+    import pgcoalesce
+    scope = {}
+    exec(code, scope)
+    store = scope["store"]
+    d = t.daemon()
+    client = pgcoalesce.Client(d.socket, connect_timeout=0.5)
+    good, bad = {"device_id": 1, "kind": "ok"}, {"device_id": 2}
+    assert store(client, [good, bad]) == ([bad], [], [])
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
+    rows = [{"device_id": i, "kind": "held"} for i in range(20)]
+    out = []
+    th = threading.Thread(target=lambda: out.append(store(client, rows)))
+    th.start()
+    wait_for(lambda: d.stats()["pending_rows"] == 20, 30, what="20 rows pending")
+    d.send_signal(signal.SIGKILL)
+    th.join(60)
+    assert out == [([], [], rows)], out
+    d.wait_exit(30)  # until then its listening socket may still take a connection
+    got = store(client, rows)
+    assert got == ([], rows, []), got  # nothing listens: never sent
+    holder.release()
+    client.close()
+
+
+def test_readme_lost_connection_sorting_node(t):
+    """The Node README's store(), the same three ways."""
+    code, = doc_blocks(os.path.join(CLIENTS, "node", "README.md"), "## A lost connection", ("js",))
+    driver = code + r"""
+const { Client } = require('pgcoalesce');
+const client = new Client({ connectTimeout: 500 });
+const show = (o) => console.log(JSON.stringify(o));
+const nextLine = () => new Promise((resolve) => process.stdin.once('data', resolve));
+(async () => {
+  show(await store(client, [{ device_id: 1, kind: 'ok' }, { device_id: 2 }]));
+  await nextLine();
+  const rows = Array.from({ length: 20 }, (_, i) => ({ device_id: i, kind: 'held' }));
+  show(await store(client, rows));
+  show(await store(client, rows));
+  await client.close();
+  process.stdin.destroy();
+})().catch((e) => { console.error(e); process.exitCode = 1; });
+"""
+    if shutil.which("node") is None:
+        raise Failure("node is not installed: `make deps` installs Debian's nodejs")
+    d = t.daemon()
+    p = subprocess.Popen(["node", "-e", driver], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=library_env(t, d.socket))
+    t.cleanups.append(lambda: p.poll() is None and p.kill())
+    first = json.loads(p.stdout.readline())
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    wait_for(lambda: d.stats()["pending_rows"] == 20, 30, what="20 rows pending")
+    os.unlink(d.socket)  # the third store() must find nothing, not the dying listener
+    d.send_signal(signal.SIGKILL)
+    out, err = p.communicate(timeout=60)
+    holder.release()
+    assert p.returncode == 0 and err == "", (out, err)
+    rows = [{"device_id": i, "kind": "held"} for i in range(20)]
+    assert first == {"refused": [{"device_id": 2}], "retry": [], "inDoubt": []}, first
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"refused": [], "retry": [], "inDoubt": rows},
+        {"refused": [], "retry": rows, "inDoubt": []}], out
