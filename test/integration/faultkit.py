@@ -9,11 +9,18 @@
     backend(t.db, where)    pid of the one backend matching a pg_stat_activity filter
     sync_rep_stalled(t)     a context in which every COMMIT that wrote something
                             waits for a synchronous standby that never comes
+    login_role(t, name, sql) a non-superuser login role (created once per cluster),
+                            `sql` run after it exists (grants); returns its DSN
+    sqlstate_of(db, sql)    the SQLSTATE a direct statement fails with (None: it
+                            succeeded), run in a transaction that is rolled back
+    loopback_fdw(t, user)   a postgres_fdw server "loopback" to the test's own
+                            database, with a user mapping for `user`
 
 Everything polls with deadlines; nothing sleeps and hopes.
 """
 import contextlib
 import json
+import re
 import select
 import subprocess
 import threading
@@ -238,6 +245,46 @@ class Load:
             raise Failure("%d problems:\n  %s" % (len(problems), "\n  ".join(problems[:20])))
         return {"ok": sum(1 for r in self.responses.values() if r.get("ok")), "failed": failed,
                 "stored": len(stored)}
+
+
+def login_role(t, name, sql=""):
+    """A LOGIN NOSUPERUSER role `name` (roles are cluster-wide: created if
+    missing, reset to these attributes if left by another test), then `sql`
+    (grants, ALTER ROLE ... IN DATABASE settings) in the test's database.
+    Returns the DSN of the test's database as that role."""
+    admin = Database(t.cluster, "postgres")
+    admin.execute("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; "
+                  "ALTER ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS" % (name, name))
+    if sql:
+        t.db.execute(sql)
+    return t.db.dsn.replace("user=%s" % t.cluster.user, "user=%s" % name)
+
+
+def sqlstate_of(db, sql, role=None):
+    """What a direct `sql` (a statement, or a list run one after the other)
+    does, as psql reports it: None if it succeeded, else the first SQLSTATE.
+    Run in a transaction that is rolled back (as `role` if given), so nothing
+    is left behind."""
+    cmds = ["BEGIN"] + (["SET ROLE %s" % role] if role else []) + \
+        ([sql] if isinstance(sql, str) else list(sql)) + ["ROLLBACK"]
+    args = ["psql", "-X", "-q", "-v", "VERBOSITY=verbose", "-d", db.dsn]
+    for c in cmds:
+        args += ["-c", c]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    m = re.search(r"^ERROR:  ([0-9A-Z]{5}): ", p.stderr, re.M)
+    return m.group(1) if m else None
+
+
+def loopback_fdw(t, user):
+    """postgres_fdw server `loopback` to the test's own database over the
+    cluster's Unix socket, and a user mapping for `user` connecting as itself
+    (a non-superuser needs password_required 'false': the cluster trusts)."""
+    t.db.execute("CREATE EXTENSION IF NOT EXISTS postgres_fdw; "
+                 "CREATE SERVER IF NOT EXISTS loopback FOREIGN DATA WRAPPER postgres_fdw "
+                 "OPTIONS (host '%s', port '%d', dbname '%s'); "
+                 "CREATE USER MAPPING IF NOT EXISTS FOR %s SERVER loopback OPTIONS (user '%s'%s)"
+                 % (t.cluster.dir, t.cluster.port, t.db.name, user, user,
+                    "" if user == t.cluster.user else ", password_required 'false'"))
 
 
 def poll_responses(client, timeout):
