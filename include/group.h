@@ -39,9 +39,8 @@ struct group {
 	struct group *ready_next;  /* in the registry's ready queue */
 	char         *schema;      /* NULL: resolved through search_path */
 	char         *table;
-	char         *display;     /* the name as clients write it ("events", "app.events"): the
-	                            * table's label in logs, stats and metrics, the same before
-	                            * and after the database resolves it */
+	char         *display;     /* the name as clients write it ("events", "app.events"), for logs;
+	                            * stats and metrics label a table by its resolved name (metrics.c) */
 	struct row   *head, *tail; /* rows waiting, oldest first */
 	size_t        nrows;
 	size_t        nbytes;

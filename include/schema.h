@@ -42,6 +42,7 @@ struct table_schema {
 	unsigned              oid;       /* the relation */
 	char                 *nspname;   /* resolved schema */
 	char                 *relname;   /* resolved table */
+	char                 *qualname;  /* "nspname.relname", the table's label in stats and metrics */
 	struct schema_column *columns;   /* in attnum order */
 	size_t                ncolumns;
 	double                fetched_at;/* ev_now() when the result arrived */

@@ -106,7 +106,7 @@ void expo_histogram(struct buf *out, const char *name, const char *help, const s
 
 /* A table's figures, groups naming the same table merged (see collect_tables). */
 struct table_view {
-	const char        *name;      /* the table as clients name it */
+	const char        *name;      /* see collect_tables */
 	uint64_t           received, committed, failed, pending;
 	struct code_count *codes;     /* failed by SQLSTATE, sorted */
 	size_t             ncodes;
@@ -115,6 +115,7 @@ struct table_view {
 struct table_views {
 	struct table_view *v;         /* sorted by name */
 	size_t             n;
+	bool               resolved;  /* named as resolved, else as written */
 };
 
 /* The most tables reported one by one; the rest are merged as "(other)". */
@@ -130,7 +131,7 @@ static void collect_group(struct group *g, void *arg)
 	tv->v = pgc_realloc(tv->v, (tv->n + 1) * sizeof(*tv->v));
 	v = &tv->v[tv->n++];
 	memset(v, 0, sizeof(*v));
-	v->name = g->display;
+	v->name = tv->resolved && g->tschema && g->tschema->exists ? g->tschema->qualname : g->display;
 	v->received = g->stats.rows_received;
 	v->committed = g->stats.rows_committed;
 	v->failed = g->stats.rows_failed;
@@ -169,17 +170,20 @@ static void view_merge(struct table_view *a, struct table_view *b)
 }
 
 /*
- * Every group with rows, by the name clients write ("events" and
- * "public.events" are two labels, each the same for as long as the sidecar
- * runs), sorted by name. Names point into the groups: use before the loop
- * runs again.
+ * Every group with rows, merged by name and sorted. GET /metrics names a
+ * table as clients write it: a series' label must be the same from its
+ * first row on, and the database may not be reachable to resolve it then.
+ * The `stats` request (PROTOCOL.md) names it as resolved, "schema.table"
+ * ("events" and "public.events" merged), as written until it could be.
+ * Names point into the groups: use before the loop runs again.
  */
-static void collect_tables(struct group_registry *reg, struct table_views *out)
+static void collect_tables(struct group_registry *reg, struct table_views *out, bool resolved)
 {
 	size_t i, n = 0;
 
 	out->v = NULL;
 	out->n = 0;
+	out->resolved = resolved;
 	group_foreach(reg, collect_group, out);
 	if (!out->n)
 		return;
@@ -363,7 +367,7 @@ void metrics_render(const struct metrics *m, struct buf *out)
 	const struct metrics_src *src = &m->src;
 	struct table_views tv;
 
-	collect_tables(src->groups, &tv);
+	collect_tables(src->groups, &tv, false);
 	render_rows(out, &tv);
 	family_rejected(out, src->stats);
 	render_batches(out, src);
@@ -435,7 +439,7 @@ void metrics_stats_json(const struct metrics *m, struct buf *out)
 	struct code_count *classes;
 	size_t nclasses, i;
 
-	collect_tables(src->groups, &tv);
+	collect_tables(src->groups, &tv, true);
 	buf_printf(out, ",\"stats\":{\"rows_received\":%llu,\"rows_committed\":%llu,"
 		   "\"rows_failed\":%llu,\"batches_committed\":%llu,\"batches_failed\":%llu,"
 		   "\"retries\":%llu,\"pending_rows\":%zu,\"clients_connected\":%zu,"

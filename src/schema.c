@@ -71,6 +71,8 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 	s->exists = true;
 	s->nspname = pgc_strdup(PQgetvalue(res, 0, 0));
 	s->relname = pgc_strdup(PQgetvalue(res, 0, 1));
+	s->qualname = pgc_malloc(strlen(s->nspname) + strlen(s->relname) + 2);
+	sprintf(s->qualname, "%s.%s", s->nspname, s->relname);
 	s->oid = (unsigned)strtoul(PQgetvalue(res, 0, 7), NULL, 10);
 	s->columns = pgc_calloc((size_t)n, sizeof(*s->columns));
 	for (i = 0; i < n; i++) {
@@ -103,6 +105,7 @@ void schema_free(struct table_schema *s)
 	free(s->columns);
 	free(s->nspname);
 	free(s->relname);
+	free(s->qualname);
 	free(s);
 }
 

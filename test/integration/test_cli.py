@@ -312,7 +312,7 @@ def test_cli_meta_commands(t):
     # \stats: the counters, readable
     assert re.search(r"\n rows_received +\| +4\n", out), out
     assert re.search(r"\n rows_committed +\| +3\n", out), out
-    assert re.search(r"\n events +\| +3 \| +1 \| +0( \||\n)", out), out  # the name the CLI sent
+    assert re.search(r"\n public.events +\| +3 \| +1 \| +0( \||\n)", out), out
     assert "\\ping" in out and "\\flush" in out and "\\stats" in out and "\\timing" in out  # \?
     assert p.stderr.startswith("pgcoalesce-cli:%s:2: ERROR:  null value in column" % inc), p.stderr
     assert "invalid command \\nosuch\nTry \\? for help.\n" in p.stderr, p.stderr

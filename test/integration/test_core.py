@@ -366,7 +366,7 @@ def test_ping_flush_stats_and_ids_echoed_exactly(t):
               "batches_failed", "retries", "pending_rows", "clients_connected", "db_connections_up"):
         assert isinstance(s[k], int), (k, s)
     assert s["rows_received"] == 2 and s["rows_committed"] == 2 and s["clients_connected"] == 1, s
-    table = s["tables"]["events"]   # as the client wrote it; PROTOCOL.md: at least these (extensions allowed)
+    table = s["tables"]["public.events"]   # PROTOCOL.md: at least these (extensions allowed)
     assert {k: table[k] for k in ("rows_committed", "rows_failed", "pending_rows")} == \
         {"rows_committed": 2, "rows_failed": 0, "pending_rows": 0}, s
     # a flush with nothing pending answers at once

@@ -110,8 +110,8 @@ def test_metrics_scrape_matches_rows_sent(t):
     assert st["batches_failed"] == m.value("pgcoalesce_batches_failed_total")
     assert st["rows_failed_by_class"] == {"22": 1, "23": 3, "42": 2}, st["rows_failed_by_class"]
     assert st["requests_rejected"]["PC001"] == 2
-    assert st["tables"]["t_checks"]["rows_failed_by_code"] == {"22P02": 1, "23505": 2, "23514": 1}
-    assert st["tables"]["events"]["rows_received"] == sent["events"]
+    assert st["tables"]["public.t_checks"]["rows_failed_by_code"] == {"22P02": 1, "23505": 2, "23514": 1}
+    assert st["tables"]["public.events"]["rows_received"] == sent["events"]
     assert st["batch_rows"]["count"] == batches and st["batch_rows"]["sum"] == acked
     assert st["ack_latency_seconds"]["buckets"]["+Inf"] == acked
     for key in ("rows_received", "rows_committed", "rows_failed", "batches_committed", "batches_failed",

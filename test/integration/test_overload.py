@@ -301,8 +301,8 @@ def test_ever_new_table_and_column_names_do_not_grow_memory_for_good(t):
         s = d.stats()
         return s if s["groups"] < 600 and s["colsets"] <= s["groups"] + 64 else None
     st = wait_for(settled, 10, what="idle groups and unheld column sets to be freed")
-    assert st["tables"]["events"]["rows_committed"] == 1, st["tables"]
-    assert st["tables"]["events"]["rows_failed"] == n, st["tables"]
+    assert st["tables"]["public.events"]["rows_committed"] == 1, st["tables"]
+    assert st["tables"]["public.events"]["rows_failed"] == n, st["tables"]
     assert c.request(insert(1)) == {"id": 1, "ok": True}
 
 
