@@ -29,7 +29,7 @@ static struct table_schema *test_schema(void)
 		{ "tags", "pg_catalog._int4", true, true, false, ',', 1007, -1 },
 		{ "amount", "pg_catalog.\"numeric\"", false, false, false, ',', 1700, -1 },
 	};
-	static struct table_schema s = { true, 16384, "my schema", "Ev\"ents", cols, 4, 0 };
+	static struct table_schema s = { true, 16384, "my schema", "Ev\"ents", "my schema.Ev\"ents", cols, 4, 0 };
 
 	return &s;
 }
