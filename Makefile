@@ -160,8 +160,13 @@ SYSCONFDIR ?= $(PREFIX)/etc
 endif
 MANPAGES   := man/pgcoalesce.1 man/pgcoalesce-cli.1
 
+# The directories install makes are recorded in INSTALLED_DIRS (only those
+# that were not there before), so uninstall removes exactly those once empty.
+INSTALLED_DIRS := $(DOCDIR)/installed-dirs
+INSTALL_DIRS   := $(BINDIR) $(MANDIR)/man1 $(UNITDIR) $(DOCDIR) $(SYSCONFDIR)/pgcoalesce
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	DESTDIR='$(DESTDIR)' scripts/install-dirs.sh create $(INSTALLED_DIRS) $(INSTALL_DIRS)
 	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -169,15 +174,19 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/pgcoalesce.service
 	install -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
 	[ -e $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf ] || \
-		install -D -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
+		install -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
 
-# `make uninstall` removes the configuration only if it is still the example.
+# `make uninstall` removes the configuration only if it is still the example,
+# then every directory install made that is empty now: never one that was
+# there before, never one that holds anything (a changed configuration keeps
+# SYSCONFDIR/pgcoalesce).
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgcoalesce $(DESTDIR)$(BINDIR)/pgcoalesce-cli
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
 	rm -f $(DESTDIR)$(UNITDIR)/pgcoalesce.service $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
 	! cmp -s contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf || \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
+	DESTDIR='$(DESTDIR)' scripts/install-dirs.sh remove $(INSTALLED_DIRS)
 
 clean:
 	rm -rf build bin

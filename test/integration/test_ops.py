@@ -612,8 +612,19 @@ def make(*args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+def tree(top):
+    """Every directory and file under top, relative to it (directories end in /)."""
+    out = []
+    for dp, ds, fs in os.walk(top):
+        rel = os.path.relpath(dp, top)
+        out += [os.path.normpath(os.path.join(rel, d)) + "/" for d in ds]
+        out += [os.path.normpath(os.path.join(rel, f)) for f in fs]
+    return sorted(out)
+
+
 def test_make_install_layout(t):
     dest = os.path.join(t.tmp, "dest")
+    os.mkdir(dest)
     p = make("install", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stdout + p.stderr
     root = dest + "/opt/pgc"
@@ -635,7 +646,36 @@ def test_make_install_layout(t):
     d = t.daemon("--config", example, "--socket", os.path.join(t.tmp, "ex.sock"))
     assert d.client().request({"op": "ping", "id": 1})["ok"]
     assert d.stop() == 0
+    # installing again over it, then uninstalling: no file and no directory left
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
+    assert p.returncode == 0, p.stdout + p.stderr
     p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stderr
-    left = [os.path.join(dp, f) for dp, _, fs in os.walk(dest) for f in fs]
-    assert not left, left
+    assert tree(dest) == [], tree(dest)
+
+
+def test_make_uninstall_keeps_what_was_there(t):
+    """uninstall removes only the directories install made, once empty: an empty
+    directory that was there before stays, so does one holding a file of
+    someone else's, and a changed configuration keeps its directory."""
+    dest = os.path.join(t.tmp, "dest")
+    os.makedirs(dest + "/usr/share/man/man1")                 # there before, empty
+    os.makedirs(dest + "/usr/bin")
+    with open(dest + "/usr/bin/other-tool", "w") as f:        # there before, not ours
+        f.write("x")
+    before = tree(dest)
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert os.path.exists(dest + "/etc/pgcoalesce/pgcoalesce.conf")   # SYSCONFDIR=/etc for /usr
+    p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stderr
+    assert tree(dest) == before, tree(dest)
+    # a configuration the user changed stays, with the directories that hold it
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(dest + "/etc/pgcoalesce/pgcoalesce.conf", "a") as f:
+        f.write("max-delay-ms = 10\n")
+    p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stderr
+    assert tree(dest) == sorted(before + ["etc/", "etc/pgcoalesce/", "etc/pgcoalesce/pgcoalesce.conf"]), \
+        tree(dest)
