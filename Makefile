@@ -10,6 +10,7 @@
 #   make docker-test     build docker/Dockerfile with podman and test the container
 #   make compose-check   validate docker/docker-compose.yml against compose-spec
 #   make docker-base     (root) make the local debian:bookworm-slim base for podman
+#   make -s version      print the version
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -59,7 +60,7 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(DAEMON_SRC) $(filter-out src/cli_main.c
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 .PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile \
-        docker-test compose-check docker-base
+        docker-test compose-check docker-base version
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -144,6 +145,10 @@ compose-check:
 
 docker-base:
 	@scripts/podman-base.sh
+
+# `make -s version`: the version, for the image's label (docker/Dockerfile's VERSION).
+version:
+	@echo $(VERSION)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=...]`: the two binaries, their man
 # pages, the systemd unit (contrib/pgcoalesce.service.in with this PREFIX's
