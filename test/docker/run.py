@@ -5,12 +5,13 @@ Builds docker/Dockerfile with podman, then runs the image against a private
 PostgreSQL started on the host: the database's socket directory is shared
 with the container as a bind mount, the sidecar's socket lives on a named
 volume (as in docker/docker-compose.yml), and the test reaches that socket
-through the volume's directory on the host. Checks: the image's shape (non-root,
-size, healthcheck, exec-form entrypoint, runtime libraries only), starting
+through the volume's directory on the host. Checks: the image's shape
+(non-root, size, healthcheck, exec-form entrypoint, runtime libraries only,
+OCI labels), the error line when no database is configured at all, starting
 before the database, rows sent through the container's socket landing in the
 database, an application container running as another user (the compose
-file's bench writer among them), a restart after
-SIGKILL (stale socket on the volume), and `podman stop` draining pending rows.
+file's bench writer among them), a restart after SIGKILL (stale socket on the
+volume), and `podman stop` draining pending rows.
 Then docker/docker-compose.yml itself under podman-compose (compose_stack):
 the stack comes up with test/docker/compose.podman-test.yml as override (the
 image built here; for PostgreSQL a stand-in built from Debian's packages,
@@ -121,15 +122,16 @@ class Env:
         self.volumes.append(name)
         return name
 
-    def sidecar(self, env=(), volume=None):
+    def sidecar(self, env=(), volume=None, no_database=False):
         """Start the image detached as the sidecar; returns a Sidecar."""
         volume = volume or self.new_volume()
         self.serial += 1
         name = "%s-%d" % (self.tag, self.serial)
         args = ["run", "-d", "--name", name, "--network=none"] + ULIMITS + [
-            "-v", "%s:/run/postgresql" % self.cluster.dir,
-            "-v", "%s:/run/pgcoalesce" % volume,
-            "-e", "DATABASE_URL=%s" % self.container_dsn()]
+            "-v", "%s:/run/pgcoalesce" % volume]
+        if not no_database:
+            args += ["-v", "%s:/run/postgresql" % self.cluster.dir,
+                     "-e", "DATABASE_URL=%s" % self.container_dsn()]
         for kv in env:
             args += ["-e", kv]
         podman(*(args + [IMAGE]))
@@ -245,6 +247,20 @@ def check_image_shape(env):
     assert seen.get("bin") == "pgcoalesce pgcoalesce-cli", "/usr/local/bin: %r" % seen.get("bin")
     assert seen.get("tools") == "" and seen.get("headers") == "", \
         "build tools or headers in the runtime image: %r" % seen
+
+
+def check_no_database_configured(env):
+    """The image started with no database at all (no DATABASE_URL, PGCOALESCE_DSN
+    or PG* variable) says so in one error line, and still listens: ping answers
+    with the database down."""
+    sc = env.sidecar(no_database=True)
+    ping = sc.ping()
+    assert ping == {"id": "p", "ok": True, "db": "down"}, ping
+    errors = [l for l in sc.logs().splitlines() if "level=error" in l]
+    assert len(errors) == 1 and 'msg="no database configured"' in errors[0], sc.logs()[-3000:]
+    assert "DATABASE_URL" in errors[0] and "PGHOST" in errors[0], errors[0]
+    podman("rm", "-f", "-t", "0", sc.name)
+    env.containers.remove(sc.name)
 
 
 def check_starts_before_database(env):
@@ -477,7 +493,8 @@ def check_compose_stack(env):
     assert db_psql(db, "SELECT count(*) FROM events") == str(WRITER_ROWS + n)
 
 
-CHECKS = [check_image_builds, check_image_shape, check_starts_before_database,
+CHECKS = [check_image_builds, check_image_shape, check_no_database_configured,
+          check_starts_before_database,
           check_rows_through_the_socket, check_app_container_as_another_user,
           check_bench_writer, check_restart_after_kill, check_stop_drains_pending_rows,
           check_compose_stack]
@@ -513,7 +530,8 @@ def main():
                 print("FAIL docker.%s (%.1fs)\n%s" % (name, time.monotonic() - t0, "".join(
                     "    " + l + "\n" for l in traceback.format_exc().rstrip().splitlines())),
                       flush=True)
-                if check in CHECKS[:3]:   # later checks need the image and the running sidecar
+                if check in (check_image_builds, check_image_shape, check_starts_before_database):
+                    # later checks need the image and the running sidecar
                     break
                 continue
             passed += 1
