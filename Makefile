@@ -10,6 +10,7 @@
 #   make docker-test     build docker/Dockerfile with podman and test the container
 #   make compose-check   validate docker/docker-compose.yml against compose-spec
 #   make docker-base     (root) make the local debian:bookworm-slim base for podman
+#   make -s version      print the version
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -62,7 +63,7 @@ UNIT_OBJ   := $(call obj,$(COMMON_SRC) $(filter-out src/pgconn.c,$(DAEMON_SRC)) 
 CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 .PHONY: all clean test unit run deps install uninstall fuzz fuzz-replay bench profile \
-        docker-test compose-check docker-base
+        docker-test compose-check docker-base version
 all: bin/pgcoalesce bin/pgcoalesce-cli
 
 bin/pgcoalesce: $(DAEMON_OBJ) build/flavor | bin
@@ -156,6 +157,10 @@ compose-check:
 docker-base:
 	@scripts/podman-base.sh
 
+# `make -s version`: the version, for the image's label (docker/Dockerfile's VERSION).
+version:
+	@echo $(VERSION)
+
 # `make install [PREFIX=/usr/local] [DESTDIR=...]`: the two binaries, their man
 # pages, the systemd unit (contrib/pgcoalesce.service.in with this PREFIX's
 # paths) and the example configuration, which also becomes the configuration
@@ -171,8 +176,13 @@ SYSCONFDIR ?= $(PREFIX)/etc
 endif
 MANPAGES   := man/pgcoalesce.1 man/pgcoalesce-cli.1
 
+# The directories install makes are recorded in INSTALLED_DIRS (only those
+# that were not there before), so uninstall removes exactly those once empty.
+INSTALLED_DIRS := $(DOCDIR)/installed-dirs
+INSTALL_DIRS   := $(BINDIR) $(MANDIR)/man1 $(UNITDIR) $(DOCDIR) $(SYSCONFDIR)/pgcoalesce
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	DESTDIR='$(DESTDIR)' scripts/install-dirs.sh create $(INSTALLED_DIRS) $(INSTALL_DIRS)
 	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -180,15 +190,19 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/pgcoalesce.service
 	install -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
 	[ -e $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf ] || \
-		install -D -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
+		install -m 0644 contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
 
-# `make uninstall` removes the configuration only if it is still the example.
+# `make uninstall` removes the configuration only if it is still the example,
+# then every directory install made that is empty now: never one that was
+# there before, never one that holds anything (a changed configuration keeps
+# SYSCONFDIR/pgcoalesce).
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgcoalesce $(DESTDIR)$(BINDIR)/pgcoalesce-cli
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
 	rm -f $(DESTDIR)$(UNITDIR)/pgcoalesce.service $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
 	! cmp -s contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf || \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
+	DESTDIR='$(DESTDIR)' scripts/install-dirs.sh remove $(INSTALLED_DIRS)
 
 clean:
 	rm -rf build bin

@@ -58,6 +58,7 @@ struct config {
 	char   *config_file;     /* --config FILE, or NULL */
 	char   *dsn;             /* libpq conninfo or URI; "" uses PG* variables */
 	const char *dsn_source;  /* where dsn came from, for the startup log */
+	bool    dsn_from_libpq_env; /* none of --dsn, PGCOALESCE_DSN, DATABASE_URL, file */
 
 	unsigned char source[CONFIG_MAX_OPTS]; /* enum config_source of each option */
 	int     argc;            /* the command line, kept to re-apply on reload */

@@ -70,4 +70,25 @@ void expo_number(struct buf *out, double v);
 /* A whole histogram family: cumulative _bucket{le} lines, _sum, _count. */
 void expo_histogram(struct buf *out, const char *name, const char *help, const struct histogram *h);
 
+/* ---- process_* series (what Prometheus client libraries export) ---- */
+
+/* The figures of /proc/self/stat the process_* series report. */
+struct proc_stat_figures {
+	double cpu_seconds;     /* user + system CPU time (utime + stime) */
+	double virtual_bytes;   /* vsize */
+	double resident_bytes;  /* rss pages * page size */
+	double start_time;      /* seconds since the epoch: boot time + starttime */
+};
+
+/*
+ * Parse the text of /proc/self/stat (proc(5)): fields 14 and 15 (utime,
+ * stime, in clock ticks), 22 (starttime, ticks since boot), 23 (vsize,
+ * bytes) and 24 (rss, pages). The command name (field 2) may hold spaces
+ * and parentheses, so fields are counted from its last ')'. `ticks` is
+ * sysconf(_SC_CLK_TCK), `page` the page size, `boot_time` the btime of
+ * /proc/stat. False if the text is malformed (out is then unchanged).
+ */
+bool metrics_parse_proc_stat(const char *text, long ticks, long page, double boot_time,
+			     struct proc_stat_figures *out);
+
 #endif /* PGC_METRICS_H */

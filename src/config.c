@@ -605,6 +605,7 @@ static bool config_build(struct config *cfg, int argc, char **argv, char *err, s
 	} else if (!cfg->dsn) {
 		cfg->dsn = pgc_strdup("");
 		cfg->dsn_source = "PG* environment";
+		cfg->dsn_from_libpq_env = true;
 	} else {
 		cfg->dsn_source = cfg->source[dsn_idx] == SRC_ARGV ? "--dsn" :
 				  cfg->source[dsn_idx] == SRC_ENV ? "PGCOALESCE_DSN" : "config file";

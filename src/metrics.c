@@ -4,10 +4,14 @@
  */
 #include "metrics.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "jsontext.h"
 #include "log.h"
@@ -232,12 +236,134 @@ static void failed_by_class(const struct table_views *tv, struct code_count **ou
 
 /* ---- the page ---- */
 
+/* A family of one unlabelled sample. */
 static void family_value(struct buf *out, const char *name, const char *type, const char *help,
 			 double v)
 {
 	expo_family(out, name, type, help);
 	expo_sample(out, name, NULL, v);
 }
+
+/* ---- process_* series ---- */
+
+bool metrics_parse_proc_stat(const char *text, long ticks, long page, double boot_time,
+			     struct proc_stat_figures *out)
+{
+	/* proc(5)'s field numbers, from 1; field 3 (the state) follows the last ')' */
+	enum { F_UTIME = 14, F_STIME = 15, F_START = 22, F_VSIZE = 23, F_RSS = 24 };
+	long long v[F_RSS + 1] = { 0 };
+	const char *p = strrchr(text, ')');
+	char *end;
+	int field;
+
+	if (!p || p[1] != ' ' || ticks <= 0 || page <= 0)
+		return false;
+	p += 2;
+	if (!*p || *p == ' ')
+		return false;
+	p += strcspn(p, " ");           /* the state: one letter */
+	for (field = 4; field <= F_RSS; field++) {
+		if (*p != ' ')
+			return false;
+		p++;
+		v[field] = strtoll(p, &end, 10);  /* some fields (nice, priority) may be negative */
+		if (end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+			return false;
+		p = end;
+	}
+	if (v[F_UTIME] < 0 || v[F_STIME] < 0 || v[F_START] < 0 || v[F_VSIZE] < 0 || v[F_RSS] < 0)
+		return false;
+	out->cpu_seconds = (double)(v[F_UTIME] + v[F_STIME]) / (double)ticks;
+	out->virtual_bytes = (double)v[F_VSIZE];
+	out->resident_bytes = (double)v[F_RSS] * (double)page;
+	out->start_time = boot_time + (double)v[F_START] / (double)ticks;
+	return true;
+}
+
+/* A small file (under /proc) into buf, NUL-terminated; false if unreadable or empty. */
+static bool read_small_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return len > 0;
+}
+
+/* The boot time, seconds since the epoch: the btime line of /proc/stat. */
+static bool read_boot_time(double *out)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0)
+		found = sscanf(line, "btime %lf", out) == 1;
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* Entries of /proc/self/fd (the directory's own descriptor included, as
+ * Prometheus client libraries count it). */
+static bool count_open_fds(double *out)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (!d)
+		return false;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	*out = (double)n;
+	return true;
+}
+
+/*
+ * The process collector's series, named and described as Prometheus client
+ * libraries export them (so stock dashboards and alerts work). A figure that
+ * cannot be read (no /proc) is left out rather than reported as 0.
+ */
+static void render_process(struct buf *out)
+{
+	struct proc_stat_figures pf;
+	struct rlimit rl;
+	char text[2048];
+	double boot = 0, fds;
+	bool have_stat = read_small_file("/proc/self/stat", text, sizeof(text)) && read_boot_time(&boot) &&
+			 metrics_parse_proc_stat(text, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), boot, &pf);
+
+	if (have_stat)
+		family_value(out, "process_cpu_seconds_total", "counter",
+			     "Total user and system CPU time spent in seconds.", pf.cpu_seconds);
+	if (count_open_fds(&fds))
+		family_value(out, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		family_value(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+			     rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur);
+	if (!have_stat)
+		return;
+	family_value(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+		     pf.virtual_bytes);
+	family_value(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+		     pf.resident_bytes);
+	family_value(out, "process_start_time_seconds", "gauge",
+		     "Start time of the process since unix epoch in seconds.", pf.start_time);
+}
+
+/* ---- the page ---- */
 
 enum table_figure { FIG_RECEIVED, FIG_COMMITTED, FIG_PENDING };
 
@@ -378,6 +504,7 @@ void metrics_render(const struct metrics *m, struct buf *out)
 		       &src->stats->flush_seconds);
 	expo_histogram(out, "pgcoalesce_ack_latency_seconds",
 		       "Seconds from a row's acceptance to its ack", &src->stats->ack_seconds);
+	render_process(out);
 	tables_free(&tv);
 }
 

@@ -2,13 +2,68 @@
  * pgcoalesce.c — the daemon's main(): options, loop, exit status.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <ev.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "log.h"
 #include "sidecar.h"
+
+/* Is any variable libpq reads a connection parameter from set (and not empty)? */
+static bool libpq_env_set(const PQconninfoOption *opts)
+{
+	const char *v;
+
+	for (; opts && opts->keyword; opts++)
+		if (opts->envvar && (v = getenv(opts->envvar)) && *v)
+			return true;
+	return false;
+}
+
+/* libpq's default for `keyword` (what it uses with nothing configured). */
+static const char *libpq_default(const PQconninfoOption *opts, const char *keyword)
+{
+	for (; opts && opts->keyword; opts++)
+		if (strcmp(opts->keyword, keyword) == 0 && opts->val && *opts->val)
+			return opts->val;
+	return "?";
+}
+
+/*
+ * With no database configured anywhere (no --dsn, PGCOALESCE_DSN,
+ * DATABASE_URL, config file `dsn`, nor any PG* variable of libpq), say so
+ * once at start: libpq then tries its defaults (the local socket), which in
+ * a container or a fresh install is rarely what was meant, and the retries
+ * alone would only show up as "database unreachable" every 30 s. An explicit
+ * empty --dsn "" counts as configured (it asks for those defaults), an empty
+ * PG* variable does not (as PGCOALESCE_* ones). Then it carries on as ever:
+ * listens, retries, and ping answers "db":"down" meanwhile.
+ */
+static void warn_if_no_database(const struct config *cfg)
+{
+	PQconninfoOption *opts;
+	char fallback[300];
+
+	if (!cfg->dsn_from_libpq_env)
+		return;
+	opts = PQconndefaults();
+	if (!opts || !libpq_env_set(opts)) {
+		snprintf(fallback, sizeof(fallback), "libpq's defaults: the local Unix socket, port %s, "
+			 "user and database %s; retrying until it answers",
+			 libpq_default(opts, "port"), libpq_default(opts, "user"));
+		log_error("no database configured", "looked_for=%s fallback=%s",
+			  log_q("--dsn, PGCOALESCE_DSN, DATABASE_URL, the config file's dsn, libpq's PGHOST, "
+				"PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGPASSFILE, PGSERVICE "
+				"and its other PG* variables"),
+			  log_q(fallback));
+	}
+	PQconninfoFree(opts);
+}
 
 int main(int argc, char **argv)
 {
@@ -31,6 +86,7 @@ int main(int argc, char **argv)
 	log_set_format((enum log_format)cfg.log_format);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	warn_if_no_database(&cfg);
 
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (!loop) {

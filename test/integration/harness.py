@@ -282,8 +282,11 @@ class Daemon:
         self.log_path = os.path.join(ctx.tmp, "pgcoalesce%d.log" % n)
         e = {k: v for k, v in os.environ.items() if not k.startswith("PGCOALESCE_")}
         e.pop("DATABASE_URL", None)
-        if env:
-            e.update(env)
+        for k, v in (env or {}).items():   # None: not in the daemon's environment at all
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
         cmd = [DAEMON]
         if "--socket" not in args and "PGCOALESCE_SOCKET" not in (env or {}):
             cmd += ["--socket", self.socket]

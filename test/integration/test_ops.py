@@ -1,5 +1,6 @@
 """Operating it: /metrics, logs, the config file and SIGHUP, install (issue 7)."""
 import json
+import math
 import os
 import re
 import select
@@ -9,7 +10,7 @@ import subprocess
 import time
 
 import formats
-from harness import DAEMON, ROOT, Failure, insert, wait_for
+from harness import DAEMON, ROOT, VALGRIND, Failure, insert, wait_for
 
 METRICS = ("--metrics-listen", "127.0.0.1:0")
 
@@ -98,7 +99,7 @@ def test_metrics_scrape_matches_rows_sent(t):
     for fam in ("pgcoalesce_pending_rows", "pgcoalesce_db_up", "pgcoalesce_clients_connected"):
         assert m[fam]["type"] == "gauge", fam
     for name, fam in m.items():
-        assert name.startswith("pgcoalesce_"), name
+        assert name.startswith(("pgcoalesce_", "process_")), name
         assert fam["help"], name
         assert (fam["type"] == "counter") == name.endswith("_total"), name
 
@@ -117,6 +118,57 @@ def test_metrics_scrape_matches_rows_sent(t):
     for key in ("rows_received", "rows_committed", "rows_failed", "batches_committed", "batches_failed",
                 "retries", "pending_rows", "clients_connected", "db_connections_up"):
         assert isinstance(st[key], int), key   # PROTOCOL.md's required fields stay
+
+
+def proc_figures(pid):
+    """(CPU seconds, start time, soft RLIMIT_NOFILE) of a process, read from /proc
+    the way Prometheus client libraries compute process_* series."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()     # fields[0] is proc(5)'s field 3
+    tck = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        btime = next(int(l.split()[1]) for l in f if l.startswith("btime "))
+    with open("/proc/%d/limits" % pid) as f:
+        soft = next(l.split()[3] for l in f if l.startswith("Max open files"))
+    return (int(fields[11]) + int(fields[12])) / tck, btime + int(fields[19]) / tck, soft
+
+
+def test_metrics_process_series(t):
+    """process_* as client libraries export them: names, types and HELP texts,
+    and values that agree with what /proc says of the daemon's process."""
+    d = t.daemon(*METRICS)
+    pid = d.proc.pid
+    m0 = d.metrics()
+    clients = [d.client() for _ in range(20)]
+    for c in clients:
+        assert c.request({"op": "ping", "id": 1})["ok"]
+    cpu_before, start, soft = proc_figures(pid)
+    m = d.metrics()
+    cpu_after, _, _ = proc_figures(pid)
+    want = {"process_cpu_seconds_total": ("counter", "Total user and system CPU time spent in seconds."),
+            "process_open_fds": ("gauge", "Number of open file descriptors."),
+            "process_max_fds": ("gauge", "Maximum number of open file descriptors."),
+            "process_virtual_memory_bytes": ("gauge", "Virtual memory size in bytes."),
+            "process_resident_memory_bytes": ("gauge", "Resident memory size in bytes."),
+            "process_start_time_seconds": ("gauge", "Start time of the process since unix epoch in seconds.")}
+    for name, (typ, help_text) in want.items():
+        assert name in m, (name, sorted(m))
+        assert (m[name]["type"], m[name]["help"]) == (typ, help_text), (name, m[name])
+        assert [(n, l) for n, l, _ in m[name]["samples"]] == [(name, {})], m[name]
+    v = {name: m.value(name) for name in want}
+    assert cpu_before <= v["process_cpu_seconds_total"] <= cpu_after, (cpu_before, v, cpu_after)
+    assert abs(v["process_start_time_seconds"] - start) < 1e-6, (v, start)
+    # valgrind keeps a few descriptors of the limit for itself
+    limit = math.inf if soft == "unlimited" else int(soft)
+    assert v["process_max_fds"] == limit or (VALGRIND and limit - 100 < v["process_max_fds"] < limit), (v, soft)
+    # 20 more clients, 20 more descriptors (the harness's probes may come and go)
+    assert v["process_open_fds"] >= m0.value("process_open_fds") + 20, (m0.value("process_open_fds"), v)
+    assert v["process_open_fds"] <= v["process_max_fds"], v
+    rss = v["process_resident_memory_bytes"]
+    assert rss > 0 and rss % os.sysconf("SC_PAGE_SIZE") == 0 and rss < v["process_virtual_memory_bytes"], v
+    with open("/proc/%d/status" % pid) as f:
+        vm_rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+    assert vm_rss / 2 < rss < vm_rss * 2, (rss, vm_rss)
 
 
 def test_metrics_http_is_robust(t):
@@ -562,8 +614,19 @@ def make(*args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+def tree(top):
+    """Every directory and file under top, relative to it (directories end in /)."""
+    out = []
+    for dp, ds, fs in os.walk(top):
+        rel = os.path.relpath(dp, top)
+        out += [os.path.normpath(os.path.join(rel, d)) + "/" for d in ds]
+        out += [os.path.normpath(os.path.join(rel, f)) for f in fs]
+    return sorted(out)
+
+
 def test_make_install_layout(t):
     dest = os.path.join(t.tmp, "dest")
+    os.mkdir(dest)
     p = make("install", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stdout + p.stderr
     root = dest + "/opt/pgc"
@@ -585,7 +648,36 @@ def test_make_install_layout(t):
     d = t.daemon("--config", example, "--socket", os.path.join(t.tmp, "ex.sock"))
     assert d.client().request({"op": "ping", "id": 1})["ok"]
     assert d.stop() == 0
+    # installing again over it, then uninstalling: no file and no directory left
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
+    assert p.returncode == 0, p.stdout + p.stderr
     p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stderr
-    left = [os.path.join(dp, f) for dp, _, fs in os.walk(dest) for f in fs]
-    assert not left, left
+    assert tree(dest) == [], tree(dest)
+
+
+def test_make_uninstall_keeps_what_was_there(t):
+    """uninstall removes only the directories install made, once empty: an empty
+    directory that was there before stays, so does one holding a file of
+    someone else's, and a changed configuration keeps its directory."""
+    dest = os.path.join(t.tmp, "dest")
+    os.makedirs(dest + "/usr/share/man/man1")                 # there before, empty
+    os.makedirs(dest + "/usr/bin")
+    with open(dest + "/usr/bin/other-tool", "w") as f:        # there before, not ours
+        f.write("x")
+    before = tree(dest)
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert os.path.exists(dest + "/etc/pgcoalesce/pgcoalesce.conf")   # SYSCONFDIR=/etc for /usr
+    p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stderr
+    assert tree(dest) == before, tree(dest)
+    # a configuration the user changed stays, with the directories that hold it
+    p = make("install", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(dest + "/etc/pgcoalesce/pgcoalesce.conf", "a") as f:
+        f.write("max-delay-ms = 10\n")
+    p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr")
+    assert p.returncode == 0, p.stderr
+    assert tree(dest) == sorted(before + ["etc/", "etc/pgcoalesce/", "etc/pgcoalesce/pgcoalesce.conf"]), \
+        tree(dest)

@@ -122,6 +122,36 @@ def test_database_from_dsn_env_database_url_and_pg_variables(t):
     assert t.db.count() == 2 and other.count() == 3
 
 
+def test_no_database_configured_says_so_once(t):
+    """Nothing names a database: one error line at start says where it looked and
+    that libpq's defaults (the local socket) are tried; the sidecar still listens
+    and ping says the database is down. Anything configured, even one PG*
+    variable alone, and the line is not there."""
+    unset = {k: None for k in os.environ if k.startswith("PG") and not k.startswith("PGC_")}
+    home = os.path.join(t.tmp, "home")      # no ~/.pgpass or ~/.pg_service.conf
+    os.mkdir(home)
+    d = t.daemon(dsn=False, wait_db=False, env=dict(unset, HOME=home, PGDATABASE=""))
+    assert d.ping() == "down"
+    assert d.stop() == 0
+    evs = d.events()
+    errors = [e for e in evs if e["level"] == "error"]
+    assert len(errors) == 1 and errors[0]["msg"] == "no database configured", errors
+    assert evs.index(errors[0]) < [e["msg"] for e in evs].index("listening"), evs
+    looked = errors[0]["looked_for"]
+    for name in ("--dsn", "PGCOALESCE_DSN", "DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE",
+                 "PGUSER", "PGSERVICE", "PGPASSFILE"):
+        assert name in looked, (name, looked)
+    assert "libpq's defaults: the local Unix socket, port 5432" in errors[0]["fallback"], errors[0]
+    for env in ({"PGDATABASE": "no_such_db"}, {"DATABASE_URL": t.db.dsn},
+                {"PGCOALESCE_DSN": "dbname=no_such_db"}):
+        d = t.daemon(dsn=False, wait_db="DATABASE_URL" in env, env=dict(unset, HOME=home, **env))
+        assert d.stop() == 0
+        assert not [e for e in d.events() if e["level"] == "error"], (env, d.log())
+    d = t.daemon("--dsn", "", dsn=False, wait_db=False, env=dict(unset, HOME=home))  # asks for the defaults
+    assert d.stop() == 0
+    assert "no database configured" not in d.log(), d.log()
+
+
 def test_log_level_debug_and_error(t):
     d = t.daemon("--log-level", "debug")
     d.client().request(insert(1))

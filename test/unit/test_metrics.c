@@ -146,3 +146,25 @@ UNIT_TEST(http_request_parsing)
 	CHECK_INT(parse("GET /0123456789012345678901234567890123456789012345678901234567890123456789"
 			" HTTP/1.1\r\n\r\n", path), 404);
 }
+
+UNIT_TEST(proc_stat_parsing)
+{
+	/* a command name with spaces and parentheses: fields count from the last ')' */
+	static const char stat[] =
+		"4242 (pg (x) y) S 1 4242 4242 0 -1 4194560 812 0 0 0 "
+		"250 130 0 0 20 -5 1 0 123456 73728000 1500 18446744073709551615 "
+		"1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+	struct proc_stat_figures pf = { 0 };
+
+	CHECK(metrics_parse_proc_stat(stat, 100, 4096, 1700000000.0, &pf));
+	CHECK(pf.cpu_seconds == 3.8);                  /* (250 + 130) / 100 */
+	CHECK(pf.virtual_bytes == 73728000.0);
+	CHECK(pf.resident_bytes == 1500.0 * 4096);
+	CHECK(pf.start_time == 1700000000.0 + 1234.56);
+	pf.cpu_seconds = -1;
+	CHECK(!metrics_parse_proc_stat("4242 (pgcoalesce) S 1 2 3", 100, 4096, 0, &pf));
+	CHECK(!metrics_parse_proc_stat("4242 pgcoalesce S 1 2 3", 100, 4096, 0, &pf));
+	CHECK(!metrics_parse_proc_stat("", 100, 4096, 0, &pf));
+	CHECK(!metrics_parse_proc_stat(stat, 0, 4096, 0, &pf));
+	CHECK(pf.cpu_seconds == -1);                   /* untouched on failure */
+}
