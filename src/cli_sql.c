@@ -909,13 +909,40 @@ static bool parse_table_name(struct parser *p)
 	return p->lx.type != TOK_ERROR;
 }
 
+static const char SELECT_HINT[] =
+	"The sidecar takes literal rows: INSERT INTO t (a, b) VALUES (1, 2), (3, 4).";
+
+/* The first character of the token after the current one (0 at the end). */
+static char peek_char(struct parser *p)
+{
+	size_t save = p->lx.pos;
+	char c = 0;
+
+	if (lex_skip_blanks(&p->lx) && p->lx.pos < p->lx.len)
+		c = p->lx.s[p->lx.pos];
+	p->lx.pos = save; /* an unterminated comment is reported by the next advance() */
+	return c;
+}
+
+/*
+ * At the token after "INSERT INTO t (": a query, as in INSERT INTO t
+ * (SELECT ...)? "values" may also be a column name: VALUES ( starts a query.
+ */
+static bool at_query(struct parser *p)
+{
+	return is_kw(p, "select") || is_kw(p, "with") || is_kw(p, "table") || is_punct(p, "(") ||
+	       (is_kw(p, "values") && peek_char(p) == '(');
+}
+
 static bool parse_columns(struct parser *p)
 {
 	struct cli_sql_insert *ins = p->ins;
 	size_t cap = 0, i;
 
-	do {
-		advance(p);
+	advance(p);
+	if (at_query(p))
+		return unsupported(p, "INSERT ... SELECT is not supported", SELECT_HINT);
+	for (;;) {
 		if (!at_name(p))
 			return syntax_error(p);
 		if (ins->ncolumns == CLI_SQL_MAX_COLUMNS)
@@ -937,7 +964,10 @@ static bool parse_columns(struct parser *p)
 		if (is_punct(p, ".") || is_punct(p, "["))
 			return unsupported(p, "column subfields and array elements are not supported",
 					   "Name whole columns; send a composite or array value as one literal.");
-	} while (is_punct(p, ","));
+		if (!is_punct(p, ","))
+			break;
+		advance(p);
+	}
 	if (!is_punct(p, ")"))
 		return syntax_error(p);
 	advance(p);
@@ -1156,8 +1186,7 @@ static bool parse_source(struct parser *p)
 		return p->lx.type != TOK_ERROR;
 	}
 	if (is_kw(p, "select") || is_kw(p, "with") || is_kw(p, "table") || is_punct(p, "("))
-		return unsupported(p, "INSERT ... SELECT is not supported",
-				   "The sidecar takes literal rows: INSERT INTO t (a, b) VALUES (1, 2), (3, 4).");
+		return unsupported(p, "INSERT ... SELECT is not supported", SELECT_HINT);
 	if (is_kw(p, "overriding"))
 		return unsupported(p, "OVERRIDING ... VALUE is not supported", NULL);
 	if (is_kw(p, "as"))

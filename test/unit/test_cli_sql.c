@@ -191,6 +191,19 @@ UNIT_TEST(cli_sql_unsupported_statements)
 	CHECK_STR(parse("INSERT INTO t VALUES (1)"),
 		  "ERROR@14: INSERT without a column list is not supported");
 	CHECK_STR(parse_error("INSERT INTO t (a) SELECT 1"), "INSERT ... SELECT is not supported");
+	/* a parenthesized query where a column list could be: refused, not a syntax error */
+	CHECK_STR(parse("INSERT INTO t (SELECT 1)"), "ERROR@15: INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t ((SELECT 1))"), "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (with q as (select 1) select * from q)"),
+		  "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (TABLE u)"), "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (VALUES (1))"), "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) (SELECT 1)"), "INSERT ... SELECT is not supported");
+	/* ... but "values" is also a column name */
+	CHECK_STR(parse("INSERT INTO t (values) VALUES (1)"),
+		  "{\"id\":1,\"table\":\"t\",\"row\":{\"values\":1}}");
+	CHECK_STR(parse("INSERT INTO t (values, b) VALUES (1, 2)"),
+		  "{\"id\":1,\"table\":\"t\",\"row\":{\"values\":1,\"b\":2}}");
 	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT DO NOTHING"),
 		  "ON CONFLICT is not supported");
 	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (now())"),
