@@ -31,7 +31,7 @@ struct cli_insert_run {
 	unsigned char               *state;    /* enum cli_row_state per tuple */
 	char                       **lines;    /* responses kept: errors, RETURNING rows */
 	size_t                       unmatched;      /* answers without a row's id */
-	char                        *unmatched_line; /* the first of them */
+	char                       **unmatched_lines;/* all of them, in arrival order */
 	struct buf                   req;      /* scratch for one request line */
 };
 
@@ -187,8 +187,9 @@ static int insert_on_line(void *arg, const char *line, size_t len)
 	if (!cli_ack_decode(&a, line, len) || !a.int_id || a.id < run->base_id ||
 	    a.id >= run->base_id + (long long)run->queued ||
 	    run->state[a.id - run->base_id] != CLI_ROW_PENDING) {
-		if (!run->unmatched++)
-			run->unmatched_line = pgc_strndup(line, len);
+		run->unmatched_lines = pgc_realloc(run->unmatched_lines,
+						   (run->unmatched + 1) * sizeof(char *));
+		run->unmatched_lines[run->unmatched++] = pgc_strndup(line, len);
 		cli_ack_free(&a);
 		return 1;
 	}
@@ -237,6 +238,49 @@ static void print_returning(struct cli_insert_run *run)
 	cli_table_free(&t);
 }
 
+/* PC007: the one answer after which a row may or may not be stored. */
+static bool ack_in_doubt(const struct cli_ack *a)
+{
+	return a->code && strcmp(a->code, "PC007") == 0;
+}
+
+/*
+ * The sidecar answers a line it cannot read far enough to see its id
+ * (PC003: longer than --max-request-bytes) with "id": null, at once and in
+ * the order it reads the lines. Each request gets exactly one answer, so
+ * once every answer is in, the rows left without one are exactly the rows
+ * those id-less answers are about, in the same order. When every one of
+ * them is an error that is not PC007, those rows were refused: certainly
+ * not stored. Returns whether they were matched.
+ */
+static bool match_unnamed_answers(struct cli_insert_run *run, size_t pending)
+{
+	size_t i, k = 0;
+
+	if (run->unmatched == 0 || run->unmatched != pending)
+		return false;
+	for (i = 0; i < run->unmatched; i++) {
+		struct cli_ack a;
+		const char *l = run->unmatched_lines[i];
+		bool refused = cli_ack_decode(&a, l, strlen(l)) && !a.ok && a.code && !ack_in_doubt(&a);
+		cli_ack_free(&a);
+		if (!refused)
+			return false;
+	}
+	for (i = 0; i < run->ins->ntuples; i++)
+		if (run->state[i] == CLI_ROW_PENDING) {
+			run->state[i] = CLI_ROW_FAILED;
+			run->lines[i] = run->unmatched_lines[k];
+			run->unmatched_lines[k++] = NULL;
+		}
+	run->unmatched = 0;
+	return true;
+}
+
+/*
+ * Each failed row as psql prints an error. An ERROR means the row is not in
+ * the database, but for PC007, which says that it may or may not be.
+ */
 static void report_failed_rows(struct cli_insert_run *run)
 {
 	size_t i, n = run->ins->ntuples;
@@ -248,6 +292,8 @@ static void report_failed_rows(struct cli_insert_run *run)
 			continue;
 		if (!cli_ack_decode(&a, run->lines[i], strlen(run->lines[i])))
 			continue;
+		if (ack_in_doubt(&a) && !a.detail)
+			a.detail = "The row may or may not be in the database.";
 		snprintf(context, sizeof(context), "row %zu of %zu of the INSERT", i + 1, n);
 		report_ack_error(run->s, &a, n > 1 ? context : NULL);
 		cli_ack_free(&a);
@@ -260,21 +306,24 @@ static void run_insert(struct cli_session *s, const struct cli_sql_insert *ins)
 	struct cli_insert_run run = { s, ins, s->next_id, 0, 0, NULL, NULL, 0, NULL, { NULL, 0, 0 } };
 	struct cli_conn_io io = { insert_on_line, insert_fill, &run };
 	size_t i, failed = 0, unanswered = 0;
+	bool complete;
 
 	s->next_id += (long long)ins->ntuples;
 	run.state = pgc_calloc(ins->ntuples, 1);
 	run.lines = pgc_calloc(ins->ntuples, sizeof(char *));
 	buf_init(&run.req);
 	/* on a lost connection, the rows without an answer are reported below */
-	(void)session_exchange(s, ins->ntuples, &io);
-	for (i = 0; i < ins->ntuples; i++) {
-		failed += run.state[i] == CLI_ROW_FAILED;
+	complete = session_exchange(s, ins->ntuples, &io);
+	for (i = 0; i < ins->ntuples; i++)
 		unanswered += run.state[i] == CLI_ROW_PENDING;
-	}
+	if (complete && match_unnamed_answers(&run, unanswered))
+		unanswered = 0;
+	for (i = 0; i < ins->ntuples; i++)
+		failed += run.state[i] == CLI_ROW_FAILED;
 	report_failed_rows(&run);
 	if (run.unmatched)
 		fprintf(stderr, "%sERROR:  %zu answers did not name a row of the statement, the first: %s\n",
-			where(s), run.unmatched, run.unmatched_line);
+			where(s), run.unmatched, run.unmatched_lines[0]);
 	if (unanswered)
 		fprintf(stderr, "%sERROR:  %zu of %zu rows got no answer: they may or may not be in "
 			"the database\n", where(s), unanswered, ins->ntuples);
@@ -287,7 +336,9 @@ static void run_insert(struct cli_session *s, const struct cli_sql_insert *ins)
 	for (i = 0; i < ins->ntuples; i++)
 		free(run.lines[i]);
 	free(run.lines);
-	free(run.unmatched_line);
+	for (i = 0; i < run.unmatched; i++)
+		free(run.unmatched_lines[i]);
+	free(run.unmatched_lines);
 	free(run.state);
 	buf_free(&run.req);
 }

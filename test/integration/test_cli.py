@@ -164,9 +164,16 @@ def test_cli_syntax_errors_read_like_psql(t):
         check_cli(p, 1, want)
     # statements the sidecar cannot run are refused before anything is sent
     p = t.cli("-c", "SELECT * FROM events", "-c", "INSERT INTO events (kind) VALUES (now())",
-              "-c", "INSERT INTO events VALUES (1, now(), 1, 'x')", socket_path=d.socket)
+              "-c", "INSERT INTO events VALUES (1, now(), 1, 'x')",
+              "-c", "INSERT INTO events (SELECT 1)", socket_path=d.socket)
     check_cli(p, 1)
-    assert p.stderr.count("ERROR:  ") == 3, p.stderr
+    assert p.stderr.count("ERROR:  ") == 4, p.stderr
+    # a query in parentheses is refused as INSERT ... SELECT, not as a syntax error
+    assert p.stderr.endswith("ERROR:  INSERT ... SELECT is not supported\n"
+                             "LINE 1: INSERT INTO events (SELECT 1)\n"
+                             "                            ^\n"
+                             "HINT:  The sidecar takes literal rows: INSERT INTO t (a, b) VALUES "
+                             "(1, 2), (3, 4).\n"), p.stderr
     assert "ERROR:  SELECT is not supported: pgcoalesce-cli sends only INSERT" in p.stderr
     assert "ERROR:  function calls are not supported in VALUES" in p.stderr
     assert "ERROR:  INSERT without a column list is not supported" in p.stderr
@@ -249,13 +256,58 @@ def test_cli_answers_without_an_id_end_the_wait(t):
               socket_path=d.socket, timeout=30)
     check_cli(p, 1)
     assert p.stdout == "INSERT 0 1\n", p.stdout
-    assert '"code":"PC003"' in p.stderr and "1 of 2 rows got no answer" in p.stderr, p.stderr
+    assert p.stderr == ("ERROR:  request line longer than --max-request-bytes (64)\n"
+                        "CONTEXT:  row 2 of 2 of the INSERT\n"), p.stderr
     assert t.db.count() == 1
     p = t.cli("bench", "--rows", "10", "--clients", "1", "--pipeline", "2", socket_path=d.socket,
               timeout=30)
     check_cli(p, 1)
     assert "first error: PC003 request line longer than --max-request-bytes (64)\n" in p.stdout, p.stdout
     assert t.db.count() == 1
+
+
+def test_cli_refused_rows_are_reported_not_written(t):
+    """Issue 10 item 14: PC001-PC005, PC008 and PC009 answers wrote nothing, and
+    the CLI says so (an ERROR, counted out of INSERT 0 k); only PC007 and a lost
+    connection leave a row "may or may not be in the database"."""
+    d = t.daemon("--max-request-bytes", "80", "--allow-table", "events")
+    long = "y" * 100
+    p = t.cli("-c", "INSERT INTO events (device_id, kind) VALUES (1, '%s'), (2, 'x'), (3, '%s')"
+              % (long, long), "-c", "INSERT INTO t_checks (id, v) VALUES (1, 1)",
+              socket_path=d.socket, timeout=30)
+    check_cli(p, 1)
+    assert p.stdout == "INSERT 0 1\n", p.stdout
+    assert p.stderr == ("ERROR:  request line longer than --max-request-bytes (80)\n"
+                        "CONTEXT:  row 1 of 3 of the INSERT\n"
+                        "ERROR:  request line longer than --max-request-bytes (80)\n"
+                        "CONTEXT:  row 3 of 3 of the INSERT\n"
+                        "ERROR:  table \"t_checks\" is not allowed\n"), p.stderr
+    assert [r["device_id"] for r in t.db.rows("SELECT device_id FROM events")] == [2]
+    assert t.db.count("t_checks") == 0
+
+
+def test_cli_commit_unknown_may_or_may_not_be_written(t):
+    """PC007 is the one answer after which a row may or may not be stored: the
+    CLI says so for that row."""
+    from faultkit import backend, sync_rep_stalled
+    with sync_rep_stalled(t):
+        d = t.daemon("--shutdown-timeout-ms", "500")
+        proc = subprocess.Popen(t.cli_command(["-c", "INSERT INTO t_keyed (k) VALUES ('a')"], d.socket),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=t.cli_env())
+        try:
+            backend(t.db, "application_name = 'pgcoalesce' AND query = 'COMMIT' "
+                    "AND wait_event = 'SyncRep'")
+            d.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert d.wait_exit(30) == 0
+    assert proc.returncode == 1, (proc.returncode, out, err)
+    assert out == "", out
+    assert err.startswith("ERROR:  ") and \
+        err.endswith("\nDETAIL:  The row may or may not be in the database.\n"), err
 
 
 # ---------------------------------------------------------------- raw JSON, meta-commands
