@@ -569,9 +569,18 @@ def test_make_install_layout(t):
                     ("share/man/man1/pgcoalesce.1", 0o644), ("share/man/man1/pgcoalesce-cli.1", 0o644),
                     ("lib/systemd/system/pgcoalesce.service", 0o644),
                     ("share/doc/pgcoalesce/pgcoalesce.conf.example", 0o644),
-                    ("etc/pgcoalesce/pgcoalesce.conf", 0o644)):
+                    ("etc/pgcoalesce/pgcoalesce.conf", 0o644),
+                    ("lib/libpgcoalesce.so.0.1.0", 0o755), ("lib/libpgcoalesce.a", 0o644),
+                    ("include/pgcoalesce.h", 0o644), ("lib/pkgconfig/pgcoalesce.pc", 0o644)):
         st = os.stat(os.path.join(root, f))
         assert st.st_mode & 0o777 == mode, (f, oct(st.st_mode))
+    # the library's links: soname (what programs load) and the name -lpgcoalesce finds
+    assert os.readlink(root + "/lib/libpgcoalesce.so.0") == "libpgcoalesce.so.0.1.0"
+    assert os.readlink(root + "/lib/libpgcoalesce.so") == "libpgcoalesce.so.0"
+    with open(root + "/lib/pkgconfig/pgcoalesce.pc") as f:
+        pc = f.read()
+    assert "libdir=/opt/pgc/lib\n" in pc and "includedir=/opt/pgc/include\n" in pc, pc
+    assert "Version: 0.1.0\n" in pc and "Libs: -L${libdir} -lpgcoalesce\n" in pc, pc
     with open(root + "/lib/systemd/system/pgcoalesce.service") as f:
         unit = f.read()
     m = re.search(r"^ExecStart=(\S+) (.*)$", unit, re.M)
@@ -587,3 +596,6 @@ def test_make_install_layout(t):
     assert p.returncode == 0, p.stderr
     left = [os.path.join(dp, f) for dp, _, fs in os.walk(dest) for f in fs]
     assert not left, left
+    # that install compiled /opt/pgc/etc into the CLI (its config lookup): build
+    # the default again for the tests that follow
+    assert make().returncode == 0
