@@ -41,6 +41,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/pgcoalesce
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+LDCONFIG   ?= ldconfig
 ifeq ($(PREFIX),/usr)
 SYSCONFDIR ?= /etc
 else
@@ -227,7 +228,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 		-e 's|@VERSION@|$(VERSION)|g' contrib/pgcoalesce.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/pgcoalesce.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/pgcoalesce.pc
-	[ -n "$(DESTDIR)" ] || [ "$$(id -u)" -ne 0 ] || ldconfig
+	[ -n "$(DESTDIR)" ] || [ "$$(id -u)" -ne 0 ] || $(LDCONFIG)
 
 # `make uninstall` removes the configuration only if it is still the example.
 uninstall:
@@ -238,7 +239,7 @@ uninstall:
 		rm -f $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIB_SO) $(LIB_SONAME) libpgcoalesce.so libpgcoalesce.a)
 	rm -f $(DESTDIR)$(INCLUDEDIR)/pgcoalesce.h $(DESTDIR)$(PKGCONFIGDIR)/pgcoalesce.pc
-	[ -n "$(DESTDIR)" ] || [ "$$(id -u)" -ne 0 ] || ldconfig
+	[ -n "$(DESTDIR)" ] || [ "$$(id -u)" -ne 0 ] || $(LDCONFIG)
 
 clean:
 	rm -rf build bin

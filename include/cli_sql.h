@@ -61,6 +61,7 @@ bool cli_sql_split_next(struct cli_sql_split *sp, const char *text, size_t len, 
 char cli_sql_split_prompt(const struct cli_sql_split *sp);
 
 struct cli_sql_error {
+	char code[6];     /* the SQLSTATE PostgreSQL would give: 42601, 0A000, ... */
 	char message[512];
 	char hint[256];   /* "" when there is none */
 	long position;    /* byte offset in the statement, -1 when none */

@@ -267,6 +267,7 @@ static void set_error(struct cli_sql_error *err, long pos, const char *fmt, ...)
 	va_end(ap);
 	err->hint[0] = '\0';
 	err->position = pos;
+	memcpy(err->code, "42601", 6); /* syntax_error, unless the caller says otherwise */
 }
 
 /* How many bytes of s[off..end) to quote: at most NEAR_MAX, whole characters. */
@@ -775,6 +776,7 @@ static bool check_encoding(const char *s, size_t len, struct cli_sql_error *err)
 				snprintf(hex + strlen(hex), sizeof(hex) - strlen(hex), "%s0x%02x",
 					 n ? " " : "", p[i + n]);
 			set_error(err, -1, "invalid byte sequence for encoding \"UTF8\": %s", hex);
+			memcpy(err->code, "22021", 6); /* character_not_in_repertoire */
 			return false;
 		}
 		i += k;
@@ -868,6 +870,7 @@ static bool syntax_error(struct parser *p)
 static bool unsupported(struct parser *p, const char *message, const char *hint)
 {
 	set_error(p->err, (long)p->lx.off, "%s", message);
+	memcpy(p->err->code, "0A000", 6); /* feature_not_supported */
 	if (hint)
 		snprintf(p->err->hint, sizeof(p->err->hint), "%s", hint);
 	return false;
@@ -951,6 +954,7 @@ static bool parse_columns(struct parser *p)
 			if (strcmp(ins->columns[i], p->lx.text.data) == 0) {
 				set_error(p->err, (long)p->lx.off, "column \"%s\" specified more than once",
 					  p->lx.text.data);
+				memcpy(p->err->code, "42701", 6); /* duplicate_column */
 				return false;
 			}
 		if (ins->ncolumns == cap) {
@@ -1281,6 +1285,7 @@ enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_i
 					 ? p.lx.text.data[i] - 'a' + 'A' : p.lx.text.data[i]);
 		what[i] = '\0';
 		set_error(err, (long)p.lx.off, "%s is not supported: pgcoalesce-cli sends only INSERT", what);
+		memcpy(err->code, "0A000", 6);
 		snprintf(err->hint, sizeof(err->hint),
 			 "The sidecar inserts rows; use psql against the database for anything else.");
 		ok = false;

@@ -168,7 +168,7 @@ def test_c_library_lost_connection(t):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, (out, err)
+    assert proc.returncode == 0, (proc.returncode, out, err)
     f = facts(out)
     sent, ok, answered = int(f["sent"]), int(f["ok"]), int(f["answered"])
     lost = int(f["class"].split()[1])
