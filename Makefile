@@ -88,7 +88,9 @@ SOMAJOR    := $(firstword $(subst ., ,$(VERSION)))
 LIB_SO     := libpgcoalesce.so.$(VERSION)
 LIB_SONAME := libpgcoalesce.so.$(SOMAJOR)
 
-CLI_LDLIBS := $(LDLIBS) $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
+# The CLI needs libev (bench) and readline; it reads the sidecar's answers
+# through libpgcoalesce, so neither libpq nor libcjson.
+CLI_LDLIBS := -lev -lm $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 .PHONY: all lib clean test unit run deps install uninstall fuzz fuzz-replay bench profile \
         docker-test compose-check docker-base
@@ -124,7 +126,7 @@ bin/libpgcoalesce.a: $(LIB_OBJ) build/flavor | bin
 	ar rcs $@ $(BUILD)/pic/libpgcoalesce.o
 
 bin/test-unit: $(UNIT_OBJ) build/flavor | bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLI_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS) $(CLI_LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -208,11 +210,14 @@ docker-base:
 # for linking), the static library, pgcoalesce.h and pgcoalesce.pc.
 # ldconfig runs when installing into the live system (no DESTDIR) as root.
 MANPAGES   := man/pgcoalesce.1 man/pgcoalesce-cli.1
+MANPAGES3  := man/libpgcoalesce.3
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 bin/pgcoalesce bin/pgcoalesce-cli $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MANPAGES3) $(DESTDIR)$(MANDIR)/man3/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		contrib/pgcoalesce.service.in > $(DESTDIR)$(UNITDIR)/pgcoalesce.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/pgcoalesce.service
@@ -234,6 +239,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgcoalesce $(DESTDIR)$(BINDIR)/pgcoalesce-cli
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MANPAGES3)))
 	rm -f $(DESTDIR)$(UNITDIR)/pgcoalesce.service $(DESTDIR)$(DOCDIR)/pgcoalesce.conf.example
 	! cmp -s contrib/pgcoalesce.conf $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf || \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/pgcoalesce/pgcoalesce.conf

@@ -140,7 +140,8 @@ typedef void (*pgc_ack_fn)(void *arg, const struct pgc_ack *ack);
  */
 PGC_API pgc_client *pgc_new(const char *address);
 
-/* Close (requests in flight get PGC_ERR_CONNECTION_LOST) and free. Not from a callback. */
+/* Close (requests in flight get PGC_ERR_CONNECTION_LOST through the callback:
+ * unset it first if its argument is gone) and free. Not from a callback. */
 PGC_API void pgc_free(pgc_client *c);
 
 /* The address in use, as a path or HOST:PORT, for messages. */

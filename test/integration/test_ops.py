@@ -542,7 +542,7 @@ def test_man_pages_match_help(t):
     assert set(copts) <= set(cman), sorted(set(copts) - set(cman))
     assert set(cman) >= {"-s", "-c", "-f", "-q", "-v", "--table", "--clients", "--pipeline", "--rows",
                          "--duration", "--help", "--version"}, cman
-    for page in ("pgcoalesce.1", "pgcoalesce-cli.1"):
+    for page in ("pgcoalesce.1", "pgcoalesce-cli.1", "libpgcoalesce.3"):
         p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", os.path.join(ROOT, "man", page)],
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 0 and not p.stderr, (page, p.stderr)
@@ -571,7 +571,8 @@ def test_make_install_layout(t):
                     ("share/doc/pgcoalesce/pgcoalesce.conf.example", 0o644),
                     ("etc/pgcoalesce/pgcoalesce.conf", 0o644),
                     ("lib/libpgcoalesce.so.0.1.0", 0o755), ("lib/libpgcoalesce.a", 0o644),
-                    ("include/pgcoalesce.h", 0o644), ("lib/pkgconfig/pgcoalesce.pc", 0o644)):
+                    ("include/pgcoalesce.h", 0o644), ("lib/pkgconfig/pgcoalesce.pc", 0o644),
+                    ("share/man/man3/libpgcoalesce.3", 0o644)):
         st = os.stat(os.path.join(root, f))
         assert st.st_mode & 0o777 == mode, (f, oct(st.st_mode))
     # the library's links: soname (what programs load) and the name -lpgcoalesce finds
