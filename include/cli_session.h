@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "cli_conn.h"
+#include "cli_describe.h"
 #include "cli_output.h"
 #include "cli_sql.h"
 #include "cli_vars.h"
@@ -56,6 +57,7 @@ struct cli_session {
 	struct cli_print_opts  popt;          /* -A -t -F -x, \pset */
 	FILE                  *out;           /* query results: stdout, or -o FILE, \o */
 	struct cli_vars        vars;          /* \set, -v; ON_ERROR_STOP, QUIET */
+	struct cli_describe    describe;      /* tables the sidecar described */
 	struct buf             last;          /* the last statement or watchable meta-command */
 	bool                   last_meta;     /* ... and which of the two it is */
 	char                   where[512];    /* scratch for cli_session_where() */

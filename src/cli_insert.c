@@ -44,7 +44,7 @@ static void insert_on_ack(void *arg, const struct pgc_ack *a)
 static void tuple_row(struct insert_run *run, size_t i)
 {
 	const struct cli_sql_insert *ins = run->ins;
-	const struct cli_sql_value *v = ins->values + i * ins->ncolumns;
+	const struct cli_sql_value *v = ins->values + i * ins->nvalues;
 	size_t j;
 
 	pgc_row_clear(run->row);
@@ -147,6 +147,14 @@ static void set_vars(struct insert_run *run)
 	for (i = 0; i < run->ins->ntuples && !first; i++)
 		if (!run->ans[i].ok)
 			first = &run->ans[i];
+	for (i = 0; i < run->ins->ntuples; i++) {
+		const char *code = run->ans[i].code;
+		/* the table changed: describe it again before the next DEFAULT */
+		if (code && (strcmp(code, "42703") == 0 || strcmp(code, "42P01") == 0)) {
+			cli_describe_forget(&s->describe, run->ins->schema, run->ins->table);
+			break;
+		}
+	}
 	snprintf(count, sizeof(count), "%zu", run->ok);
 	cli_session_set_var(s, "ROW_COUNT", count);
 	cli_session_set_var(s, "ERROR", first ? "true" : "false");

@@ -79,6 +79,7 @@ static void meta_help(struct meta_cmd *m)
 	       "\n"
 	       "SQL and raw requests\n"
 	       "  INSERT INTO name [(col, ...)] VALUES (...), (...) [RETURNING col, ... | *];\n"
+	       "                         without (col, ...): the table's columns, in order\n"
 	       "  INSERT INTO name DEFAULT VALUES [RETURNING ...];\n"
 	       "                         each tuple goes to the sidecar as one request, pipelined;\n"
 	       "                         values are literals: 'text', E'esc\\n', $$text$$, numbers\n"

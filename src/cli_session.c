@@ -36,6 +36,7 @@ void cli_session_init(struct cli_session *s, const char *address)
 	cli_sql_insert_init(&s->ins);
 	cli_print_opts_init(&s->popt);
 	cli_vars_init(&s->vars);
+	cli_describe_init(&s->describe);
 	s->out = stdout;
 }
 
@@ -48,6 +49,7 @@ void cli_session_free(struct cli_session *s)
 	cli_sql_insert_free(&s->ins);
 	cli_print_opts_free(&s->popt);
 	cli_vars_free(&s->vars);
+	cli_describe_free(&s->describe);
 }
 
 void cli_session_set_address(struct cli_session *s, const char *address)
@@ -248,19 +250,26 @@ static void run_statement(struct cli_session *s, const char *raw, size_t raw_len
 	r = cli_sql_parse(text, len, &s->ins, &err);
 	for (p = buf_cstr(&s->ins.notices); (nl = strchr(p, '\n')) != NULL; p = nl + 1)
 		fprintf(stderr, "%sNOTICE:  %.*s\n", cli_session_where(s), (int)(nl - p), p);
+	if (r == CLI_SQL_OK)
+		/* what only the table's description tells (DEFAULT, no column list) */
+		switch (cli_describe_check(s, &s->ins, &err)) {
+		case CLI_CHECK_OK: break;
+		case CLI_CHECK_ERROR: r = CLI_SQL_ERROR; break;
+		case CLI_CHECK_FAILED: r = CLI_SQL_EMPTY; break;
+		}
 	if (r == CLI_SQL_ERROR) {
-		struct cli_report rep = { "ERROR", err.message, NULL, err.hint[0] ? err.hint : NULL,
-					  NULL, text, len, err.position };
+		struct cli_report rep = { "ERROR", err.message, err.detail[0] ? err.detail : NULL,
+					  err.hint[0] ? err.hint : NULL, NULL, text, len, err.position };
 		cli_report_print(stderr, cli_session_where(s), &rep);
 		set_statement_vars(s, err.code, err.message);
 		cli_session_failed(s);
 	} else if (r == CLI_SQL_OK) {
 		cli_session_remember(s, raw, raw_len, false);
 		cli_insert_run(s, &s->ins);
-		cli_sql_insert_free(&s->ins);
 		if (s->timing)
 			cli_print_timing(stdout, cli_session_now_ms() - t0);
 	}
+	cli_sql_insert_free(&s->ins);
 	buf_free(&sql);
 }
 

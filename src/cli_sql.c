@@ -790,7 +790,6 @@ struct parser {
 	struct lexer           lx;
 	struct cli_sql_insert *ins;
 	struct cli_sql_error  *err;
-	size_t                *col_pos;   /* source offset of each target column */
 	size_t                 extra_pos; /* tuple 1's first value without a column */
 	size_t                 ntuple1;   /* values in tuple 1 */
 	struct buf             scratch;   /* values without a column go here */
@@ -889,6 +888,7 @@ static bool parse_table_name(struct parser *p)
 	struct cli_sql_insert *ins = p->ins;
 	size_t name_off = p->lx.off;
 
+	ins->table_pos = name_off;
 	if (!at_name(p))
 		return syntax_error(p);
 	ins->table = pgc_strdup(p->lx.text.data);
@@ -960,9 +960,9 @@ static bool parse_columns(struct parser *p)
 		if (ins->ncolumns == cap) {
 			cap = cap ? cap * 2 : 8;
 			ins->columns = pgc_realloc(ins->columns, cap * sizeof(char *));
-			p->col_pos = pgc_realloc(p->col_pos, cap * sizeof(size_t));
+			ins->column_pos = pgc_realloc(ins->column_pos, cap * sizeof(size_t));
 		}
-		p->col_pos[ins->ncolumns] = p->lx.off;
+		ins->column_pos[ins->ncolumns] = p->lx.off;
 		ins->columns[ins->ncolumns++] = pgc_strdup(p->lx.text.data);
 		advance(p);
 		if (is_punct(p, ".") || is_punct(p, "["))
@@ -1063,11 +1063,24 @@ static struct cli_sql_value *next_value_slot(struct cli_sql_insert *ins, size_t 
 	return &ins->values[n];
 }
 
+/* Positional: remember where tuple 1's values start (for arity errors later). */
+static void note_value_pos(struct parser *p, size_t nvals)
+{
+	struct cli_sql_insert *ins = p->ins;
+
+	if (!ins->positional || ins->ntuples > 0)
+		return;
+	if ((nvals & (nvals - 1)) == 0) /* 0, 1, 2, 4, ...: grow */
+		ins->value_pos = pgc_realloc(ins->value_pos, (nvals ? nvals * 2 : 1) * sizeof(size_t));
+	ins->value_pos[nvals] = p->lx.off;
+}
+
 /* One ( value, ... ) tuple, the current token being its '('. */
 static bool parse_tuple(struct parser *p)
 {
 	struct cli_sql_insert *ins = p->ins;
-	size_t nvals = 0, first_at = 0, base = ins->ntuples * ins->ncolumns;
+	size_t nvals = 0, first_at = 0, stride = ins->positional ? p->ntuple1 : ins->ncolumns;
+	size_t base = ins->ntuples * stride;
 
 	if (!is_punct(p, "("))
 		return syntax_error(p);
@@ -1081,7 +1094,8 @@ static bool parse_tuple(struct parser *p)
 			set_error(p->err, (long)first_at, "VALUES lists must all be the same length");
 			return false;
 		}
-		if (nvals < ins->ncolumns) {
+		note_value_pos(p, nvals);
+		if (ins->positional || nvals < ins->ncolumns) {
 			struct cli_sql_value *v = next_value_slot(ins, base + nvals);
 			v->off = ins->json.len;
 			if (!parse_value(p, &ins->json, &is_default))
@@ -1097,9 +1111,10 @@ static bool parse_tuple(struct parser *p)
 		}
 		nvals++;
 	} while (is_punct(p, ","));
-	if (ins->ntuples == 0)
+	if (ins->ntuples == 0) {
 		p->ntuple1 = nvals;
-	else if (nvals != p->ntuple1) {
+		ins->nvalues = ins->positional ? nvals : ins->ncolumns;
+	} else if (nvals != p->ntuple1) {
 		set_error(p->err, (long)first_at, "VALUES lists must all be the same length");
 		return false;
 	}
@@ -1110,15 +1125,13 @@ static bool parse_tuple(struct parser *p)
 	return p->lx.type != TOK_ERROR;
 }
 
-/* The VALUES lists, then the arity check against the column list. */
+/* The VALUES lists, then the arity check against the column list (a
+ * positional INSERT's comes once the table's columns are known). */
 static bool parse_values(struct parser *p)
 {
 	struct cli_sql_insert *ins = p->ins;
 
-	if (ins->ncolumns == 0)
-		return unsupported(p, "INSERT without a column list is not supported",
-				   "pgcoalesce-cli cannot see the table's columns: name them, as in "
-				   "INSERT INTO t (a, b) VALUES (1, 2).");
+	ins->positional = ins->ncolumns == 0;
 	advance(p);
 	do {
 		if (ins->ntuples > 0)
@@ -1126,12 +1139,14 @@ static bool parse_values(struct parser *p)
 		if (!parse_tuple(p))
 			return false;
 	} while (is_punct(p, ","));
+	if (ins->positional)
+		return true;
 	if (p->ntuple1 > ins->ncolumns) {
 		set_error(p->err, (long)p->extra_pos, "INSERT has more expressions than target columns");
 		return false;
 	}
 	if (p->ntuple1 < ins->ncolumns) {
-		set_error(p->err, (long)p->col_pos[p->ntuple1],
+		set_error(p->err, (long)ins->column_pos[p->ntuple1],
 			  "INSERT has more target columns than expressions");
 		return false;
 	}
@@ -1243,6 +1258,8 @@ void cli_sql_insert_free(struct cli_sql_insert *ins)
 	free(ins->table);
 	free_names(ins->columns, ins->ncolumns);
 	free_names(ins->returning, ins->nreturning);
+	free(ins->column_pos);
+	free(ins->value_pos);
 	free(ins->values);
 	buf_free(&ins->json);
 	buf_free(&ins->notices);
@@ -1294,16 +1311,44 @@ enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_i
 	}
 	buf_free(&p.lx.text);
 	buf_free(&p.scratch);
-	free(p.col_pos);
 	if (!ok)
 		return CLI_SQL_ERROR;
 	return ins->table ? CLI_SQL_OK : CLI_SQL_EMPTY;
 }
 
+bool cli_sql_has_default(const struct cli_sql_insert *ins)
+{
+	size_t i;
+
+	for (i = 0; i < ins->ntuples * ins->nvalues; i++)
+		if (ins->values[i].len == 0)
+			return true;
+	return false;
+}
+
+bool cli_sql_set_columns(struct cli_sql_insert *ins, const char *const *names, size_t n,
+			 struct cli_sql_error *err)
+{
+	size_t i;
+
+	memset(err, 0, sizeof(*err));
+	err->position = -1;
+	if (ins->nvalues > n) {
+		set_error(err, (long)ins->value_pos[n], "INSERT has more expressions than target columns");
+		return false;
+	}
+	free_names(ins->columns, ins->ncolumns);
+	ins->columns = pgc_calloc(ins->nvalues ? ins->nvalues : 1, sizeof(char *));
+	for (i = 0; i < ins->nvalues; i++)
+		ins->columns[i] = pgc_strdup(names[i]);
+	ins->ncolumns = ins->nvalues;
+	return true;
+}
+
 void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char *id_json,
 		     struct buf *out)
 {
-	const struct cli_sql_value *v = ins->ncolumns ? ins->values + tuple * ins->ncolumns : NULL;
+	const struct cli_sql_value *v = ins->ncolumns ? ins->values + tuple * ins->nvalues : NULL;
 	bool first = true;
 	size_t i;
 
