@@ -388,7 +388,10 @@ def test_cli_description_follows_the_table(t):
         proc.stdin.write("INSERT INTO t13c VALUES (1);\n")
         proc.stdin.flush()
         ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready and proc.stdout.readline() == "INSERT 0 1\n", proc.stderr.read(300)
+        if not ready:
+            proc.kill()
+            raise Failure("no answer to the first INSERT: %r" % (proc.communicate(timeout=30),))
+        assert proc.stdout.readline() == "INSERT 0 1\n"
         t.db.execute("ALTER TABLE t13c ADD COLUMN b text DEFAULT 'bd'")
         proc.stdin.write("INSERT INTO t13c (a, b) VALUES (2, DEFAULT);\n"
                          "INSERT INTO t13c VALUES (3, 'x');\n")
