@@ -1,11 +1,10 @@
 /*
- * cli_output.h — what the CLI prints, the way psql prints it.
+ * cli_output.h — what the CLI prints, the way psql prints it (result
+ * tables are cli_table.h).
  *
- * Aligned tables (psql's default "aligned" format with border 1: centered
- * headers, numbers right-aligned, '+' at embedded newlines, "(N rows)"),
- * error reports (ERROR:/DETAIL:/HINT:/CONTEXT: lines, and a LINE n: display
- * with a caret under the error position), JSON values rendered as psql
- * shows them, and "Time: X ms".
+ * Error reports (ERROR:/DETAIL:/HINT:/CONTEXT: lines, and a LINE n: display
+ * with a caret under the error position), "Time: X ms", and display widths
+ * (wide characters count 2).
  */
 #ifndef PGC_CLI_OUTPUT_H
 #define PGC_CLI_OUTPUT_H
@@ -15,39 +14,7 @@
 #include <stdio.h>
 
 #include "buf.h"
-
-struct cli_table {
-	size_t  ncols;
-	char  **headers;
-	bool   *numeric;  /* per column: every non-NULL value was a number */
-	bool   *text;     /* per column: some value was not a number */
-	size_t  nrows;
-	char  **cells;    /* nrows x ncols; NULL is SQL NULL (printed empty) */
-	size_t  cap;      /* rows allocated */
-};
-
-void cli_table_init(struct cli_table *t, size_t ncols);
-void cli_table_free(struct cli_table *t);
-void cli_table_set_header(struct cli_table *t, size_t col, const char *name);
-
-#define CLI_TABLE_NO_COLUMN ((size_t)-1)
-
-/* The column named `name`; when there is none, added at the right end if
- * `add` (earlier rows get NULL there), else CLI_TABLE_NO_COLUMN. */
-size_t cli_table_column(struct cli_table *t, const char *name, bool add);
-
-/* Append an empty row (every cell NULL); returns its index. */
-size_t cli_table_add_row(struct cli_table *t);
-
-/*
- * Set a cell from the raw JSON text of a value, as psql would show the
- * column: a string unquoted, a number as written (right-aligned), true/false
- * as t/f, null as NULL, an object or array as its text.
- */
-void cli_table_set_json(struct cli_table *t, size_t row, size_t col, const char *json, size_t len);
-
-/* Print the table and its "(N rows)" footer followed by a blank line. */
-void cli_table_print(const struct cli_table *t, FILE *f);
+#include "cli_table.h"
 
 /* One diagnostic, PostgreSQL's fields. */
 struct cli_report {

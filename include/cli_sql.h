@@ -9,6 +9,8 @@
  *   - the parser turns one statement
  *       INSERT INTO name [(col, ...)] VALUES (...), ... [RETURNING ...]
  *       INSERT INTO name DEFAULT VALUES [RETURNING ...]
+ *     (without a column list, the values are mapped to the table's columns
+ *     later, cli_sql_set_columns(), once the sidecar has described it)
  *     into a table name, a column list and, per tuple, each value as JSON
  *     text (strings decoded, numbers kept exact), following PostgreSQL's
  *     lexical rules. Anything else is an error with PostgreSQL-style text and
@@ -61,7 +63,9 @@ bool cli_sql_split_next(struct cli_sql_split *sp, const char *text, size_t len, 
 char cli_sql_split_prompt(const struct cli_sql_split *sp);
 
 struct cli_sql_error {
+	char code[6];     /* the SQLSTATE PostgreSQL would give: 42601, 0A000, ... */
 	char message[512];
+	char detail[256]; /* "" when there is none */
 	char hint[256];   /* "" when there is none */
 	long position;    /* byte offset in the statement, -1 when none */
 };
@@ -75,10 +79,16 @@ struct cli_sql_value {
 struct cli_sql_insert {
 	char   *schema;              /* NULL when the name is unqualified */
 	char   *table;
+	size_t  table_pos;           /* where the table's name starts in the statement */
 	char  **columns;
 	size_t  ncolumns;
+	size_t *column_pos;          /* where each column's name starts */
+	bool    positional;          /* VALUES without a column list: columns and
+				      * ncolumns are empty until cli_sql_set_columns() */
+	size_t  nvalues;             /* values per tuple (ncolumns, or as many as given) */
+	size_t *value_pos;           /* positional: where tuple 1's values start */
 	size_t  ntuples;
-	struct cli_sql_value *values;/* ntuples x ncolumns, tuple-major */
+	struct cli_sql_value *values;/* ntuples x nvalues, tuple-major */
 	size_t  values_cap;
 	struct buf json;             /* the values' JSON text */
 	char  **returning;           /* "*" alone for RETURNING * */
@@ -102,6 +112,18 @@ void cli_sql_insert_free(struct cli_sql_insert *ins);
  */
 enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_insert *ins,
 				  struct cli_sql_error *err);
+
+/* Does some tuple set a column to DEFAULT (a column left out of its row)? */
+bool cli_sql_has_default(const struct cli_sql_insert *ins);
+
+/*
+ * Give a positional INSERT its target columns: the table's first nvalues
+ * columns, in the table's order (names[0..n)). False, with psql's error in
+ * err, when there are more values than columns (42601, at the first value
+ * without one).
+ */
+bool cli_sql_set_columns(struct cli_sql_insert *ins, const char *const *names, size_t n,
+			 struct cli_sql_error *err);
 
 /*
  * The protocol request for tuple `tuple` of a parsed INSERT, without the

@@ -4,25 +4,21 @@
 #include "cli_bench.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <ev.h>
 
 #include "buf.h"
-#include "cli_conn.h"
 #include "jsontext.h"
-#include "linebuf.h"
+#include "jsontok.h"
+#include "pgcoalesce.h"
 
-#define BENCH_READ_CHUNK 65536
 /* After the last request is sent, how long unanswered ones are waited for. */
 #define BENCH_DRAIN_SECONDS 60.0
 
@@ -31,14 +27,13 @@
 
 struct bench;
 
-/* One connection to the sidecar. */
+/* One connection to the sidecar: a libpgcoalesce client on the bench's loop. */
 struct bench_client {
 	struct bench  *b;
-	int            fd;       /* -1 once closed */
-	ev_io          rio;
-	ev_io          wio;
-	struct linebuf in;
-	struct buf     out;      /* requests not yet written */
+	pgc_client    *pgc;
+	ev_io          io;       /* on pgc_fd(), for what pgc_want() says */
+	int            events;   /* the watcher's current events */
+	bool           alive;
 	double        *sent_at;  /* per slot: when its request was queued (ms) */
 	int           *free_slots; /* free slots (a stack) */
 	size_t         nfree;
@@ -60,7 +55,7 @@ struct bench {
 	struct ev_loop      *loop;
 	struct bench_client *clients;
 	size_t               alive;       /* clients still connected */
-	char                *table_json;  /* the table name as a JSON string */
+	pgc_row             *row;         /* the row sent (rebuilt per row for the demo table) */
 	bool                 sending;     /* false once the rows or the time are up */
 	long long            sent;
 	long long            ok;
@@ -129,10 +124,13 @@ static bool parse_long(const char *name, const char *v, long long min, long long
 
 static bool check_row(const char *row)
 {
-	cJSON *j = cJSON_ParseWithOpts(row, NULL, 1); /* 1: nothing may follow the object */
-	bool ok = cJSON_IsObject(j) && !strchr(row, '\n') && !strchr(row, '\r');
+	struct jsontok_doc doc;
+	bool ok;
 
-	cJSON_Delete(j);
+	jsontok_init(&doc);
+	ok = jsontok_parse(&doc, row, strlen(row)) == JSONTOK_OK && doc.toks[0].type == JSONTOK_OBJECT &&
+	     !strchr(row, '\n') && !strchr(row, '\r');
+	jsontok_free(&doc);
 	if (!ok)
 		fprintf(stderr, "pgcoalesce-cli bench: --row must be a JSON object on one line\n");
 	return ok;
@@ -200,16 +198,15 @@ static int bench_options(struct bench_opts *o, int argc, char **argv)
 
 /* ------------------------------------------------------------ the load */
 
+/* The connection ended: its unanswered rows stay unanswered. */
 static void bench_client_close(struct bench_client *c, const char *why)
 {
 	struct bench *b = c->b;
 
-	if (c->fd < 0)
+	if (!c->alive)
 		return;
-	ev_io_stop(b->loop, &c->rio);
-	ev_io_stop(b->loop, &c->wio);
-	close(c->fd);
-	c->fd = -1;
+	c->alive = false;
+	ev_io_stop(b->loop, &c->io);
 	if (!b->lost[0])
 		snprintf(b->lost, sizeof(b->lost), "%s", why);
 	if (--b->alive == 0)
@@ -226,52 +223,73 @@ static void bench_stop_sending(struct bench *b)
 	ev_timer_start(b->loop, &b->deadline);
 }
 
-/* Queue one request in a free slot. */
-static void bench_queue_row(struct bench_client *c)
+/* The demo row, or --row: the library checks it once, then it is reused. */
+static void bench_build_row(struct bench *b)
+{
+	struct buf key;
+	size_t pos = 0, vlen;
+	const char *val;
+
+	pgc_row_clear(b->row);
+	if (b->o.row) {
+		buf_init(&key);
+		while (jsontext_object_next(b->o.row, strlen(b->o.row), &pos, &key, &val, &vlen))
+			pgc_row_add_json(b->row, buf_cstr(&key), val, vlen);
+		buf_free(&key);
+		return;
+	}
+	pgc_row_add_int(b->row, "device_id", b->sent % 1000);
+	pgc_row_add_text(b->row, "kind", "bench");
+	pgc_row_add_number(b->row, "value", "1.5");
+	pgc_row_add_json(b->row, "payload", "{\"n\":1}", 7);
+}
+
+/* Queue one request in a free slot; false when the library cannot take it. */
+static bool bench_queue_row(struct bench_client *c)
 {
 	struct bench *b = c->b;
-	int slot = c->free_slots[--c->nfree];
+	int slot = c->free_slots[c->nfree - 1];
 
-	if (b->o.row)
-		buf_printf(&c->out, "{\"id\":%d,\"table\":%s,\"row\":%s}\n", slot, b->table_json, b->o.row);
-	else
-		buf_printf(&c->out, "{\"id\":%d,\"table\":%s,\"row\":{\"device_id\":%lld,\"kind\":\"bench\","
-			   "\"value\":1.5,\"payload\":{\"n\":1}}}\n", slot, b->table_json, b->sent % 1000);
+	if (!b->o.row)
+		bench_build_row(b);
+	if (pgc_send_insert(c->pgc, b->o.table, b->row, NULL, NULL, (void *)(intptr_t)slot, NULL) != PGC_OK)
+		return false;
+	c->nfree--;
 	c->sent_at[slot] = mono_ms();
 	c->inflight++;
 	b->sent++;
+	return true;
 }
 
-/* Fill the pipeline and write what the socket takes. */
+/* Watch for what the library wants now. */
+static void bench_client_watch(struct bench_client *c)
+{
+	int want = pgc_want(c->pgc);
+	int events = (want & PGC_WANT_READ ? EV_READ : 0) | (want & PGC_WANT_WRITE ? EV_WRITE : 0);
+
+	if (!c->alive || events == c->events)
+		return;
+	ev_io_stop(c->b->loop, &c->io);
+	ev_io_set(&c->io, pgc_fd(c->pgc), events);
+	c->events = events;
+	if (events)
+		ev_io_start(c->b->loop, &c->io);
+}
+
+/* Fill the pipeline; the loop writes it. */
 static void bench_client_pump(struct bench_client *c)
 {
 	struct bench *b = c->b;
-	ssize_t n;
 
-	while (b->sending && c->nfree > 0) {
+	while (c->alive && b->sending && c->nfree > 0) {
 		if (b->o.rows && b->sent >= b->o.rows) {
 			bench_stop_sending(b);
 			break;
 		}
-		bench_queue_row(c);
-	}
-	while (c->out.len > 0) {
-		n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				bench_client_close(c, strerror(errno));
+		if (!bench_queue_row(c))
 			break;
-		}
-		buf_consume(&c->out, (size_t)n);
 	}
-	if (c->fd < 0)
-		return;
-	if (c->out.len > 0)
-		ev_io_start(b->loop, &c->wio);
-	else
-		ev_io_stop(b->loop, &c->wio);
+	bench_client_watch(c);
 }
 
 static void bench_record(struct bench *b, double ms)
@@ -291,99 +309,55 @@ static bool bench_done(const struct bench *b)
 	if (b->sending)
 		return false;
 	for (i = 0; i < (size_t)b->o.clients; i++)
-		if (b->clients[i].fd >= 0 && b->clients[i].inflight > 0)
+		if (b->clients[i].alive && b->clients[i].inflight > 0)
 			return false;
 	return true;
 }
 
-static void bench_first_error(struct bench *b, const struct cli_ack *a, const char *line)
+static void bench_first_error(struct bench *b, const struct pgc_ack *a)
 {
 	if (!b->first_error[0])
-		snprintf(b->first_error, sizeof(b->first_error), "%s %s", a->code ? a->code : "?",
-			 a->message ? a->message : line);
+		snprintf(b->first_error, sizeof(b->first_error), "%s %s",
+			 a->error.code[0] ? a->error.code : pgc_error_class_name(a->error.cls),
+			 a->error.message);
 }
 
-/*
- * An answer naming no request in flight: the sidecar could not read one of
- * this connection's lines (PC001, PC003 answer with "id": null). It answers
- * one of them, but which one is unknown, so its slot is never freed: count
- * it as failed and stop sending, or the run would wait for it forever.
- */
-static void bench_unmatched(struct bench_client *c, const struct cli_ack *a, const char *line)
+/* One answer (libpgcoalesce matched it to its request, id-less ones included). */
+static void bench_ack(void *arg, const struct pgc_ack *a)
 {
+	struct bench_client *c = arg;
 	struct bench *b = c->b;
+	int slot = (int)(intptr_t)a->user;
+	double now = mono_ms();
 
-	if (c->inflight == 0)
-		return;
+	c->free_slots[c->nfree++] = slot;
 	c->inflight--;
-	b->failed++;
-	bench_first_error(b, a, line);
-	if (b->sending)
-		bench_stop_sending(b);
-}
-
-static void bench_ack(struct bench_client *c, const char *line, size_t len, double now)
-{
-	struct bench *b = c->b;
-	struct cli_ack a;
-	long long slot;
-
-	if (!cli_ack_decode(&a, line, len)) {
-		bench_unmatched(c, &a, line);
-		return;
-	}
-	slot = a.int_id ? a.id : -1;
-	if (slot < 0 || slot >= b->o.pipeline || c->sent_at[slot] < 0) {
-		bench_unmatched(c, &a, line);
-		cli_ack_free(&a);
-		return;
-	}
+	if (!a->ok && a->error.cls == PGC_ERR_CONNECTION_LOST)
+		return; /* unanswered: counted as such in the report */
 	bench_record(b, now - c->sent_at[slot]);
 	c->sent_at[slot] = -1;
-	c->free_slots[c->nfree++] = (int)slot;
-	c->inflight--;
 	b->t_last_ack = now;
-	if (a.ok) {
+	if (a->ok) {
 		b->ok++;
 	} else {
 		b->failed++;
-		bench_first_error(b, &a, "");
+		bench_first_error(b, a);
 	}
-	cli_ack_free(&a);
 }
 
-static void bench_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void bench_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct bench_client *c = w->data;
-	const char *line;
-	size_t len;
-	ssize_t n = linebuf_read(&c->in, c->fd, BENCH_READ_CHUNK);
-	double now = mono_ms();
+	int ready = (revents & EV_READ ? PGC_WANT_READ : 0) | (revents & EV_WRITE ? PGC_WANT_WRITE : 0);
 
 	(void)loop;
-	(void)revents;
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-		bench_client_close(c, n == 0 ? "the sidecar closed the connection" : strerror(errno));
+	if (pgc_process(c->pgc, ready) != PGC_OK) {
+		bench_client_close(c, pgc_errmsg(c->pgc));
 		return;
 	}
-	for (;;) {
-		enum linebuf_status st = linebuf_next(&c->in, &line, &len);
-		if (st == LINEBUF_NEED_MORE)
-			break;
-		if (st == LINEBUF_LINE)
-			bench_ack(c, line, len, now);
-	}
-	linebuf_compact(&c->in);
 	bench_client_pump(c);
 	if (bench_done(c->b))
 		ev_break(c->b->loop, EVBREAK_ALL);
-}
-
-static void bench_write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	bench_client_pump(w->data);
 }
 
 /* --duration is over: stop sending; then give the last acks a while. */
@@ -417,36 +391,29 @@ static void bench_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static bool bench_connect(struct bench *b)
 {
-	struct cli_conn conn;
-	long i;
+	long i, k;
 
 	b->clients = pgc_calloc((size_t)b->o.clients, sizeof(*b->clients));
 	for (i = 0; i < b->o.clients; i++) {
 		struct bench_client *c = &b->clients[i];
-		long k;
 
-		cli_conn_init(&conn, b->o.socket_path);
-		if (!cli_conn_open(&conn)) {
-			fprintf(stderr, "pgcoalesce-cli bench: cannot connect to the sidecar on socket \"%s\": %s\n",
-				b->o.socket_path, conn.err);
-			cli_conn_free(&conn);
+		c->b = b;
+		c->pgc = pgc_new(b->o.socket_path);
+		pgc_set_max_in_flight(c->pgc, (size_t)b->o.pipeline);
+		pgc_set_callback(c->pgc, bench_ack, c);
+		if (pgc_connect(c->pgc) != PGC_OK) {
+			fprintf(stderr, "pgcoalesce-cli bench: %s\n", pgc_errmsg(c->pgc));
 			return false;
 		}
-		c->b = b;
-		c->fd = conn.fd;
-		conn.fd = -1; /* the client owns the socket now */
-		cli_conn_free(&conn);
-		linebuf_init(&c->in, CLI_CONN_MAX_LINE);
-		buf_init(&c->out);
 		c->sent_at = pgc_malloc((size_t)b->o.pipeline * sizeof(double));
 		c->free_slots = pgc_malloc((size_t)b->o.pipeline * sizeof(int));
 		for (k = 0; k < b->o.pipeline; k++) {
 			c->sent_at[k] = -1;
 			c->free_slots[c->nfree++] = (int)(b->o.pipeline - 1 - k);
 		}
-		ev_io_init(&c->rio, bench_read_cb, c->fd, EV_READ);
-		ev_io_init(&c->wio, bench_write_cb, c->fd, EV_WRITE);
-		c->rio.data = c->wio.data = c;
+		ev_io_init(&c->io, bench_io_cb, pgc_fd(c->pgc), 0);
+		c->io.data = c;
+		c->alive = true;
 		b->alive++;
 	}
 	return true;
@@ -473,13 +440,17 @@ static int bench_report(struct bench *b)
 {
 	double secs = ((b->nlat ? b->t_last_ack : mono_ms()) - b->t_start) / 1000.0;
 	long long unanswered = b->sent - b->ok - b->failed;
+	struct buf table;
 
 	if (b->show_progress)
 		fprintf(stderr, "\r\033[K");
 	if (b->nlat)
 		qsort(b->lat_us, b->nlat, sizeof(*b->lat_us), cmp_u32); /* lat_us is NULL until the first ack */
-	printf("pgcoalesce-cli bench: table %s, %ld clients x %ld in flight, ", b->table_json,
+	buf_init(&table);
+	jsontext_put_string(&table, b->o.table, strlen(b->o.table));
+	printf("pgcoalesce-cli bench: table %s, %ld clients x %ld in flight, ", buf_cstr(&table),
 	       b->o.clients, b->o.pipeline);
+	buf_free(&table);
 	if (b->o.rows)
 		printf("%lld rows\n", b->o.rows);
 	else
@@ -502,27 +473,22 @@ static void bench_free(struct bench *b)
 
 	for (i = 0; b->clients && i < b->o.clients; i++) {
 		struct bench_client *c = &b->clients[i];
-		if (c->b && c->fd >= 0) {
-			ev_io_stop(b->loop, &c->rio);
-			ev_io_stop(b->loop, &c->wio);
-			close(c->fd);
-		}
-		if (c->b) {
-			linebuf_free(&c->in);
-			buf_free(&c->out);
-		}
+		if (c->alive)
+			ev_io_stop(b->loop, &c->io);
+		if (c->pgc) /* NULL past a client that could not connect */
+			pgc_set_callback(c->pgc, NULL, NULL); /* closing answers nothing to the report */
+		pgc_free(c->pgc);
 		free(c->sent_at);
 		free(c->free_slots);
 	}
 	free(b->clients);
 	free(b->lat_us);
-	free(b->table_json);
+	pgc_row_free(b->row);
 }
 
 int cli_bench_main(int argc, char **argv, const char *socket_path)
 {
 	struct bench b;
-	struct buf name;
 	int status;
 	long i;
 
@@ -530,10 +496,9 @@ int cli_bench_main(int argc, char **argv, const char *socket_path)
 	b.o.socket_path = socket_path;
 	if ((status = bench_options(&b.o, argc, argv)) >= 0)
 		return status;
-	buf_init(&name);
-	jsontext_put_string(&name, b.o.table, strlen(b.o.table));
-	b.table_json = pgc_strdup(buf_cstr(&name));
-	buf_free(&name);
+	b.row = pgc_row_new();
+	if (b.o.row)
+		bench_build_row(&b);
 	b.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!bench_connect(&b)) {
 		bench_free(&b);
@@ -550,10 +515,8 @@ int cli_bench_main(int argc, char **argv, const char *socket_path)
 	b.progress.data = &b;
 	if (b.show_progress)
 		ev_timer_start(b.loop, &b.progress);
-	for (i = 0; i < b.o.clients; i++) {
-		ev_io_start(b.loop, &b.clients[i].rio);
+	for (i = 0; i < b.o.clients; i++)
 		bench_client_pump(&b.clients[i]);
-	}
 	if (!bench_done(&b))
 		ev_run(b.loop, 0);
 	ev_timer_stop(b.loop, &b.deadline);

@@ -267,6 +267,7 @@ static void set_error(struct cli_sql_error *err, long pos, const char *fmt, ...)
 	va_end(ap);
 	err->hint[0] = '\0';
 	err->position = pos;
+	memcpy(err->code, "42601", 6); /* syntax_error, unless the caller says otherwise */
 }
 
 /* How many bytes of s[off..end) to quote: at most NEAR_MAX, whole characters. */
@@ -775,6 +776,7 @@ static bool check_encoding(const char *s, size_t len, struct cli_sql_error *err)
 				snprintf(hex + strlen(hex), sizeof(hex) - strlen(hex), "%s0x%02x",
 					 n ? " " : "", p[i + n]);
 			set_error(err, -1, "invalid byte sequence for encoding \"UTF8\": %s", hex);
+			memcpy(err->code, "22021", 6); /* character_not_in_repertoire */
 			return false;
 		}
 		i += k;
@@ -788,7 +790,6 @@ struct parser {
 	struct lexer           lx;
 	struct cli_sql_insert *ins;
 	struct cli_sql_error  *err;
-	size_t                *col_pos;   /* source offset of each target column */
 	size_t                 extra_pos; /* tuple 1's first value without a column */
 	size_t                 ntuple1;   /* values in tuple 1 */
 	struct buf             scratch;   /* values without a column go here */
@@ -868,6 +869,7 @@ static bool syntax_error(struct parser *p)
 static bool unsupported(struct parser *p, const char *message, const char *hint)
 {
 	set_error(p->err, (long)p->lx.off, "%s", message);
+	memcpy(p->err->code, "0A000", 6); /* feature_not_supported */
 	if (hint)
 		snprintf(p->err->hint, sizeof(p->err->hint), "%s", hint);
 	return false;
@@ -886,6 +888,7 @@ static bool parse_table_name(struct parser *p)
 	struct cli_sql_insert *ins = p->ins;
 	size_t name_off = p->lx.off;
 
+	ins->table_pos = name_off;
 	if (!at_name(p))
 		return syntax_error(p);
 	ins->table = pgc_strdup(p->lx.text.data);
@@ -909,13 +912,40 @@ static bool parse_table_name(struct parser *p)
 	return p->lx.type != TOK_ERROR;
 }
 
+static const char SELECT_HINT[] =
+	"The sidecar takes literal rows: INSERT INTO t (a, b) VALUES (1, 2), (3, 4).";
+
+/* The first character of the token after the current one (0 at the end). */
+static char peek_char(struct parser *p)
+{
+	size_t save = p->lx.pos;
+	char c = 0;
+
+	if (lex_skip_blanks(&p->lx) && p->lx.pos < p->lx.len)
+		c = p->lx.s[p->lx.pos];
+	p->lx.pos = save; /* an unterminated comment is reported by the next advance() */
+	return c;
+}
+
+/*
+ * At the token after "INSERT INTO t (": a query, as in INSERT INTO t
+ * (SELECT ...)? "values" may also be a column name: VALUES ( starts a query.
+ */
+static bool at_query(struct parser *p)
+{
+	return is_kw(p, "select") || is_kw(p, "with") || is_kw(p, "table") || is_punct(p, "(") ||
+	       (is_kw(p, "values") && peek_char(p) == '(');
+}
+
 static bool parse_columns(struct parser *p)
 {
 	struct cli_sql_insert *ins = p->ins;
 	size_t cap = 0, i;
 
-	do {
-		advance(p);
+	advance(p);
+	if (at_query(p))
+		return unsupported(p, "INSERT ... SELECT is not supported", SELECT_HINT);
+	for (;;) {
 		if (!at_name(p))
 			return syntax_error(p);
 		if (ins->ncolumns == CLI_SQL_MAX_COLUMNS)
@@ -924,20 +954,24 @@ static bool parse_columns(struct parser *p)
 			if (strcmp(ins->columns[i], p->lx.text.data) == 0) {
 				set_error(p->err, (long)p->lx.off, "column \"%s\" specified more than once",
 					  p->lx.text.data);
+				memcpy(p->err->code, "42701", 6); /* duplicate_column */
 				return false;
 			}
 		if (ins->ncolumns == cap) {
 			cap = cap ? cap * 2 : 8;
 			ins->columns = pgc_realloc(ins->columns, cap * sizeof(char *));
-			p->col_pos = pgc_realloc(p->col_pos, cap * sizeof(size_t));
+			ins->column_pos = pgc_realloc(ins->column_pos, cap * sizeof(size_t));
 		}
-		p->col_pos[ins->ncolumns] = p->lx.off;
+		ins->column_pos[ins->ncolumns] = p->lx.off;
 		ins->columns[ins->ncolumns++] = pgc_strdup(p->lx.text.data);
 		advance(p);
 		if (is_punct(p, ".") || is_punct(p, "["))
 			return unsupported(p, "column subfields and array elements are not supported",
 					   "Name whole columns; send a composite or array value as one literal.");
-	} while (is_punct(p, ","));
+		if (!is_punct(p, ","))
+			break;
+		advance(p);
+	}
 	if (!is_punct(p, ")"))
 		return syntax_error(p);
 	advance(p);
@@ -1029,11 +1063,24 @@ static struct cli_sql_value *next_value_slot(struct cli_sql_insert *ins, size_t 
 	return &ins->values[n];
 }
 
+/* Positional: remember where tuple 1's values start (for arity errors later). */
+static void note_value_pos(struct parser *p, size_t nvals)
+{
+	struct cli_sql_insert *ins = p->ins;
+
+	if (!ins->positional || ins->ntuples > 0)
+		return;
+	if ((nvals & (nvals - 1)) == 0) /* 0, 1, 2, 4, ...: grow */
+		ins->value_pos = pgc_realloc(ins->value_pos, (nvals ? nvals * 2 : 1) * sizeof(size_t));
+	ins->value_pos[nvals] = p->lx.off;
+}
+
 /* One ( value, ... ) tuple, the current token being its '('. */
 static bool parse_tuple(struct parser *p)
 {
 	struct cli_sql_insert *ins = p->ins;
-	size_t nvals = 0, first_at = 0, base = ins->ntuples * ins->ncolumns;
+	size_t nvals = 0, first_at = 0, stride = ins->positional ? p->ntuple1 : ins->ncolumns;
+	size_t base = ins->ntuples * stride;
 
 	if (!is_punct(p, "("))
 		return syntax_error(p);
@@ -1047,7 +1094,8 @@ static bool parse_tuple(struct parser *p)
 			set_error(p->err, (long)first_at, "VALUES lists must all be the same length");
 			return false;
 		}
-		if (nvals < ins->ncolumns) {
+		note_value_pos(p, nvals);
+		if (ins->positional || nvals < ins->ncolumns) {
 			struct cli_sql_value *v = next_value_slot(ins, base + nvals);
 			v->off = ins->json.len;
 			if (!parse_value(p, &ins->json, &is_default))
@@ -1063,9 +1111,10 @@ static bool parse_tuple(struct parser *p)
 		}
 		nvals++;
 	} while (is_punct(p, ","));
-	if (ins->ntuples == 0)
+	if (ins->ntuples == 0) {
 		p->ntuple1 = nvals;
-	else if (nvals != p->ntuple1) {
+		ins->nvalues = ins->positional ? nvals : ins->ncolumns;
+	} else if (nvals != p->ntuple1) {
 		set_error(p->err, (long)first_at, "VALUES lists must all be the same length");
 		return false;
 	}
@@ -1076,15 +1125,13 @@ static bool parse_tuple(struct parser *p)
 	return p->lx.type != TOK_ERROR;
 }
 
-/* The VALUES lists, then the arity check against the column list. */
+/* The VALUES lists, then the arity check against the column list (a
+ * positional INSERT's comes once the table's columns are known). */
 static bool parse_values(struct parser *p)
 {
 	struct cli_sql_insert *ins = p->ins;
 
-	if (ins->ncolumns == 0)
-		return unsupported(p, "INSERT without a column list is not supported",
-				   "pgcoalesce-cli cannot see the table's columns: name them, as in "
-				   "INSERT INTO t (a, b) VALUES (1, 2).");
+	ins->positional = ins->ncolumns == 0;
 	advance(p);
 	do {
 		if (ins->ntuples > 0)
@@ -1092,12 +1139,14 @@ static bool parse_values(struct parser *p)
 		if (!parse_tuple(p))
 			return false;
 	} while (is_punct(p, ","));
+	if (ins->positional)
+		return true;
 	if (p->ntuple1 > ins->ncolumns) {
 		set_error(p->err, (long)p->extra_pos, "INSERT has more expressions than target columns");
 		return false;
 	}
 	if (p->ntuple1 < ins->ncolumns) {
-		set_error(p->err, (long)p->col_pos[p->ntuple1],
+		set_error(p->err, (long)ins->column_pos[p->ntuple1],
 			  "INSERT has more target columns than expressions");
 		return false;
 	}
@@ -1156,8 +1205,7 @@ static bool parse_source(struct parser *p)
 		return p->lx.type != TOK_ERROR;
 	}
 	if (is_kw(p, "select") || is_kw(p, "with") || is_kw(p, "table") || is_punct(p, "("))
-		return unsupported(p, "INSERT ... SELECT is not supported",
-				   "The sidecar takes literal rows: INSERT INTO t (a, b) VALUES (1, 2), (3, 4).");
+		return unsupported(p, "INSERT ... SELECT is not supported", SELECT_HINT);
 	if (is_kw(p, "overriding"))
 		return unsupported(p, "OVERRIDING ... VALUE is not supported", NULL);
 	if (is_kw(p, "as"))
@@ -1210,6 +1258,8 @@ void cli_sql_insert_free(struct cli_sql_insert *ins)
 	free(ins->table);
 	free_names(ins->columns, ins->ncolumns);
 	free_names(ins->returning, ins->nreturning);
+	free(ins->column_pos);
+	free(ins->value_pos);
 	free(ins->values);
 	buf_free(&ins->json);
 	buf_free(&ins->notices);
@@ -1252,6 +1302,7 @@ enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_i
 					 ? p.lx.text.data[i] - 'a' + 'A' : p.lx.text.data[i]);
 		what[i] = '\0';
 		set_error(err, (long)p.lx.off, "%s is not supported: pgcoalesce-cli sends only INSERT", what);
+		memcpy(err->code, "0A000", 6);
 		snprintf(err->hint, sizeof(err->hint),
 			 "The sidecar inserts rows; use psql against the database for anything else.");
 		ok = false;
@@ -1260,16 +1311,44 @@ enum cli_sql_result cli_sql_parse(const char *text, size_t len, struct cli_sql_i
 	}
 	buf_free(&p.lx.text);
 	buf_free(&p.scratch);
-	free(p.col_pos);
 	if (!ok)
 		return CLI_SQL_ERROR;
 	return ins->table ? CLI_SQL_OK : CLI_SQL_EMPTY;
 }
 
+bool cli_sql_has_default(const struct cli_sql_insert *ins)
+{
+	size_t i;
+
+	for (i = 0; i < ins->ntuples * ins->nvalues; i++)
+		if (ins->values[i].len == 0)
+			return true;
+	return false;
+}
+
+bool cli_sql_set_columns(struct cli_sql_insert *ins, const char *const *names, size_t n,
+			 struct cli_sql_error *err)
+{
+	size_t i;
+
+	memset(err, 0, sizeof(*err));
+	err->position = -1;
+	if (ins->nvalues > n) {
+		set_error(err, (long)ins->value_pos[n], "INSERT has more expressions than target columns");
+		return false;
+	}
+	free_names(ins->columns, ins->ncolumns);
+	ins->columns = pgc_calloc(ins->nvalues ? ins->nvalues : 1, sizeof(char *));
+	for (i = 0; i < ins->nvalues; i++)
+		ins->columns[i] = pgc_strdup(names[i]);
+	ins->ncolumns = ins->nvalues;
+	return true;
+}
+
 void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char *id_json,
 		     struct buf *out)
 {
-	const struct cli_sql_value *v = ins->ncolumns ? ins->values + tuple * ins->ncolumns : NULL;
+	const struct cli_sql_value *v = ins->ncolumns ? ins->values + tuple * ins->nvalues : NULL;
 	bool first = true;
 	size_t i;
 

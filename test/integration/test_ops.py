@@ -596,7 +596,7 @@ def test_man_pages_match_help(t):
     assert set(copts) <= set(cman), sorted(set(copts) - set(cman))
     assert set(cman) >= {"-s", "-c", "-f", "-q", "-v", "--table", "--clients", "--pipeline", "--rows",
                          "--duration", "--help", "--version"}, cman
-    for page in ("pgcoalesce.1", "pgcoalesce-cli.1"):
+    for page in ("pgcoalesce.1", "pgcoalesce-cli.1", "libpgcoalesce.3"):
         p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", os.path.join(ROOT, "man", page)],
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 0 and not p.stderr, (page, p.stderr)
@@ -634,9 +634,19 @@ def test_make_install_layout(t):
                     ("share/man/man1/pgcoalesce.1", 0o644), ("share/man/man1/pgcoalesce-cli.1", 0o644),
                     ("lib/systemd/system/pgcoalesce.service", 0o644),
                     ("share/doc/pgcoalesce/pgcoalesce.conf.example", 0o644),
-                    ("etc/pgcoalesce/pgcoalesce.conf", 0o644)):
+                    ("etc/pgcoalesce/pgcoalesce.conf", 0o644),
+                    ("lib/libpgcoalesce.so.0.1.0", 0o755), ("lib/libpgcoalesce.a", 0o644),
+                    ("include/pgcoalesce.h", 0o644), ("lib/pkgconfig/pgcoalesce.pc", 0o644),
+                    ("share/man/man3/libpgcoalesce.3", 0o644)):
         st = os.stat(os.path.join(root, f))
         assert st.st_mode & 0o777 == mode, (f, oct(st.st_mode))
+    # the library's links: soname (what programs load) and the name -lpgcoalesce finds
+    assert os.readlink(root + "/lib/libpgcoalesce.so.0") == "libpgcoalesce.so.0.1.0"
+    assert os.readlink(root + "/lib/libpgcoalesce.so") == "libpgcoalesce.so.0"
+    with open(root + "/lib/pkgconfig/pgcoalesce.pc") as f:
+        pc = f.read()
+    assert "libdir=/opt/pgc/lib\n" in pc and "includedir=/opt/pgc/include\n" in pc, pc
+    assert "Version: 0.1.0\n" in pc and "Libs: -L${libdir} -lpgcoalesce\n" in pc, pc
     with open(root + "/lib/systemd/system/pgcoalesce.service") as f:
         unit = f.read()
     m = re.search(r"^ExecStart=(\S+) (.*)$", unit, re.M)
@@ -654,6 +664,9 @@ def test_make_install_layout(t):
     p = make("uninstall", "DESTDIR=" + dest, "PREFIX=/opt/pgc")
     assert p.returncode == 0, p.stderr
     assert tree(dest) == [], tree(dest)
+    # that install compiled /opt/pgc/etc into the CLI (its config lookup): build
+    # the default again for the tests that follow
+    assert make().returncode == 0
 
 
 def test_make_uninstall_keeps_what_was_there(t):
@@ -681,3 +694,4 @@ def test_make_uninstall_keeps_what_was_there(t):
     assert p.returncode == 0, p.stderr
     assert tree(dest) == sorted(before + ["etc/", "etc/pgcoalesce/", "etc/pgcoalesce/pgcoalesce.conf"]), \
         tree(dest)
+    assert make().returncode == 0   # the default SYSCONFDIR in the CLI again (see above)

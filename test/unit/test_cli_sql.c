@@ -29,6 +29,10 @@ static const char *parse(const char *sql)
 		buf_printf(&out, "ERROR@%ld: %s", err.position, err.message);
 		break;
 	case CLI_SQL_OK:
+		if (ins.positional) {
+			buf_printf(&out, "POSITIONAL %zu x %zu", ins.ntuples, ins.nvalues);
+			break;
+		}
 		for (i = 0; i < ins.ntuples; i++) {
 			char id[32];
 			snprintf(id, sizeof(id), "%zu", i + 1);
@@ -188,9 +192,24 @@ UNIT_TEST(cli_sql_unsupported_statements)
 		  "UPDATE is not supported: pgcoalesce-cli sends only INSERT");
 	CHECK_STR(parse("SELEC 1"), "ERROR@0: syntax error at or near \"SELEC\"");
 	CHECK_STR(parse("INSERT t (a) VALUES (1)"), "ERROR@7: syntax error at or near \"t\"");
-	CHECK_STR(parse("INSERT INTO t VALUES (1)"),
-		  "ERROR@14: INSERT without a column list is not supported");
+	/* without a column list: parsed, mapped once the table is described */
+	CHECK_STR(parse("INSERT INTO t VALUES (1)"), "POSITIONAL 1 x 1");
+	CHECK_STR(parse("INSERT INTO t VALUES (1, 2), (3)"),
+		  "ERROR@30: VALUES lists must all be the same length");
 	CHECK_STR(parse_error("INSERT INTO t (a) SELECT 1"), "INSERT ... SELECT is not supported");
+	/* a parenthesized query where a column list could be: refused, not a syntax error */
+	CHECK_STR(parse("INSERT INTO t (SELECT 1)"), "ERROR@15: INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t ((SELECT 1))"), "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (with q as (select 1) select * from q)"),
+		  "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (TABLE u)"), "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (VALUES (1))"), "INSERT ... SELECT is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) (SELECT 1)"), "INSERT ... SELECT is not supported");
+	/* ... but "values" is also a column name */
+	CHECK_STR(parse("INSERT INTO t (values) VALUES (1)"),
+		  "{\"id\":1,\"table\":\"t\",\"row\":{\"values\":1}}");
+	CHECK_STR(parse("INSERT INTO t (values, b) VALUES (1, 2)"),
+		  "{\"id\":1,\"table\":\"t\",\"row\":{\"values\":1,\"b\":2}}");
 	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT DO NOTHING"),
 		  "ON CONFLICT is not supported");
 	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (now())"),
@@ -376,4 +395,41 @@ UNIT_TEST(cli_sql_split_prompts)
 	CHECK_STR(split_all("-- only a comment\n", 100), "rest=-- only a comment\n prompt==");
 	/* an extra ')' does not make the count negative */
 	CHECK_STR(split_all(")) ;x", 100), ")) ;|rest=x prompt=-");
+}
+
+UNIT_TEST(cli_sql_positional_values_map_to_the_table)
+{
+	static const char *const cols[] = { "x", "y", "z", "w" };
+	const char *sql = "INSERT INTO s.t VALUES (1, 'a', DEFAULT), (2, 'b', 3) RETURNING x";
+	struct cli_sql_insert ins;
+	struct cli_sql_error err;
+	struct buf req;
+
+	cli_sql_insert_init(&ins);
+	buf_init(&req);
+	CHECK_INT(cli_sql_parse(sql, strlen(sql), &ins, &err), CLI_SQL_OK);
+	CHECK(ins.positional && ins.nvalues == 3 && ins.ncolumns == 0 && ins.ntuples == 2);
+	CHECK(cli_sql_has_default(&ins));
+	CHECK_INT(ins.table_pos, 12);
+	/* two columns for three values: psql's error, at the first value without one */
+	CHECK(!cli_sql_set_columns(&ins, cols, 2, &err));
+	CHECK_STR(err.message, "INSERT has more expressions than target columns");
+	CHECK_INT(err.position, (long)(strstr(sql, "DEFAULT") - sql));
+	CHECK(cli_sql_set_columns(&ins, cols, 4, &err));
+	CHECK_INT(ins.ncolumns, 3);
+	cli_sql_request(&ins, 0, "1", &req);
+	CHECK_STR(buf_cstr(&req), "{\"id\":1,\"table\":\"t\",\"schema\":\"s\",\"row\":{\"x\":1,\"y\":\"a\"},"
+				  "\"returning\":[\"x\"]}");
+	buf_reset(&req);
+	cli_sql_request(&ins, 1, "2", &req);
+	CHECK_STR(buf_cstr(&req), "{\"id\":2,\"table\":\"t\",\"schema\":\"s\",\"row\":{\"x\":2,\"y\":\"b\",\"z\":3},"
+				  "\"returning\":[\"x\"]}");
+	cli_sql_insert_free(&ins);
+	/* a column list: positions of the names, no DEFAULT */
+	sql = "INSERT INTO t (a,  bb) VALUES (1, 2)";
+	CHECK_INT(cli_sql_parse(sql, strlen(sql), &ins, &err), CLI_SQL_OK);
+	CHECK(!ins.positional && !cli_sql_has_default(&ins));
+	CHECK_INT(ins.column_pos[1], 19);
+	cli_sql_insert_free(&ins);
+	buf_free(&req);
 }
