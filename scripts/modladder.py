@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The daemon's module ladder, checked from its object files.
+"""The module ladders of the daemon and of libpgcoalesce, checked from their
+object files.
 
 Each module (src/NAME.c) sits on one rung of LADDER below; a module may call
 only functions of modules on lower rungs, never one beside or above it (what
@@ -16,8 +17,13 @@ import os
 import subprocess
 import sys
 
-# Top to bottom. Keep README's code map in step with it.
+# Top to bottom. Keep README's code map in step with it. The client library
+# (src/pgc_*.c) sits on top of the shared modules at the bottom.
 LADDER = [
+    ["pgc_sync"],
+    ["pgc_client"],
+    ["pgc_row", "pgc_addr"],
+    ["pgc_wire"],
     ["pgcoalesce"],
     ["sidecar"],
     ["metrics", "reload", "server"],
