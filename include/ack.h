@@ -26,6 +26,13 @@ void ack_ok(struct buf *out, const char *id_json, const char *row_json, size_t r
 void ack_error(struct buf *out, const char *id_json, const struct errdata *e);
 
 /*
+ * The `describe` answer from schema_describe_query's result (at least one
+ * row): {"id":..,"ok":true,"relation":..,"columns":[{"name":..,"type":..,
+ * "insertable":..,"generated":..},...]}.
+ */
+void ack_describe(struct buf *out, const char *id_json, const PGresult *res);
+
+/*
  * The RETURNING object for one row: the columns it asked for (all of them
  * for "*") from tuple `tup` of `res`, typed as PROTOCOL.md says.
  */

@@ -3,7 +3,8 @@
  *
  * It owns the connection pool and the batches (batch.h). Before the loop
  * sleeps, flush_schedule gives every idle connection work: first a batch
- * waiting for one (a retry, an in-doubt COMMIT to resolve), then the next
+ * waiting for one (a retry, an in-doubt COMMIT to resolve), then a
+ * `describe` request (short: they go before new batches), then the next
  * ready group's rows as a new batch. Rows are completed through the ledger.
  */
 #ifndef PGC_FLUSH_H
@@ -15,7 +16,9 @@
 #include <ev.h>
 
 #include "batch.h"
+#include "client.h"
 #include "config.h"
+#include "describe.h"
 #include "group.h"
 #include "ledger.h"
 #include "pgconn.h"
@@ -28,6 +31,7 @@ struct flusher {
 	struct group_registry *groups;
 	struct pgpool          pool;
 	struct batch_env       batches;
+	struct describe_queue  describes;
 };
 
 /* Set up and start connecting (--connections connections to cfg->dsn). */
@@ -39,8 +43,12 @@ void flush_free(struct flusher *fl);
 /* Start batches on idle connections for waiting batches and ready groups. */
 void flush_schedule(struct flusher *fl);
 
-/* Batches started and not yet ended. */
+/* Batches (and describe requests) started and not yet ended. */
 size_t flush_in_flight(const struct flusher *fl);
+
+/* A `describe` request of `c` for (schema or NULL, table): answered once a connection ran it. */
+void flush_describe(struct flusher *fl, struct client *c, const char *id_json, const char *schema,
+		    const char *table);
 /* Database connections up. */
 int flush_db_up(const struct flusher *fl);
 

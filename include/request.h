@@ -21,13 +21,14 @@ enum request_op {
 	OP_PING,
 	OP_FLUSH,
 	OP_STATS,
+	OP_DESCRIBE,   /* a table's columns (docs/PROTOCOL.md, an extension of v1) */
 };
 
 struct request {
 	enum request_op op;
 	const char     *id_json;    /* the id as the client wrote it, "null" when absent or
 	                             * unreadable; valid until the next request_decode */
-	struct group   *group;      /* insert: the table's group */
+	struct group   *group;      /* insert, describe: the table's group */
 	struct row     *row;        /* insert: the decoded row (owned by caller) */
 	enum pc_code    err;        /* PC_NONE on success */
 	char            err_message[256];

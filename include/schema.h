@@ -58,6 +58,16 @@ extern const char schema_catalog_query[];
  */
 extern const char schema_check_query[];
 
+/*
+ * The `describe` request's query; $1, $2 as for the catalog query. One row
+ * per column in attnum order (one with a NULL name for a relation without
+ * columns, none when the name resolves to nothing): "schema.table", the
+ * column's name, format_type, whether a plain INSERT can write it
+ * (pg_column_is_updatable), and "identity always", "identity by default",
+ * "stored" (generated) or NULL.
+ */
+extern const char schema_describe_query[];
+
 /* Build a schema from the catalog query's result (NULL on a malformed result). */
 struct table_schema *schema_from_result(const PGresult *res, double fetched_at);
 void schema_free(struct table_schema *s);

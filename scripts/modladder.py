@@ -28,7 +28,7 @@ LADDER = [
     ["sidecar"],
     ["metrics", "reload", "server"],
     ["flush"],
-    ["batch"],
+    ["batch", "describe"],
     ["ledger", "request"],
     ["row", "client", "ack", "pgconn", "sqlbuild", "http"],
     ["group", "errdata", "config"],

@@ -58,6 +58,32 @@ void ack_error(struct buf *out, const char *id_json, const struct errdata *e)
 	buf_puts(out, "}}");
 }
 
+void ack_describe(struct buf *out, const char *id_json, const PGresult *res)
+{
+	int i, n = PQntuples(res);
+
+	ack_head(out, id_json, true);
+	buf_puts(out, ",\"relation\":");
+	jsontext_put_string(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	buf_puts(out, ",\"columns\":[");
+	for (i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 1))
+			continue; /* a relation without columns */
+		buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
+		jsontext_put_string(out, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+		buf_puts(out, ",\"type\":");
+		jsontext_put_string(out, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2));
+		buf_puts(out, PQgetvalue(res, i, 3)[0] == 't' ? ",\"insertable\":true" : ",\"insertable\":false");
+		buf_puts(out, ",\"generated\":");
+		if (PQgetisnull(res, i, 4))
+			buf_puts(out, "null");
+		else
+			jsontext_put_string(out, PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
+		buf_putc(out, '}');
+	}
+	buf_puts(out, "]}");
+}
+
 /* Is s a JSON number as PostgreSQL printed it (not NaN/Infinity)? */
 static bool is_json_number(const char *s)
 {

@@ -15,8 +15,13 @@ void flush_schedule(struct flusher *fl)
 
 	while ((pc = pgpool_idle(&fl->pool))) {
 		struct batch *b = batch_next_waiting(&fl->batches);
+		struct describe *d;
 		struct group *g;
 
+		if (!b && (d = describe_next(&fl->describes))) {
+			describe_start(&fl->describes, d, pc);
+			continue;
+		}
 		if (!b) {
 			g = group_pop_ready(fl->groups);
 			if (!g)
@@ -29,7 +34,34 @@ void flush_schedule(struct flusher *fl)
 
 size_t flush_in_flight(const struct flusher *fl)
 {
-	return fl->batches.count;
+	return fl->batches.count + fl->describes.count;
+}
+
+void flush_describe(struct flusher *fl, struct client *c, const char *id_json, const char *schema,
+		    const char *table)
+{
+	describe_request(&fl->describes, c, id_json, schema, table);
+}
+
+/* pgconn_ops: a result for the connection's job, a batch or a describe (by tag). */
+static void flush_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult *res)
+{
+	struct flusher *fl = pc->pool->ops.arg;
+
+	if (tag >= DESCRIBE_TAG_QUERY)
+		describe_on_result(&fl->describes, pc, job, tag, res);
+	else
+		batch_on_result(pc, job, tag, arg, res);
+}
+
+static void flush_on_lost(struct pgconn *pc, void *job)
+{
+	struct flusher *fl = pc->pool->ops.arg;
+
+	if (describe_owns(&fl->describes, job))
+		describe_on_lost(&fl->describes, pc, job);
+	else
+		batch_on_lost(pc, job);
 }
 
 int flush_db_up(const struct flusher *fl)
@@ -122,16 +154,21 @@ static void abandon_group(struct group *g, void *arg)
 
 void flush_abandon_all(struct flusher *fl)
 {
+	struct errdata e = { 0 };
+
 	group_foreach(fl->groups, abandon_group, fl);
 	batch_abandon_all(&fl->batches);
+	errdata_set_pc(&e, PC_SHUTTING_DOWN, "shutdown timeout reached before the table was described");
+	describe_queue_fail_all(&fl->describes, &e);
+	errdata_clear(&e);
 }
 
 void flush_init(struct flusher *fl, struct ev_loop *loop, const struct config *cfg,
 		struct stats *stats, struct ledger *ledger, struct group_registry *groups)
 {
 	struct pgconn_ops ops = {
-		.on_result = batch_on_result,
-		.on_lost = batch_on_lost,
+		.on_result = flush_on_result,
+		.on_lost = flush_on_lost,
 		.arg = fl,
 	};
 
@@ -146,12 +183,19 @@ void flush_init(struct flusher *fl, struct ev_loop *loop, const struct config *c
 	fl->batches.ledger = ledger;
 	fl->batches.groups = groups;
 	fl->batches.pool = &fl->pool;
+	describe_queue_init(&fl->describes);
 	pgpool_init(&fl->pool, loop, cfg->dsn, cfg->connections, &ops);
 	pgpool_start(&fl->pool);
 }
 
 void flush_free(struct flusher *fl)
 {
+	struct errdata e = { 0 };
+
+	errdata_set_pc(&e, PC_SHUTTING_DOWN, "the sidecar is exiting");
+	describe_queue_fail_all(&fl->describes, &e);
+	errdata_clear(&e);
+	describe_queue_free(&fl->describes);
 	batch_free_all(&fl->batches);
 	pgpool_free(&fl->pool);
 }

@@ -143,6 +143,7 @@ static bool request_op(struct request_decoder *d, size_t op, struct request *req
 {
 	static const struct { const char *name; enum request_op op; } ops[] = {
 		{ "insert", OP_INSERT }, { "ping", OP_PING }, { "flush", OP_FLUSH }, { "stats", OP_STATS },
+		{ "describe", OP_DESCRIBE },
 	};
 	size_t i;
 
@@ -455,4 +456,6 @@ void request_decode(struct request_decoder *d, const char *line, size_t len,
 		return;
 	if (req->op == OP_INSERT)
 		request_insert(d, &f, now, req);
+	else if (req->op == OP_DESCRIBE && request_table(d, &f, req))
+		req->group = group_get(d->groups, d->schema.len ? d->schema.data : NULL, d->table.data);
 }

@@ -54,6 +54,18 @@ const char schema_check_query[] =
 	" LEFT JOIN pg_catalog.pg_attribute a"
 	"  ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped";
 
+const char schema_describe_query[] =
+	"SELECT n.nspname || '.' || c.relname, a.attname,"
+	" pg_catalog.format_type(a.atttypid, a.atttypmod),"
+	" pg_catalog.pg_column_is_updatable(c.oid, a.attnum, false),"
+	" CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default'"
+	"  ELSE CASE a.attgenerated WHEN 's' THEN 'stored' END END"
+	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" LEFT JOIN pg_catalog.pg_attribute a"
+	"  ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+	" WHERE c.oid = " RELATION_OID
+	" ORDER BY a.attnum";
+
 #define CATALOG_FIELDS 11
 
 struct table_schema *schema_from_result(const PGresult *res, double fetched_at)

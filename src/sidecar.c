@@ -65,6 +65,17 @@ static void handle_stats(struct sidecar *sc, struct client *c, struct request *r
 	client_send_line(c, sc->scratch.data, sc->scratch.len);
 }
 
+static void handle_describe(struct sidecar *sc, struct client *c, struct request *req)
+{
+	if (sc->shutting_down)
+		reply_error(sc, c, req->id_json, PC_SHUTTING_DOWN, "the sidecar is shutting down");
+	else if (!flush_db_up(&sc->flusher))
+		reply_error(sc, c, req->id_json, PC_DATABASE_UNAVAILABLE,
+			    "no database connection is up to describe the table");
+	else
+		flush_describe(&sc->flusher, c, req->id_json, req->group->schema, req->group->table);
+}
+
 /* client_ops.on_line: one request line. */
 static void sidecar_on_line(void *arg, struct client *c, const char *line, size_t len)
 {
@@ -89,6 +100,9 @@ static void sidecar_on_line(void *arg, struct client *c, const char *line, size_
 			break;
 		case OP_STATS:
 			handle_stats(sc, c, &req);
+			break;
+		case OP_DESCRIBE:
+			handle_describe(sc, c, &req);
 			break;
 		}
 	}

@@ -3,6 +3,7 @@
 Each test checks what PostgreSQL stores, not only what the sidecar says.
 """
 import json
+import os
 import signal
 import socket
 import threading
@@ -502,3 +503,50 @@ def test_batches_larger_than_the_socket_buffer(t):
     assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
     assert t.db.scalar("SELECT count(*) = 1000 AND min(length(kind)) = 8000 FROM events") is True
     assert t.db.scalar("SELECT count(DISTINCT xmin::text) FROM events") >= 8
+
+
+def test_describe_answers_a_tables_columns(t):
+    """op "describe": the columns in order with format_type's type, whether a
+    plain INSERT can write each, and identity/generated; 42P01 for a name that
+    resolves to nothing; PC008 outside --allow-table; the schema field."""
+    t.db.execute("""
+        CREATE TABLE app.t_desc (id int GENERATED ALWAYS AS IDENTITY, v varchar(5),
+                                 w numeric(10,2) DEFAULT 1, g int GENERATED ALWAYS AS (length(v)) STORED);
+        CREATE VIEW app.v_desc AS SELECT id, v, upper(v) AS up FROM app.t_desc;
+    """)
+    d = t.daemon("--allow-table", "events", "--allow-table", "app.t_desc", "--allow-table", "app.v_desc",
+                 "--allow-table", "nope")
+    c = d.client()
+    ack = c.request({"op": "describe", "id": 1, "table": "events"})
+    assert ack["ok"] and ack["id"] == 1 and ack["relation"] == "public.events", ack
+    assert [(col["name"], col["type"], col["insertable"], col["generated"]) for col in ack["columns"]] == [
+        ("id", "bigint", True, None), ("created_at", "timestamp with time zone", True, None),
+        ("device_id", "integer", True, None), ("kind", "text", True, None),
+        ("value", "double precision", True, None), ("payload", "jsonb", True, None)], ack
+    ack = c.request({"op": "describe", "id": 2, "schema": "app", "table": "t_desc"})
+    assert [(col["name"], col["type"], col["generated"]) for col in ack["columns"]] == [
+        ("id", "integer", "identity always"), ("v", "character varying(5)", None),
+        ("w", "numeric(10,2)", None), ("g", "integer", "stored")], ack
+    ack = c.request({"op": "describe", "id": 3, "table": "app.v_desc"})
+    assert ack["relation"] == "app.v_desc", ack
+    assert [(col["name"], col["insertable"]) for col in ack["columns"]] == [
+        ("id", True), ("v", True), ("up", False)], ack
+    ack = c.request({"op": "describe", "id": 4, "table": "nope"})
+    assert ack == {"id": 4, "ok": False, "error": {"code": "42P01", "message": 'relation "nope" does not exist'}}, ack
+    ack = c.request({"op": "describe", "id": 5, "table": "t_keyed"})
+    assert not ack["ok"] and ack["error"]["code"] == "PC008", ack
+    ack = c.request({"op": "describe", "id": 6})
+    assert not ack["ok"] and ack["error"]["code"] == "PC002", ack
+    # many at once, pipelined with inserts: each answered once
+    c.send(*[{"op": "describe", "id": "d%d" % i, "table": "events"} for i in range(20)] +
+           [insert(i) for i in range(20)])
+    acks = c.recv_n(40)
+    assert sorted(a["id"] for a in acks if isinstance(a["id"], str)) == sorted("d%d" % i for i in range(20))
+    assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]]
+
+
+def test_describe_without_a_database_is_pc006(t):
+    gone = os.path.join(t.tmp, "no-postgres-here")
+    d = t.daemon(dsn="host=%s dbname=x" % gone, wait_db=False)
+    ack = d.client().request({"op": "describe", "id": 1, "table": "events"})
+    assert not ack["ok"] and ack["error"]["code"] == "PC006", ack
