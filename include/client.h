@@ -56,6 +56,7 @@ struct client_set {
 	struct client_ops   ops;
 	struct client      *clients;       /* live clients */
 	size_t              n;
+	size_t              n_tcp;         /* of those, over TCP (--listen) */
 	uint64_t            total;         /* clients accepted since start */
 	struct client      *out_list;      /* clients with output to write */
 	struct client      *free_list;     /* closed, to free at the loop boundary */
@@ -72,6 +73,7 @@ struct client {
 	bool               in_free_list;
 	uint64_t           id;
 	int                fd;
+	bool               tcp;           /* came through the TCP listener */
 	enum client_state  state;
 	ev_io              rio, wio;
 	struct linebuf     in;
@@ -84,8 +86,8 @@ void client_set_init(struct client_set *set, struct ev_loop *loop, const struct 
 /* Close every client, write nothing more, free them all (exit). */
 void client_set_free(struct client_set *set);
 
-/* Take ownership of an accepted socket. */
-struct client *client_new(struct client_set *set, int fd);
+/* Take ownership of an accepted socket (`tcp`: from the TCP listener). */
+struct client *client_new(struct client_set *set, int fd, bool tcp);
 
 /* Queue one response line (the caller's text, without the newline). */
 void client_send_line(struct client *c, const char *line, size_t len);

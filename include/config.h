@@ -55,6 +55,8 @@ struct config {
 	int     log_level;       /* enum log_level */
 	int     log_format;      /* enum log_format */
 	char   *metrics_listen;  /* HOST:PORT for GET /metrics; NULL or "" is off */
+	char   *listen;          /* HOST:PORT of the protocol's TCP listener; NULL is off */
+	bool    listen_remote;   /* --listen may be a non-loopback address */
 	char   *config_file;     /* --config FILE, or NULL */
 	char   *dsn;             /* libpq conninfo or URI; "" uses PG* variables */
 	const char *dsn_source;  /* where dsn came from, for the startup log */

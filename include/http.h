@@ -20,12 +20,12 @@
 
 #include "buf.h"
 #include "log.h"
+#include "netlisten.h"
 
 #define HTTP_MAX_REQUEST 8192   /* bytes of request line and headers */
 #define HTTP_MAX_CONNS   32
 #define HTTP_TIMEOUT     10.0   /* seconds for a whole exchange */
 #define HTTP_LINGER      2.0    /* seconds to drain the peer after the response */
-#define HTTP_MAX_LISTEN  4      /* listening sockets (addresses of HOST) */
 #define HTTP_ACCEPT_PAUSE 0.1   /* seconds without accepting when out of descriptors */
 
 /*
@@ -39,17 +39,15 @@ struct http_conn;
 
 struct http_server {
 	struct ev_loop   *loop;
-	int               fds[HTTP_MAX_LISTEN];
-	ev_io             accept_io[HTTP_MAX_LISTEN];
+	struct netlisten  listen;     /* its sockets and the address bound (listen.address) */
+	ev_io             accept_io[NETLISTEN_MAX];
 	ev_timer          accept_pause; /* out of descriptors: accepting resumes when it fires */
-	size_t            nfds;
 	struct http_conn *conns;      /* open */
 	size_t            nconns;
 	struct http_conn *dead;       /* closed, freed before the loop sleeps */
 	ev_prepare        reaper;
 	http_handler      handler;
 	void             *arg;
-	char              address[80];/* the first bound address, "127.0.0.1:9187" */
 	struct log_limit  refuse_limit;
 };
 

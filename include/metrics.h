@@ -34,6 +34,7 @@ struct metrics_src {
 	const struct ledger     *ledger;
 	const struct flusher    *flusher;
 	const struct client_set *clients;
+	const char              *listen_address; /* the TCP listener's address, or NULL */
 };
 
 struct metrics {

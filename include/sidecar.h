@@ -30,7 +30,8 @@ struct sidecar {
 	struct ev_loop        *loop;
 	struct config         *cfg;
 	struct stats           stats;
-	struct server          server;
+	struct server          server;        /* the Unix socket */
+	struct server          tcp;           /* --listen, if set */
 	struct client_set      clients;
 	struct request_decoder decoder;
 	struct group_registry  groups;

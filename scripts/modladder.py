@@ -31,6 +31,7 @@ LADDER = [
     ["batch", "describe"],
     ["ledger", "request"],
     ["row", "client", "ack", "pgconn", "sqlbuild", "http"],
+    ["netlisten"],
     ["group", "errdata", "config"],
     ["schema", "stats", "jsontok", "linebuf", "log"],
     ["jsontext"],

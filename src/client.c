@@ -26,12 +26,14 @@ void client_set_init(struct client_set *set, struct ev_loop *loop, const struct 
 	set->ops = *ops;
 }
 
-struct client *client_new(struct client_set *set, int fd)
+struct client *client_new(struct client_set *set, int fd, bool tcp)
 {
 	struct client *c = pgc_calloc(1, sizeof(*c));
 
 	c->set = set;
 	c->fd = fd;
+	c->tcp = tcp;
+	set->n_tcp += tcp;
 	c->id = ++set->total;
 	linebuf_init(&c->in, set->cfg->max_request_bytes);
 	buf_init(&c->out);
@@ -43,7 +45,8 @@ struct client *client_new(struct client_set *set, int fd)
 		set->clients->prev = c;
 	set->clients = c;
 	set->n++;
-	log_info("client connected", "client=%llu clients=%zu", (unsigned long long)c->id, set->n);
+	log_info("client connected", "client=%llu clients=%zu transport=%s", (unsigned long long)c->id,
+		 set->n, tcp ? "tcp" : "unix");
 	client_resume(c);
 	return c;
 }
@@ -60,6 +63,7 @@ static void client_unlink(struct client *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	set->n--;
+	set->n_tcp -= c->tcp;
 }
 
 /* Schedule for freeing at the loop boundary if nothing refers to it. */

@@ -56,6 +56,10 @@ static const struct opt config_opts[] = {
 	  "Unix socket to listen on", 0 },
 	{ "socket-mode", OPT_MODE, OFF(socket_mode), 0, 0, "0660", "MODE",
 	  "permissions of the socket file (octal)", 0 },
+	{ "listen", OPT_LISTEN, OFF(listen), 0, 0, NULL, "HOST:PORT",
+	  "also accept clients over TCP on HOST:PORT (loopback only unless --listen-remote on)", 0 },
+	{ "listen-remote", OPT_BOOL, OFF(listen_remote), 0, 0, "off", "on|off",
+	  "let --listen be a non-loopback address (anyone who reaches it can write rows)", 0 },
 	{ "dsn", OPT_STRING, OFF(dsn), 0, 0, NULL, "CONNINFO",
 	  "libpq conninfo or URI (else DATABASE_URL, else PG* variables)", 0 },
 	{ "max-batch-rows", OPT_COUNT, OFF(max_batch_rows), 1, 1000000, "1000", "N",
@@ -666,6 +670,7 @@ void config_free(struct config *cfg)
 	free(cfg->socket_path);
 	free(cfg->dsn);
 	free(cfg->metrics_listen);
+	free(cfg->listen);
 	free(cfg->config_file);
 	memset(cfg, 0, sizeof(*cfg));
 }

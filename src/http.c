@@ -338,7 +338,7 @@ static void http_pause_accepts(struct http_server *hs)
 {
 	size_t i;
 
-	for (i = 0; i < hs->nfds; i++)
+	for (i = 0; i < hs->listen.nfds; i++)
 		ev_io_stop(hs->loop, &hs->accept_io[i]);
 	ev_timer_set(&hs->accept_pause, HTTP_ACCEPT_PAUSE, 0.); /* afresh after firing */
 	ev_timer_start(hs->loop, &hs->accept_pause);
@@ -349,7 +349,7 @@ static void http_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct http_server *hs = w->data;
 	size_t i;
 
-	for (i = 0; i < hs->nfds; i++)
+	for (i = 0; i < hs->listen.nfds; i++)
 		ev_io_start(loop, &hs->accept_io[i]);
 }
 
@@ -393,51 +393,9 @@ static void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- listening ---- */
 
-static void http_format_address(int fd, char *out, size_t outsz)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-
-	out[0] = '\0';
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-		return;
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		snprintf(out, outsz, "[%s]:%u", host, ntohs(a->sin6_port));
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		snprintf(out, outsz, "%s:%u", host, ntohs(a->sin_port));
-	}
-}
-
-/* One listening socket for `ai`; -1 with errno set on failure. */
-static int http_bind(const struct addrinfo *ai)
-{
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	int one = 1, saved;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
-		return fd;
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
 bool http_listen(struct http_server *hs, struct ev_loop *loop, const char *host, long port,
 		 http_handler handler, void *arg, char *err, size_t errsz)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char portstr[16];
-	int rc, fd, bind_errno = 0;
 	size_t i;
 
 	memset(hs, 0, sizeof(*hs));
@@ -448,38 +406,12 @@ bool http_listen(struct http_server *hs, struct ev_loop *loop, const char *host,
 	hs->reaper.data = hs;
 	ev_timer_init(&hs->accept_pause, http_resume_cb, HTTP_ACCEPT_PAUSE, 0.);
 	hs->accept_pause.data = hs;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%ld", port);
-	rc = getaddrinfo(*host ? host : NULL, portstr, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errsz, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
+	if (!netlisten_open(&hs->listen, host, port, 64, false, err, errsz)) {
+		hs->loop = NULL;
 		return false;
 	}
-	for (ai = res; ai && hs->nfds < HTTP_MAX_LISTEN; ai = ai->ai_next) {
-		if ((fd = http_bind(ai)) < 0) {
-			/* an address family this host lacks is no reason to fail */
-			if (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT)
-				bind_errno = errno;
-			continue;
-		}
-		if (!hs->nfds)
-			http_format_address(fd, hs->address, sizeof(hs->address));
-		hs->fds[hs->nfds++] = fd;
-		if (port == 0)
-			break; /* one socket: every address would get another port */
-	}
-	freeaddrinfo(res);
-	if (!hs->nfds || bind_errno) {
-		snprintf(err, errsz, "cannot listen on %s:%ld: %s", host, port,
-			 strerror(bind_errno ? bind_errno : EADDRNOTAVAIL));
-		http_close(hs);
-		return false;
-	}
-	for (i = 0; i < hs->nfds; i++) {
-		ev_io_init(&hs->accept_io[i], http_accept_cb, hs->fds[i], EV_READ);
+	for (i = 0; i < hs->listen.nfds; i++) {
+		ev_io_init(&hs->accept_io[i], http_accept_cb, hs->listen.fds[i], EV_READ);
 		hs->accept_io[i].data = hs;
 		ev_io_start(loop, &hs->accept_io[i]);
 	}
@@ -493,11 +425,9 @@ void http_close(struct http_server *hs)
 	if (!hs->loop)
 		return;
 	ev_timer_stop(hs->loop, &hs->accept_pause);
-	for (i = 0; i < hs->nfds; i++) {
+	for (i = 0; i < hs->listen.nfds; i++)
 		ev_io_stop(hs->loop, &hs->accept_io[i]);
-		close(hs->fds[i]);
-	}
-	hs->nfds = 0;
+	netlisten_close(&hs->listen);
 	while (hs->conns)
 		http_conn_close(hs->conns);
 	http_reap_cb(hs->loop, &hs->reaper, 0);

@@ -466,6 +466,10 @@ static void render_state(struct buf *out, const struct metrics_src *src)
 		     (double)src->cfg->max_pending_rows);
 	family_value(out, "pgcoalesce_clients_connected", "gauge", "Client connections open",
 		     (double)src->clients->n);
+	family_value(out, "pgcoalesce_tcp_clients_connected", "gauge",
+		     "Client connections open through the TCP listener (--listen)", (double)src->clients->n_tcp);
+	family_value(out, "pgcoalesce_tcp_listening", "gauge", "1 if the TCP listener (--listen) is on",
+		     src->listen_address ? 1 : 0);
 	family_value(out, "pgcoalesce_client_connections_total", "counter",
 		     "Client connections accepted", (double)src->clients->total);
 	family_value(out, "pgcoalesce_db_connections", "gauge", "Database connections configured (--connections)",
@@ -581,6 +585,11 @@ void metrics_stats_json(const struct metrics *m, struct buf *out)
 		   flush_in_flight(src->flusher), up > 0, (unsigned long long)src->clients->total,
 		   ev_now(src->loop) - st->started_at, src->groups->count,
 		   group_registry_colsets(src->groups));
+	buf_printf(out, ",\"clients_connected_tcp\":%zu,\"listen\":", src->clients->n_tcp);
+	if (src->listen_address)
+		jsontext_put_string(out, src->listen_address, strlen(src->listen_address));
+	else
+		buf_puts(out, "null");
 	failed_by_class(&tv, &classes, &nclasses);
 	json_codes(out, "rows_failed_by_class", classes, nclasses);
 	free(classes);
@@ -638,5 +647,5 @@ void metrics_stop(struct metrics *m)
 
 const char *metrics_address(const struct metrics *m)
 {
-	return m->listening ? m->http.address : NULL;
+	return m->listening ? m->http.listen.address : NULL;
 }

@@ -185,6 +185,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("shutting down: flushing pending rows", "signal=%d pending_rows=%zu", w->signum,
 		 sc->ledger.pending_rows);
 	server_close(&sc->server, loop);
+	server_close(&sc->tcp, loop);
 	group_make_all_ready(&sc->groups);
 	ev_timer_set(&sc->shutdown_timer, sc->cfg->shutdown_timeout, 0.);
 	ev_timer_start(loop, &sc->shutdown_timer);
@@ -245,8 +246,14 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	reload_start(&sc->reload, loop, cfg, &sc->stats, sidecar_reloaded, sc);
 	if (!server_listen(&sc->server, cfg->socket_path, cfg->socket_mode))
 		return false;
+	if (cfg->listen && !server_listen_tcp(&sc->tcp, cfg->listen, cfg->listen_remote)) {
+		server_close(&sc->server, loop);
+		return false;
+	}
+	src.listen_address = cfg->listen ? sc->tcp.socks.address : NULL;
 	if (!metrics_start(&sc->metrics, &src)) {
 		server_close(&sc->server, loop);
+		server_close(&sc->tcp, loop);
 		return false;
 	}
 	client_set_init(&sc->clients, loop, cfg, &ops);
@@ -256,6 +263,8 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	ledger_init(&sc->ledger, loop, &sc->stats);
 	flush_init(&sc->flusher, loop, cfg, &sc->stats, &sc->ledger, &sc->groups);
 	server_start(&sc->server, loop, cfg, &sc->clients);
+	if (cfg->listen)
+		server_start(&sc->tcp, loop, cfg, &sc->clients);
 	sidecar_init_hooks(sc);
 	return true;
 }
@@ -264,9 +273,10 @@ int sidecar_run(struct sidecar *sc)
 {
 	const char *metrics = metrics_address(&sc->metrics);
 
-	log_info("listening", "socket=%s connections=%zu max_batch_rows=%zu max_delay_ms=%.0f "
+	log_info("listening", "socket=%s listen=%s connections=%zu max_batch_rows=%zu max_delay_ms=%.0f "
 		 "eager_flush=%s dsn_from=%s config=%s metrics=%s version=%s",
-		 log_q(sc->cfg->socket_path), sc->cfg->connections, sc->cfg->max_batch_rows,
+		 log_q(sc->cfg->socket_path), log_q(sc->cfg->listen ? sc->tcp.socks.address : "off"),
+		 sc->cfg->connections, sc->cfg->max_batch_rows,
 		 sc->cfg->max_delay * 1000.0, sc->cfg->eager_flush ? "on" : "off", log_q(sc->cfg->dsn_source),
 		 log_q(sc->cfg->config_file ? sc->cfg->config_file : ""),
 		 log_q(metrics ? metrics : "off"), PGC_VERSION);
@@ -277,6 +287,7 @@ int sidecar_run(struct sidecar *sc)
 void sidecar_free(struct sidecar *sc)
 {
 	server_close(&sc->server, sc->loop);
+	server_close(&sc->tcp, sc->loop);
 	metrics_stop(&sc->metrics);
 	reload_stop(&sc->reload);
 	client_set_free(&sc->clients);

@@ -194,7 +194,10 @@ class Client:
     """A connection to the sidecar's socket: send JSON lines, read JSON lines."""
 
     def __init__(self, path, timeout=30.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        """`path`: the Unix socket's path, or a (host, port) for the TCP listener."""
+        family = socket.AF_UNIX if isinstance(path, str) else \
+            socket.AF_INET6 if ":" in path[0] else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.timeout = timeout
@@ -387,17 +390,34 @@ class Daemon:
         fmt = "json" if text.lstrip().startswith("{") else "logfmt"
         return formats.parse_log(text, fmt)
 
-    def metrics_address(self):
-        """HOST:PORT of --metrics-listen, from the "listening" log line (port 0 resolved)."""
+    def listening(self, key):
+        """A field of the "listening" log line (an address with port 0 resolved)."""
         def find():
             for ev in self.events():
                 if ev["msg"] == "listening":
-                    return ev.get("metrics")
+                    return ev.get(key)
             return None
-        addr = wait_for(find, 10, what="the listening log line")
+        return wait_for(find, 10, what="the listening log line")
+
+    def metrics_address(self):
+        """HOST:PORT of --metrics-listen, from the "listening" log line (port 0 resolved)."""
+        addr = self.listening("metrics")
         if addr == "off":
             raise Failure("the daemon does not serve metrics")
         return addr
+
+    def tcp_address(self):
+        """(host, port) of --listen, from the "listening" log line (port 0 resolved)."""
+        addr = self.listening("listen")
+        if addr == "off":
+            raise Failure("the daemon has no TCP listener")
+        host, port = addr.rsplit(":", 1)
+        return host.strip("[]"), int(port)
+
+    def tcp_client(self, timeout=30.0):
+        c = Client(self.tcp_address(), timeout)
+        self.ctx.cleanups.append(c.close)
+        return c
 
     def scrape(self, path="/metrics", method="GET", timeout=10.0):
         """One HTTP request to --metrics-listen: (status, headers dict, body text)."""

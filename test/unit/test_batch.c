@@ -54,7 +54,7 @@ static void world_init(struct world *w, size_t connections)
 	client_set_init(&w->clients, w->loop, &w->cfg, &ops);
 	flush_init(&w->fl, w->loop, &w->cfg, &w->stats, &w->ledger, &w->groups);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	w->client = client_new(&w->clients, sv[0]);
+	w->client = client_new(&w->clients, sv[0], false);
 	w->peer = sv[1];
 }
 
