@@ -100,7 +100,8 @@ struct batch_env {
 	struct batch          *batches;   /* every live batch */
 	struct batch          *waiting;   /* QUEUED and IN_DOUBT batches waiting for a connection, in order */
 	size_t                 count;     /* live batches */
-	bool                   abandoned; /* shutdown timeout: no more retries */
+	bool                   abandoned; /* shutdown timeout: no more retries, in-doubt is PC007 */
+	bool                   no_retry;  /* stopping now: no more retries; in-doubt still resolved */
 };
 
 struct batch;
@@ -126,6 +127,13 @@ void batch_expire_waiting(struct batch_env *env, double now);
 
 /* Shutdown timeout: end every batch now (PC005, or PC007 once COMMIT was sent). */
 void batch_abandon_all(struct batch_env *env);
+
+/*
+ * Stop now (a second signal): batches whose COMMIT was not sent end with
+ * PC005 (their connections dropped); those in COMMIT or in doubt go on to
+ * learn their outcome, and no batch is retried.
+ */
+void batch_stop_uncommitted(struct batch_env *env);
 
 /* Free every batch without answering its rows (exit). */
 void batch_free_all(struct batch_env *env);

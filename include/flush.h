@@ -58,4 +58,11 @@ void flush_expire_waiting(struct flusher *fl);
 /* Shutdown timeout: give up on everything still pending (PC005 / PC007). */
 void flush_abandon_all(struct flusher *fl);
 
+/*
+ * A second signal: rows not yet in a COMMIT get PC005 now; COMMITs in
+ * flight or in doubt go on to learn their outcome (the caller gives them a
+ * moment, then calls flush_abandon_all).
+ */
+void flush_stop_now(struct flusher *fl);
+
 #endif /* PGC_FLUSH_H */

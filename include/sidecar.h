@@ -41,6 +41,7 @@ struct sidecar {
 
 	bool                   shutting_down;
 	bool                   shutdown_expired;
+	bool                   stopping_now;  /* a second signal came during the drain */
 	ev_signal              sig_term, sig_int;
 	ev_prepare             before_sleep;
 	ev_timer               shutdown_timer;

@@ -989,8 +989,10 @@ static void batch_retry_later(struct batch *b)
 	double delay;
 
 	batch_release_conn(b);
-	if (env->abandoned) {
-		batch_fail_all_pc(b, PC_SHUTTING_DOWN, "shutdown timeout reached before the row was written");
+	if (env->abandoned || env->no_retry) {
+		batch_fail_all_pc(b, PC_SHUTTING_DOWN, env->abandoned ?
+				  "shutdown timeout reached before the row was written" :
+				  "stopped by a second signal before the row was written");
 		return;
 	}
 	env->stats->retries++;
@@ -1322,6 +1324,29 @@ void batch_abandon_all(struct batch_env *env)
 			batch_fail_all_pc(b, PC_COMMIT_UNKNOWN, "shutdown before the COMMIT outcome was known");
 		else
 			batch_fail_all_pc(b, PC_SHUTTING_DOWN, "shutdown timeout reached before the row was written");
+	}
+}
+
+void batch_stop_uncommitted(struct batch_env *env)
+{
+	struct batch *b;
+	bool again = true;
+
+	env->no_retry = true;
+	while (again) {
+		again = false;
+		for (b = env->batches; b; b = b->next) {
+			if (b->state == BATCH_COMMIT || b->state == BATCH_IN_DOUBT || b->state == BATCH_RESOLVE)
+				continue;
+			/* the list changes under us: start over after each */
+			if (b->pc)
+				pgconn_abort(b->pc, "stopping now"); /* batch_on_lost: no retry, PC005 */
+			else
+				batch_fail_all_pc(b, PC_SHUTTING_DOWN,
+						  "stopped by a second signal before the row was written");
+			again = true;
+			break;
+		}
 	}
 }
 

@@ -135,20 +135,48 @@ void flush_expire_waiting(struct flusher *fl)
 	batch_expire_waiting(&fl->batches, x.now);
 }
 
+/* Fail every queued row of `g` with `e`. */
+static void fail_group(struct flusher *fl, struct group *g, const struct errdata *e)
+{
+	struct row **rows;
+	size_t n, i;
+
+	while (g->nrows) {
+		rows = group_take_rows(fl->groups, g, &n);
+		for (i = 0; i < n; i++)
+			ledger_fail(fl->ledger, rows[i], g, e);
+		free(rows);
+	}
+}
+
+static void stop_group(struct group *g, void *arg)
+{
+	struct flusher *fl = arg;
+	struct errdata e = { 0 };
+
+	errdata_set_pc(&e, PC_SHUTTING_DOWN, "stopped by a second signal before the row was written");
+	fail_group(fl, g, &e);
+	errdata_clear(&e);
+}
+
+void flush_stop_now(struct flusher *fl)
+{
+	struct errdata e = { 0 };
+
+	group_foreach(fl->groups, stop_group, fl);
+	batch_stop_uncommitted(&fl->batches);
+	errdata_set_pc(&e, PC_SHUTTING_DOWN, "stopped by a second signal before the table was described");
+	describe_queue_fail_all(&fl->describes, &e);
+	errdata_clear(&e);
+}
+
 static void abandon_group(struct group *g, void *arg)
 {
 	struct flusher *fl = arg;
 	struct errdata e = { 0 };
-	struct row **rows;
-	size_t n, i;
 
 	errdata_set_pc(&e, PC_SHUTTING_DOWN, "shutdown timeout reached before the row was written");
-	while (g->nrows) {
-		rows = group_take_rows(fl->groups, g, &n);
-		for (i = 0; i < n; i++)
-			ledger_fail(fl->ledger, rows[i], g, &e);
-		free(rows);
-	}
+	fail_group(fl, g, &e);
 	errdata_clear(&e);
 }
 

@@ -13,6 +13,7 @@
 #include "log.h"
 
 #define SWEEP_INTERVAL 0.1   /* seconds between retry-timeout checks */
+#define STOP_NOW_GRACE 1.0   /* seconds a COMMIT in flight gets after a second signal */
 
 /* ---- responses ---- */
 
@@ -172,13 +173,32 @@ static void shutdown_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * A second SIGTERM/SIGINT while draining means "now" (as PgBouncer and
+ * PostgreSQL take it): rows not yet in a COMMIT get PC005 at once, COMMITs
+ * in flight get a second to report their outcome (then PC007), the acks
+ * another second to be written.
+ */
+static void stop_now(struct sidecar *sc, int signum)
+{
+	if (sc->stopping_now || sc->shutdown_expired) {
+		log_info("stop already in progress", "signal=%d pending_rows=%zu", signum, sc->ledger.pending_rows);
+		return;
+	}
+	sc->stopping_now = true;
+	log_warn("second signal: stopping now", "signal=%d pending_rows=%zu", signum, sc->ledger.pending_rows);
+	flush_stop_now(&sc->flusher);
+	ev_timer_stop(sc->loop, &sc->shutdown_timer);
+	ev_timer_set(&sc->shutdown_timer, STOP_NOW_GRACE, 0.);
+	ev_timer_start(sc->loop, &sc->shutdown_timer);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct sidecar *sc = w->data;
 
 	if (sc->shutting_down) {
-		log_info("shutdown already in progress", "signal=%d pending_rows=%zu", w->signum,
-			 sc->ledger.pending_rows);
+		stop_now(sc, w->signum);
 		return;
 	}
 	sc->shutting_down = true;

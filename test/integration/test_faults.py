@@ -6,6 +6,7 @@ is stored exactly once; a failed row is not stored; PC007 only when the
 outcome of a COMMIT cannot be known.
 """
 import signal
+import time
 
 from faultkit import Load, Session, backend, sync_rep_stalled
 from harness import VALGRIND, Database, Failure, insert, wait_for
@@ -410,3 +411,32 @@ def test_flush_during_outage_waits_for_the_outcome(t):
         t.cluster.start()
     assert answers[-1] == {"id": "f", "ok": True}, answers
     assert {a["error"]["code"] for a in answers[:-1]} == {"PC006"}, answers
+
+
+def test_second_signal_lets_a_commit_in_flight_report_then_pc007(t):
+    """A second signal during the drain stops now, but a COMMIT in flight gets
+    a second to say how it ended: a quick one is acked ok (stored), a stuck
+    one is answered PC007 (it may commit later); the process exits within a
+    second or two either way."""
+    bound = 6 if not VALGRIND else 20
+    for sleep_s, want in ((0.4, "ok"), (300, "PC007")):
+        t.db.execute("UPDATE slow_commit_config SET sleep_s = %s, times = 1000; "
+                     "SELECT setval('slow_commit_calls', 1, false)" % sleep_s)
+        d = t.daemon("--shutdown-timeout-ms", "60000")
+        c = d.client()
+        c.send(insert("a", "t_slow_commit", k=want))
+        backend(t.db, SIDECAR + " AND query = 'COMMIT' AND wait_event = 'PgSleep'")
+        d.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutting down" in d.log(), 10, what="shutdown to begin")
+        started = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        ack = c.recv(timeout=bound)
+        if want == "ok":
+            assert ack == {"id": "a", "ok": True}, ack
+        else:
+            assert not ack["ok"] and ack["error"]["code"] == "PC007", ack
+        assert d.wait_exit(bound) == 0, d.log()
+        assert time.monotonic() - started < bound
+        for pid in t.db.rows("SELECT pid FROM pg_stat_activity WHERE " + SIDECAR):
+            t.db.execute("SELECT pg_terminate_backend(%d)" % pid["pid"])
+    assert t.db.rows("SELECT k FROM t_slow_commit") == [{"k": "ok"}]
