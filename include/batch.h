@@ -65,6 +65,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 #include <libpq-fe.h>
@@ -102,6 +103,9 @@ struct batch_env {
 	size_t                 count;     /* live batches */
 	bool                   abandoned; /* shutdown timeout: no more retries, in-doubt is PC007 */
 	bool                   no_retry;  /* stopping now: no more retries; in-doubt still resolved */
+	bool                   keys_ready;/* pgcoalesce.keys is known to exist (keys.h) */
+	uint64_t               token_base;/* random per process: attempts' tokens are unique */
+	uint64_t               token_seq;
 };
 
 struct batch;

@@ -48,6 +48,7 @@ struct config {
 	double  max_delay;
 	double  retry_timeout;
 	double  shutdown_timeout;
+	double  key_retention;   /* seconds an idempotency key is remembered */
 	enum overload_mode overload;
 	bool    eager_flush;     /* flush as soon as a connection is free */
 	char  **allow_tables;    /* NULL-terminated; NULL means every table */
@@ -60,6 +61,7 @@ struct config {
 	char   *config_file;     /* --config FILE, or NULL */
 	char   *dsn;             /* libpq conninfo or URI; "" uses PG* variables */
 	const char *dsn_source;  /* where dsn came from, for the startup log */
+	bool    init_db;         /* --init-db: create the key table and exit */
 	bool    dsn_from_libpq_env; /* none of --dsn, PGCOALESCE_DSN, DATABASE_URL, file */
 
 	unsigned char source[CONFIG_MAX_OPTS]; /* enum config_source of each option */

@@ -4,8 +4,10 @@
  * It owns the connection pool and the batches (batch.h). Before the loop
  * sleeps, flush_schedule gives every idle connection work: first a batch
  * waiting for one (a retry, an in-doubt COMMIT to resolve), then a
- * `describe` request (short: they go before new batches), then the next
- * ready group's rows as a new batch. Rows are completed through the ledger.
+ * `describe` request (short: they go before new batches), then a step of
+ * the idempotency keys' pruning when its timer fired (keys.h), then the
+ * next ready group's rows as a new batch, then more pruning if it is
+ * behind. Rows are completed through the ledger.
  */
 #ifndef PGC_FLUSH_H
 #define PGC_FLUSH_H
@@ -20,6 +22,7 @@
 #include "config.h"
 #include "describe.h"
 #include "group.h"
+#include "keys.h"
 #include "ledger.h"
 #include "pgconn.h"
 #include "stats.h"
@@ -32,6 +35,7 @@ struct flusher {
 	struct pgpool          pool;
 	struct batch_env       batches;
 	struct describe_queue  describes;
+	struct keys_pruner     keys;
 };
 
 /* Set up and start connecting (--connections connections to cfg->dsn). */

@@ -17,6 +17,7 @@
 
 #include <ev.h>
 
+#include "conflict.h"
 #include "log.h"
 #include "row.h"
 #include "schema.h"
@@ -55,6 +56,7 @@ struct group {
 	                            * with the next batch's INSERTs. */
 	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
 	struct colset *colsets;    /* most recently used first */
+	struct conflict *conflicts;/* on_conflict specs of its rows, interned (conflict.h) */
 	size_t        ncolsets;
 	size_t        colsets_sweep_at; /* free unheld colsets when ncolsets reaches this */
 	struct table_schema *tschema;  /* cached column types, or NULL */
@@ -114,6 +116,14 @@ struct group *group_get(struct group_registry *reg, const char *schema, const ch
  */
 struct colset *group_colset(struct group *g, const char *const *names, size_t n);
 void colset_release(struct colset *cs);
+
+/*
+ * Intern a parsed on_conflict spec in the group (taking `parsed`'s fields:
+ * it is left empty); the caller (a row) holds the result until
+ * conflict_release(). Unheld specs are freed with the unheld colsets.
+ */
+struct conflict *group_conflict(struct group *g, struct conflict *parsed);
+void conflict_release(struct conflict *c);
 
 /*
  * Free idle groups that never committed a row (no rows queued, pending or in

@@ -36,6 +36,9 @@ struct request {
 
 struct row_member;
 
+/* The longest idempotency key (docs/PROTOCOL.md), in bytes. */
+#define REQUEST_KEY_MAX 200
+
 struct request_decoder {
 	struct jsontok_doc     doc;       /* the current line's tokens */
 	struct buf             text;      /* scratch: a row's values */
@@ -43,6 +46,7 @@ struct request_decoder {
 	struct buf             schema;    /* scratch: the table's schema ("" when none) */
 	struct buf             table;     /* scratch: the table's name */
 	struct buf             id;        /* the current request's id text */
+	struct buf             key;       /* the current insert's idempotency key */
 	struct row_member     *members;   /* scratch: a row's members, in line order */
 	struct row_member    **sorted;    /* scratch: the same, sorted by name */
 	const char           **colnames;  /* scratch: the sorted names */

@@ -17,6 +17,7 @@
 
 struct client;
 struct colset;
+struct conflict;
 
 enum value_kind {
 	VALUE_NULL = 0,
@@ -36,8 +37,17 @@ struct value {
 /* What is known about a row's fate while its batch runs. */
 enum row_outcome {
 	ROW_PENDING = 0,  /* not yet written */
-	ROW_WRITTEN,      /* inserted in the batch's open transaction; ok once it commits */
+	ROW_WRITTEN,      /* its statement ran in the batch's open transaction; ok once it commits */
 	ROW_FAILED,       /* failed on its own: `error` says why */
+};
+
+/* What its INSERT did, for the ack of a row with on_conflict or a key. */
+enum row_action {
+	ACTION_NONE_YET = 0, /* a plain insert: the ack says nothing more */
+	ACTION_INSERT,       /* "action":"insert" */
+	ACTION_UPDATE,       /* "action":"update" */
+	ACTION_NOTHING,      /* "action":"none": ON CONFLICT DO NOTHING did nothing */
+	ACTION_DUPLICATE,    /* its key was already stored: "duplicate":true, not written */
 };
 
 struct row {
@@ -47,11 +57,18 @@ struct row {
 	uint64_t        seq;         /* acceptance order, for `flush` */
 	double          accepted_at; /* ev_now() when decoded */
 	struct colset  *colset;      /* its columns, sorted by name; values in that order */
+	struct conflict *conflict;   /* its on_conflict, interned in its group, or NULL */
+	const char     *key;         /* its idempotency key (in the row's storage), or NULL */
+	size_t          key_len;
+	struct row     *followers;   /* requests with the same key that came while it was
+	                              * pending: they get its answer (ledger.c) */
+	struct group   *follower_group; /* a follower's own table (keys span tables) */
 	bool            returning_all;   /* "returning": ["*"] */
 	char          **returning;   /* requested columns (NULL-terminated) or NULL */
 	size_t          n_returning;
 	size_t          bytes;       /* size of values, for --max-batch-bytes */
 	enum row_outcome outcome;
+	enum row_action action;
 	struct buf      returned;    /* the RETURNING object's JSON text, if it asked for one */
 	struct errdata  error;       /* why it failed (set once outcome is ROW_FAILED) */
 	struct value    values[];    /* colset->n values */

@@ -24,16 +24,35 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "conflict.h"
 #include "group.h"
 #include "row.h"
 #include "schema.h"
 
+/* What else the statement does besides inserting its rows. */
+struct sqlbuild_opts {
+	bool                   returning; /* some row asked for RETURNING data */
+	const struct conflict *conflict;  /* ON CONFLICT … (conflict.h), or NULL */
+	bool                   keyed;     /* some row has an idempotency key (keys.h) */
+};
+
 /*
  * Statement text for rows of `cs`; col_index[i] is the schema column of
  * cs->names[i]. Returns false if PQescapeIdentifier failed.
+ *
+ * With a conflict spec, the rows are inserted in their order (WITH
+ * ORDINALITY … ORDER BY) under the alias pgcoalesce_t, and the statement
+ * returns one row per row it inserted or updated: first whether it
+ * inserted ((xmax = 0): a row this statement updated carries its
+ * transaction in xmax), then, if RETURNING was asked for, every column.
+ *
+ * Keyed: two more parameters after the columns' ($1 … $n): $n+1, the
+ * rows' keys as text[] (NULL for a row without one), and $n+2, the
+ * attempt's token; only rows without a key, or whose key this attempt
+ * stored in pgcoalesce.keys (keys.h), are written, in their order.
  */
 bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
-		     const struct colset *cs, const int *col_index, bool returning);
+		     const struct colset *cs, const int *col_index, const struct sqlbuild_opts *o);
 
 /*
  * Append the array literal holding value `vi` of each of the n rows, for
@@ -42,6 +61,9 @@ bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
  */
 void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 			  size_t vi, const struct schema_column *col);
+
+/* The keys parameter of a keyed statement: each row's key, NULL where it has none. */
+void sqlbuild_key_param(struct buf *out, struct row *const *rows, size_t n);
 
 /* The count parameter for a column-less insert: n as decimal text. */
 void sqlbuild_count_param(struct buf *out, size_t n);

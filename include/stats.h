@@ -61,6 +61,9 @@ struct stats {
 	uint64_t batches_retried;    /* ended after at least one retry */
 	uint64_t retries;            /* batch attempts retried after a transient failure */
 	uint64_t in_doubt_resolved;
+	uint64_t rows_duplicate;     /* acked ok as duplicates: their key was already stored */
+	int64_t  keys_stored;        /* rows of pgcoalesce.keys at the last pruning step (keys.h) */
+	uint64_t keys_pruned;        /* keys deleted past --key-retention */
 	uint64_t rejected[PC_CODES]; /* requests answered PC00N before a row was accepted */
 	uint64_t config_reloads;     /* SIGHUP reloads that succeeded */
 	uint64_t config_reload_errors;

@@ -27,9 +27,17 @@ static void ack_head(struct buf *out, const char *id_json, bool ok)
 	buf_puts(out, ok ? ",\"ok\":true" : ",\"ok\":false");
 }
 
-void ack_ok(struct buf *out, const char *id_json, const char *row_json, size_t row_len)
+void ack_ok(struct buf *out, const char *id_json, const char *row_json, size_t row_len,
+	    enum row_action action)
 {
+	static const char *const tails[] = {
+		[ACTION_NONE_YET] = "", [ACTION_INSERT] = ",\"action\":\"insert\"",
+		[ACTION_UPDATE] = ",\"action\":\"update\"", [ACTION_NOTHING] = ",\"action\":\"none\"",
+		[ACTION_DUPLICATE] = ",\"duplicate\":true",
+	};
+
 	ack_head(out, id_json, true);
+	buf_puts(out, tails[action]);
 	if (row_json && row_len) {
 		buf_puts(out, ",\"row\":");
 		buf_append(out, row_json, row_len);
@@ -127,7 +135,8 @@ static void put_typed_value(struct buf *out, const PGresult *res, int tup, int c
 	jsontext_put_string(out, v, n);
 }
 
-void ack_returning_object(struct buf *out, const PGresult *res, int tup, const struct row *r)
+void ack_returning_object(struct buf *out, const PGresult *res, int tup, int first_col,
+			  const struct row *r)
 {
 	int ncols = PQnfields(res), col;
 	size_t i;
@@ -135,7 +144,7 @@ void ack_returning_object(struct buf *out, const PGresult *res, int tup, const s
 
 	buf_putc(out, '{');
 	if (r->returning_all) {
-		for (col = 0; col < ncols; col++) {
+		for (col = first_col; col < ncols; col++) {
 			const char *name = PQfname(res, col);
 			if (!first)
 				buf_putc(out, ',');
@@ -147,7 +156,7 @@ void ack_returning_object(struct buf *out, const PGresult *res, int tup, const s
 	} else {
 		for (i = 0; i < r->n_returning; i++) {
 			/* PQfnumber folds case unless quoted: match names exactly */
-			for (col = 0; col < ncols; col++)
+			for (col = first_col; col < ncols; col++)
 				if (strcmp(PQfname(res, col), r->returning[i]) == 0)
 					break;
 			if (!first)

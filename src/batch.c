@@ -15,6 +15,7 @@
 
 #include "ack.h"
 #include "errdata.h"
+#include "keys.h"
 #include "log.h"
 #include "schema.h"
 #include "sqlbuild.h"
@@ -50,10 +51,10 @@ enum batch_after {
  * still be in the pipeline when the last window's COMMIT is sent.
  */
 enum batch_tag {
-	T_SYNC, T_SYNC_RECOVER, T_SCHEMA,
-	T_BEGIN, T_CHECK, T_SETCONS, T_XID, T_INSERT,
-	T_ROLLBACK, T_SAVEPOINT, T_ISO_INSERT, T_RELEASE, T_RECOVER,
-	T_COMMIT, T_RESOLVE,
+	T_SYNC, T_SYNC_RECOVER, T_SCHEMA, T_KEYS_SETUP,
+	T_BEGIN, T_CHECK, T_SETCONS, T_XID, T_KEYS, T_INSERT,
+	T_ROLLBACK, T_SAVEPOINT, T_ISO_KEYS, T_ISO_INSERT, T_RELEASE, T_RECOVER,
+	T_COMMIT, T_RESOLVE, T_RESOLVE_KEY,
 };
 
 /*
@@ -70,12 +71,18 @@ enum err_class {
 	ERR_UNKNOWABLE,    /* pg_xact_status cannot tell: the outcome stays in doubt */
 };
 
-/* Rows of a batch that go in one INSERT: same columns, same RETURNING need. */
+/*
+ * Rows of a batch that go in one INSERT: same columns, same RETURNING
+ * need, same on_conflict; rows of an upsert also have distinct keys (one
+ * round: batch_partition).
+ */
 struct part {
-	struct colset *cs;
-	bool           returning;
-	size_t        *idx;   /* indexes into batch->rows */
-	size_t         n;
+	struct colset         *cs;
+	bool                   returning;
+	const struct conflict *conflict;
+	bool                   keyed;  /* some row has an idempotency key */
+	size_t                *idx;    /* indexes into batch->rows (in batch->part_rows) */
+	size_t                 n;
 };
 
 struct batch {
@@ -106,8 +113,10 @@ struct batch {
 	unsigned long     epoch_id;       /* the server's crash epoch when xid was assigned */
 	enum err_class    err;            /* first error of the attempt */
 	struct errdata    error;
-	struct part      *parts;
+	struct part      *parts;          /* in the order their INSERTs run */
 	size_t            nparts;
+	size_t           *part_rows;      /* the parts' row indexes, part after part */
+	char              token[48];      /* this attempt's mark on the keys it stores (keys.h) */
 	size_t            iso_pos;        /* next row to try */
 	size_t            iso_end;        /* last row of the window in flight */
 	size_t            iso_failed;     /* first failed row of the window, or NO_ROW */
@@ -181,13 +190,13 @@ static bool tag_fits_state(int tag, enum batch_state s)
 	case T_SYNC:
 		return s == BATCH_SCHEMA || s == BATCH_EXEC || s == BATCH_ROLLBACK || s == BATCH_ISOLATE ||
 		       s == BATCH_COMMIT || s == BATCH_RESOLVE;
-	case T_SCHEMA:
+	case T_SCHEMA: case T_KEYS_SETUP:
 		return s == BATCH_SCHEMA;
 	case T_BEGIN: case T_CHECK: case T_SETCONS: case T_XID:
 		return s == BATCH_EXEC || s == BATCH_ISOLATE;
-	case T_INSERT:
+	case T_KEYS: case T_INSERT:
 		return s == BATCH_EXEC;
-	case T_SAVEPOINT: case T_ISO_INSERT: case T_RELEASE:
+	case T_SAVEPOINT: case T_ISO_KEYS: case T_ISO_INSERT: case T_RELEASE:
 		return s == BATCH_ISOLATE;
 	case T_RECOVER: case T_SYNC_RECOVER:
 		return s == BATCH_ISOLATE || s == BATCH_COMMIT;
@@ -195,7 +204,7 @@ static bool tag_fits_state(int tag, enum batch_state s)
 		return s == BATCH_ROLLBACK;
 	case T_COMMIT:
 		return s == BATCH_COMMIT;
-	case T_RESOLVE:
+	case T_RESOLVE: case T_RESOLVE_KEY:
 		return s == BATCH_RESOLVE;
 	}
 	return false;
@@ -257,12 +266,10 @@ static bool result_ok(const PGresult *res)
 
 static void batch_clear_parts(struct batch *b)
 {
-	size_t i;
-
-	for (i = 0; i < b->nparts; i++)
-		free(b->parts[i].idx);
 	free(b->parts);
+	free(b->part_rows);
 	b->parts = NULL;
+	b->part_rows = NULL;
 	b->nparts = 0;
 }
 
@@ -459,21 +466,50 @@ struct batch *batch_new(struct batch_env *env, struct group *g)
 
 /* ---- validation against the cached schema ---- */
 
+/* The first of `names` the table lacks, or NULL. */
+static const char *first_missing(const struct table_schema *s, char *const *names, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (schema_find_column(s, names[k]) < 0)
+			return names[k];
+	return NULL;
+}
+
+/* The first column of the row's on_conflict the table lacks, or NULL; *in_target if a target's. */
+static const char *conflict_missing(const struct table_schema *s, const struct conflict *c,
+				    bool *in_target)
+{
+	const char *m;
+
+	*in_target = false;
+	if (!c)
+		return NULL;
+	if ((m = first_missing(s, c->target, c->ntarget))) {
+		*in_target = true;
+		return m;
+	}
+	if ((m = first_missing(s, c->set, c->nset)))
+		return m;
+	return first_missing(s, c->add, c->nadd);
+}
+
 /* Does the cache miss something a row of this batch names? */
 static bool batch_schema_misses(const struct batch *b)
 {
 	const struct table_schema *s = b->g->tschema;
-	size_t i, k;
+	size_t i;
+	bool in_target;
 
 	if (!s->exists)
 		return true;
 	for (i = 0; i < b->n; i++) {
 		const struct row *r = b->rows[i];
-		if (!group_colset_resolve(b->g, r->colset))
+		if (!group_colset_resolve(b->g, r->colset) ||
+		    first_missing(s, r->returning, r->n_returning) ||
+		    conflict_missing(s, r->conflict, &in_target))
 			return true;
-		for (k = 0; k < r->n_returning; k++)
-			if (schema_find_column(s, r->returning[k]) < 0)
-				return true;
 	}
 	return false;
 }
@@ -499,19 +535,23 @@ static bool batch_needs_schema(const struct batch *b)
 static bool row_validate(struct batch *b, struct row *r)
 {
 	const struct table_schema *s = b->g->tschema;
-	size_t k;
+	const char *m;
+	bool in_target;
 
+	/* PostgreSQL's own codes and messages for what a direct INSERT would name */
 	if (!s->exists) {
 		errdata_set(&r->error, "42P01", "relation \"%s\" does not exist", b->g->display);
 	} else if (!group_colset_resolve(b->g, r->colset)) {
 		errdata_set(&r->error, "42703", "column \"%s\" of relation \"%s\" does not exist",
 			    r->colset->names[r->colset->missing], s->relname);
-	} else {
-		for (k = 0; k < r->n_returning; k++)
-			if (schema_find_column(s, r->returning[k]) < 0) {
-				errdata_set(&r->error, "42703", "column \"%s\" does not exist", r->returning[k]);
-				break;
-			}
+	} else if ((m = first_missing(s, r->returning, r->n_returning))) {
+		errdata_set(&r->error, "42703", "column \"%s\" does not exist", m);
+	} else if ((m = conflict_missing(s, r->conflict, &in_target))) {
+		if (in_target)
+			errdata_set(&r->error, "42703", "column \"%s\" does not exist", m);
+		else
+			errdata_set(&r->error, "42703", "column \"%s\" of relation \"%s\" does not exist",
+				    m, s->relname);
 	}
 	if (errdata_is_set(&r->error))
 		r->outcome = ROW_FAILED;
@@ -536,32 +576,38 @@ static bool batch_validate(struct batch *b)
 /* ---- building INSERTs ---- */
 
 /*
- * Queue one INSERT for rows[idx[0..n-1]] (same colset). Returns false if it
- * could not be queued (the connection is broken: on_lost follows).
+ * Queue one INSERT for the rows of part `p`. Returns false if it could not
+ * be queued (the connection is broken: on_lost follows).
  */
-static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colset *cs,
-			      bool returning, const size_t *idx, size_t n)
+static bool batch_send_part(struct batch *b, int tag, size_t arg, const struct part *p)
 {
 	const struct table_schema *s = b->g->tschema;
-	size_t np = cs->n ? cs->n : 1, i;
+	struct colset *cs = p->cs;
+	struct sqlbuild_opts o = { .returning = p->returning, .conflict = p->conflict, .keyed = p->keyed };
+	size_t ncol = cs->n ? cs->n : !p->keyed, np = ncol + (p->keyed ? 2 : 0), i;
 	const int *col_index = cs->col_index;
-	struct row **rows = pgc_malloc(n * sizeof(*rows));
+	struct row **rows = pgc_malloc(p->n * sizeof(*rows));
 	struct buf *params = pgc_calloc(np, sizeof(*params));
 	const char **values = pgc_malloc(np * sizeof(*values));
 	struct buf sql;
 	bool ok;
 
 	buf_init(&sql);
-	for (i = 0; i < n; i++)
-		rows[i] = b->rows[idx[i]];
+	for (i = 0; i < p->n; i++)
+		rows[i] = b->rows[p->idx[i]];
 	group_colset_resolve(b->g, cs); /* validated: every name resolves */
-	ok = sqlbuild_insert(&sql, b->pc->pg, s, cs, col_index, returning);
-	for (i = 0; ok && i < np; i++) {
+	ok = sqlbuild_insert(&sql, b->pc->pg, s, cs, col_index, &o);
+	for (i = 0; ok && i < ncol; i++) {
 		if (cs->n)
-			sqlbuild_array_param(&params[i], rows, n, i, &s->columns[col_index[i]]);
+			sqlbuild_array_param(&params[i], rows, p->n, i, &s->columns[col_index[i]]);
 		else
-			sqlbuild_count_param(&params[i], n);
+			sqlbuild_count_param(&params[i], p->n);
 		values[i] = buf_cstr(&params[i]);
+	}
+	if (p->keyed) {
+		sqlbuild_key_param(&params[ncol], rows, p->n);
+		values[ncol] = buf_cstr(&params[ncol]);
+		values[ncol + 1] = b->token;
 	}
 	ok = ok && pgconn_send_prepared(b->pc, tag, arg, buf_cstr(&sql), (int)np, values);
 	for (i = 0; i < np; i++)
@@ -573,51 +619,370 @@ static bool batch_send_insert(struct batch *b, int tag, size_t arg, struct colse
 	return ok;
 }
 
-/* Group the batch's pending rows into parts (one INSERT each). */
-static void batch_partition(struct batch *b)
+/* One row as a part of its own (isolating). */
+static struct part row_part(const struct batch *b, size_t *i)
 {
-	size_t i, k;
+	const struct row *r = b->rows[*i];
+	struct part p = {
+		.cs = r->colset, .returning = row_wants_returning(r), .conflict = r->conflict,
+		.keyed = r->key != NULL, .idx = i, .n = 1,
+	};
+	return p;
+}
 
-	batch_clear_parts(b);
-	b->parts = pgc_calloc(b->n, sizeof(*b->parts));
-	for (i = 0; i < b->n; i++) {
-		struct row *r = b->rows[i];
-		bool ret = row_wants_returning(r);
-		if (r->outcome != ROW_PENDING)
-			continue;
-		for (k = 0; k < b->nparts; k++)
-			if (b->parts[k].cs == r->colset && b->parts[k].returning == ret)
+/*
+ * How often each conflict key was seen in the current run of upserts
+ * (batch_partition): a row's round. Keys are the target columns' values
+ * as the client wrote them; two rows whose keys are equal to PostgreSQL
+ * but written differently (1 and 1.0) may share a round: their statement
+ * then raises 21000 and the batch is isolated row by row, which runs them
+ * in order.
+ */
+struct round_map {
+	struct round_slot { size_t off, len, count; unsigned gen; } *slots;
+	size_t     mask;
+	unsigned   gen;     /* slots of older runs are empty */
+	struct buf texts;   /* the keys' texts */
+	struct buf key;     /* scratch */
+};
+
+static void round_map_init(struct round_map *m, size_t rows)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * rows)
+		cap *= 2;
+	m->slots = pgc_calloc(cap, sizeof(*m->slots));
+	m->mask = cap - 1;
+	m->gen = 0;
+	buf_init(&m->texts);
+	buf_init(&m->key);
+}
+
+static void round_map_free(struct round_map *m)
+{
+	free(m->slots);
+	buf_free(&m->texts);
+	buf_free(&m->key);
+}
+
+static void round_map_new_run(struct round_map *m)
+{
+	m->gen++;
+	buf_reset(&m->texts);
+}
+
+/* The row's key text in m->key; false if a target column is NULL (such keys never conflict). */
+static bool round_key(struct round_map *m, const struct row *r)
+{
+	const struct conflict *c = r->conflict;
+	size_t t, vi;
+
+	buf_reset(&m->key);
+	for (t = 0; t < c->ntarget; t++) {
+		for (vi = 0; vi < r->colset->n; vi++)
+			if (strcmp(r->colset->names[vi], c->target[t]) == 0)
 				break;
-		if (k == b->nparts) {
-			b->parts[k].cs = r->colset;
-			b->parts[k].returning = ret;
-			b->parts[k].idx = pgc_malloc(b->n * sizeof(size_t));
-			b->nparts++;
+		/* request.c makes the target columns part of the row */
+		assert(vi < r->colset->n);
+		if (r->values[vi].kind == VALUE_NULL)
+			return false;
+		buf_printf(&m->key, "%zu:", r->values[vi].len);
+		buf_append(&m->key, r->values[vi].text, r->values[vi].len);
+	}
+	return true;
+}
+
+/* The row's round: how many rows of the run had its key before it. */
+static size_t round_of(struct round_map *m, const struct row *r)
+{
+	size_t h = 1469598103934665603ULL, i;
+	struct round_slot *sl;
+
+	if (!round_key(m, r))
+		return 0;
+	for (i = 0; i < m->key.len; i++)
+		h = (h ^ (unsigned char)m->key.data[i]) * 1099511628211ULL;
+	for (i = h & m->mask;; i = (i + 1) & m->mask) {
+		sl = &m->slots[i];
+		if (sl->gen != m->gen) {
+			sl->gen = m->gen;
+			sl->off = m->texts.len;
+			sl->len = m->key.len;
+			sl->count = 1;
+			buf_append(&m->texts, m->key.data, m->key.len);
+			return 0;
 		}
-		b->parts[k].idx[b->parts[k].n++] = i;
+		if (sl->len == m->key.len && memcmp(m->texts.data + sl->off, m->key.data, sl->len) == 0)
+			return sl->count++;
 	}
 }
 
-/* Store RETURNING data of an INSERT result for its rows; mark them written. */
-static void batch_rows_written(struct batch *b, const PGresult *res, const size_t *idx, size_t n,
-			       bool returning)
+/* Does any pending row of the batch carry an on_conflict? */
+static bool batch_has_conflicts(const struct batch *b)
 {
 	size_t i;
-	bool have = returning && (size_t)PQntuples(res) == n;
+
+	for (i = 0; i < b->n; i++)
+		if (b->rows[i]->outcome == ROW_PENDING && b->rows[i]->conflict)
+			return true;
+	return false;
+}
+
+/*
+ * The part of pending row i. Plain inserts: one part per (columns,
+ * RETURNING). With upserts in the batch, their order matters: parts are
+ * runs of consecutive rows alike (columns, RETURNING, on_conflict), in
+ * arrival order, and a run of upserts on columns is cut into rounds (the
+ * first row of each key, then the second, ...), each key at most once per
+ * statement: rows behave as if they ran one by one, and no statement
+ * raises 21000 (cannot affect row a second time). DO NOTHING and
+ * constraint targets go one row a statement (conflict_per_row).
+ */
+static size_t part_for(struct batch *b, size_t i, bool ordered, struct round_map *rm, size_t *run_first,
+		       const struct row **run)
+{
+	const struct row *r = b->rows[i];
+	bool ret = row_wants_returning(r);
+	size_t k;
+
+	if (!ordered) {
+		for (k = 0; k < b->nparts; k++)
+			if (b->parts[k].cs == r->colset && b->parts[k].returning == ret)
+				return k;
+		return k;
+	}
+	if (!*run || (*run)->colset != r->colset || row_wants_returning(*run) != ret ||
+	    (*run)->conflict != r->conflict) {
+		*run = r;
+		*run_first = b->nparts;
+		round_map_new_run(rm);
+	}
+	if (!r->conflict)
+		return *run_first;
+	if (conflict_per_row(r->conflict))
+		return b->nparts;
+	return *run_first + round_of(rm, r);
+}
+
+/* Group the batch's pending rows into parts (one INSERT each), in the order they run. */
+static void batch_partition(struct batch *b)
+{
+	size_t *part_of = pgc_malloc((b->n ? b->n : 1) * sizeof(size_t));
+	bool ordered = batch_has_conflicts(b);
+	const struct row *run = NULL;
+	size_t i, k, run_first = 0, off = 0;
+	struct round_map rm = { 0 };
+
+	batch_clear_parts(b);
+	if (ordered)
+		round_map_init(&rm, b->n);
+	b->parts = pgc_calloc(b->n ? b->n : 1, sizeof(*b->parts));
+	for (i = 0; i < b->n; i++) {
+		struct row *r = b->rows[i];
+		part_of[i] = NO_ROW;
+		if (r->outcome != ROW_PENDING)
+			continue;
+		k = part_for(b, i, ordered, &rm, &run_first, &run);
+		assert(k <= b->nparts);
+		if (k == b->nparts) {
+			b->parts[k].cs = r->colset;
+			b->parts[k].returning = row_wants_returning(r);
+			b->parts[k].conflict = r->conflict;
+			b->nparts++;
+		}
+		b->parts[k].n++;
+		b->parts[k].keyed |= r->key != NULL;
+		part_of[i] = k;
+	}
+	b->part_rows = pgc_malloc((b->n ? b->n : 1) * sizeof(size_t));
+	for (k = 0; k < b->nparts; k++) {
+		b->parts[k].idx = b->part_rows + off;
+		off += b->parts[k].n;
+		b->parts[k].n = 0;
+	}
+	for (i = 0; i < b->n; i++)
+		if (part_of[i] != NO_ROW) {
+			struct part *p = &b->parts[part_of[i]];
+			p->idx[p->n++] = i;
+		}
+	round_map_free(&rm);
+	free(part_of);
+}
+
+/* An upsert returned a row count that does not say which row did what: isolate (row by row). */
+static void batch_unmapped(struct batch *b, const struct part *p, int returned, size_t expected)
+{
+	if (b->err != ERR_NONE)
+		return;
+	errdata_set(&b->error, "XX000", "an INSERT ... ON CONFLICT on table \"%s\" returned %d rows for "
+		    "%zu rows (a trigger skipped some?)", b->g->display, returned, expected);
+	b->err = ERR_ROW;
+}
+
+/*
+ * Mark the rows of part `p` written, with what their statement returned:
+ * RETURNING data in row order, and for upserts whether each inserted or
+ * updated. Rows whose key was already stored (duplicates) were not in it.
+ */
+static void batch_part_written(struct batch *b, const PGresult *res, const struct part *p)
+{
+	size_t i, expected = 0, t = 0;
+	int nt = PQntuples(res);
+	bool have;
 	unsigned long dropped;
 
-	for (i = 0; i < n; i++) {
-		struct row *r = b->rows[idx[i]];
-		buf_reset(&r->returned);
-		if (have && row_wants_returning(r))
-			ack_returning_object(&r->returned, res, (int)i, r);
-		r->outcome = ROW_WRITTEN;
+	for (i = 0; i < p->n; i++)
+		expected += b->rows[p->idx[i]]->action != ACTION_DUPLICATE;
+	/* one row and nothing returned: it did nothing (DO NOTHING, or a trigger said so) */
+	if (p->conflict && (size_t)nt != expected && !(expected == 1 && nt == 0)) {
+		batch_unmapped(b, p, nt, expected);
+		return;
 	}
-	if (returning && !have &&
+	have = (size_t)nt == expected;
+	for (i = 0; i < p->n; i++) {
+		struct row *r = b->rows[p->idx[i]];
+		buf_reset(&r->returned);
+		r->outcome = ROW_WRITTEN;
+		if (r->action == ACTION_DUPLICATE)
+			continue;
+		if (p->conflict && !have) {
+			r->action = ACTION_NOTHING;
+			continue;
+		}
+		if (p->conflict)
+			r->action = PQgetvalue(res, (int)t, 0)[0] == 't' ? ACTION_INSERT : ACTION_UPDATE;
+		if (have && row_wants_returning(r))
+			ack_returning_object(&r->returned, res, (int)t, p->conflict ? 1 : 0, r);
+		t++;
+	}
+	if (p->returning && !have && !p->conflict &&
 	    log_limit_check(&b->g->warn_limit, ev_now(b->env->loop), WARN_EVERY, &dropped))
 		log_warn("RETURNING row count differs from rows inserted (a trigger skipped rows?)",
-			 "table=%s rows=%zu returned=%d suppressed=%lu", log_q(b->g->display), n,
-			 PQntuples(res), dropped);
+			 "table=%s rows=%zu returned=%d suppressed=%lu", log_q(b->g->display), expected,
+			 nt, dropped);
+}
+
+/* ---- idempotency keys (keys.h) ---- */
+
+/* Does a pending row carry a key? */
+static bool batch_has_keys(const struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->rows[i]->outcome == ROW_PENDING && b->rows[i]->key)
+			return true;
+	return false;
+}
+
+/*
+ * Store the keys of the pending rows rows[from..to) (EXEC: all of them;
+ * ISOLATE: one) before their INSERTs, with this attempt's token.
+ */
+static bool batch_send_keys(struct batch *b, int tag, size_t from, size_t to)
+{
+	struct row **rows = pgc_malloc((to - from) * sizeof(*rows));
+	const char *params[2];
+	struct buf keys;
+	size_t i, n = 0;
+	bool ok = true;
+
+	for (i = from; i < to; i++)
+		if (b->rows[i]->outcome == ROW_PENDING && b->rows[i]->key)
+			rows[n++] = b->rows[i];
+	if (n) {
+		buf_init(&keys);
+		sqlbuild_key_param(&keys, rows, n);
+		params[0] = buf_cstr(&keys);
+		params[1] = b->token;
+		ok = pgconn_send_prepared(b->pc, tag, from, keys_insert_query, 2, params);
+		buf_free(&keys);
+	}
+	free(rows);
+	return ok;
+}
+
+/*
+ * The keys statement of rows[from..to) returned the keys it stored, in
+ * order: the pending keyed rows whose key is not among them are
+ * duplicates (stored before, by a committed transaction: ours waited for
+ * any other writer of the key to end).
+ */
+static void batch_keys_result(struct batch *b, const PGresult *res, size_t from, size_t to)
+{
+	const char *code;
+	int nt, t = 0;
+	size_t i;
+
+	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+		return;
+	if (!result_ok(res)) {
+		code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (code && (strcmp(code, "42P01") == 0 || strcmp(code, "3F000") == 0))
+			b->env->keys_ready = false; /* the key table is gone: set it up again */
+		batch_note_error(b, res);
+		return;
+	}
+	nt = PQntuples(res);
+	for (i = from; i < to; i++) {
+		struct row *r = b->rows[i];
+		if (r->outcome != ROW_PENDING || !r->key)
+			continue;
+		if (t < nt && (size_t)PQgetlength(res, t, 0) == r->key_len &&
+		    memcmp(PQgetvalue(res, t, 0), r->key, r->key_len) == 0)
+			t++;
+		else
+			r->action = ACTION_DUPLICATE;
+	}
+	if (t != nt && b->err == ERR_NONE) {
+		errdata_set(&b->error, "XX000", "the idempotency keys stored do not match the rows' keys");
+		b->err = ERR_ROW;
+	}
+}
+
+/* The key table's setup (SCHEMA) answered: ready, or the keyed rows fail with why. */
+static void batch_keys_setup_result(struct batch *b, const PGresult *res)
+{
+	/* another session creating the table at the same moment: try again */
+	static const char *const race[] = { "23505", "42P06", "42P07" };
+	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	struct errdata e = { 0 };
+	size_t i;
+
+	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+		return;
+	if (result_ok(res)) {
+		b->env->keys_ready = true;
+		return;
+	}
+	if (classify(b, res) == ERR_TRANSIENT || (code && code_in(code, race, 3))) {
+		batch_note_error(b, res);
+		b->err = ERR_TRANSIENT;
+		return;
+	}
+	errdata_from_result(&e, res);
+	free(e.hint);
+	e.hint = pgc_strdup(keys_setup_hint);
+	log_warn("idempotency key table unavailable: keyed rows fail", "table=%s sqlstate=%s error=%s",
+		 log_q(b->g->display), e.code, log_q(e.message));
+	for (i = 0; i < b->n; i++)
+		if (b->rows[i]->outcome == ROW_PENDING && b->rows[i]->key)
+			row_set_failed(b->rows[i], &e);
+	errdata_clear(&e);
+}
+
+/* A row of the batch whose key this attempt stored, and that was written: the in-doubt probe's. */
+static const struct row *batch_probe_row(const struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		const struct row *r = b->rows[i];
+		if (r->key && r->outcome == ROW_WRITTEN && r->action != ACTION_DUPLICATE)
+			return r;
+	}
+	return NULL;
 }
 
 /* ---- attempts ---- */
@@ -628,6 +993,7 @@ static void batch_reset_attempt(struct batch *b)
 
 	for (i = 0; i < b->n; i++) {
 		b->rows[i]->outcome = ROW_PENDING;
+		b->rows[i]->action = ACTION_NONE_YET;
 		buf_reset(&b->rows[i]->returned);
 		errdata_clear(&b->rows[i]->error);
 	}
@@ -643,15 +1009,22 @@ static void batch_reset_attempt(struct batch *b)
 	b->iso_failed = NO_ROW;
 }
 
-/* Ask pg_xact_status about the in-doubt transaction. */
+/*
+ * Ask pg_xact_status about the in-doubt transaction, and the key table
+ * whether a key the attempt stored is there (for when pg_xact_status
+ * cannot tell: batch_resolve_key_result).
+ */
 static void batch_resolve(struct batch *b)
 {
 	const char *params[1] = { b->xid };
+	const struct row *probe = batch_probe_row(b);
+	const char *kparams[2] = { probe ? probe->key : NULL, b->token };
 
 	batch_set_state(b, BATCH_RESOLVE);
 	b->err = ERR_NONE;
 	errdata_clear(&b->error);
-	if (pgconn_send(b->pc, T_RESOLVE, 0, resolve_query, 1, params))
+	if (pgconn_send(b->pc, T_RESOLVE, 0, resolve_query, 1, params) &&
+	    (!probe || pgconn_send(b->pc, T_RESOLVE_KEY, 0, keys_probe_query, 2, kparams)))
 		pgconn_sync(b->pc, T_SYNC, 0);
 }
 
@@ -671,17 +1044,25 @@ void batch_start(struct batch *b, struct pgconn *pc)
 		batch_attempt(b);
 }
 
-/* A new attempt on the connection the batch holds: schema first if stale. */
+/*
+ * A new attempt on the connection the batch holds: first the schema if
+ * stale, and the key table's setup if keyed rows come before it is known
+ * to exist (the catalog query first: a failed setup must not abort it).
+ */
 static void batch_attempt(struct batch *b)
 {
 	const char *params[2];
+	bool catalog, keys;
 
 	batch_reset_attempt(b);
-	if (batch_needs_schema(b)) {
+	catalog = batch_needs_schema(b);
+	keys = !b->env->keys_ready && batch_has_keys(b);
+	if (catalog || keys) {
 		batch_set_state(b, BATCH_SCHEMA);
 		params[0] = b->g->schema;
 		params[1] = b->g->table;
-		if (pgconn_send(b->pc, T_SCHEMA, 0, schema_catalog_query, 2, params))
+		if ((!catalog || pgconn_send(b->pc, T_SCHEMA, 0, schema_catalog_query, 2, params)) &&
+		    (!keys || pgconn_send(b->pc, T_KEYS_SETUP, 0, keys_setup_query, 0, NULL)))
 			pgconn_sync(b->pc, T_SYNC, 0);
 		return;
 	}
@@ -737,6 +1118,9 @@ static bool batch_begin(struct batch *b, bool immediate_constraints)
 	const char *params[1] = { timeout };
 
 	snprintf(timeout, sizeof(timeout), "%ld", batch_statement_timeout(b));
+	/* unique to this attempt: the keys it stores carry it (keys.h) */
+	snprintf(b->token, sizeof(b->token), "%016llx.%llu", (unsigned long long)b->env->token_base,
+		 (unsigned long long)++b->env->token_seq);
 	b->epoch_id = pc->epoch_id;
 	return pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
 	       (!immediate_constraints ||
@@ -765,11 +1149,10 @@ static void batch_exec(struct batch *b)
 		return;
 	batch_partition(b);
 	batch_set_state(b, BATCH_EXEC);
-	if (!batch_begin(b, false))
+	if (!batch_begin(b, false) || !batch_send_keys(b, T_KEYS, 0, b->n))
 		return;
 	for (k = 0; k < b->nparts; k++)
-		if (!batch_send_insert(b, T_INSERT, k, b->parts[k].cs, b->parts[k].returning,
-				       b->parts[k].idx, b->parts[k].n))
+		if (!batch_send_part(b, T_INSERT, k, &b->parts[k]))
 			return;
 	if (batch_send_check(b))
 		pgconn_sync(b->pc, T_SYNC, 0);
@@ -838,10 +1221,12 @@ static void batch_isolate_window(struct batch *b)
 	b->iso_end = NO_ROW;
 	for (i = b->iso_pos; i < b->n && sent < ISOLATE_WINDOW; i++) {
 		struct row *r = b->rows[i];
+		struct part p = row_part(b, &i);
 		if (r->outcome != ROW_PENDING || !row_validate(b, r))
 			continue;
 		if (!pgconn_send(pc, T_SAVEPOINT, i, "SAVEPOINT " SAVEPOINT_NAME, 0, NULL) ||
-		    !batch_send_insert(b, T_ISO_INSERT, i, r->colset, row_wants_returning(r), &i, 1) ||
+		    !batch_send_keys(b, T_ISO_KEYS, i, i + 1) ||
+		    !batch_send_part(b, T_ISO_INSERT, i, &p) ||
 		    !pgconn_send(pc, T_RELEASE, i, "RELEASE SAVEPOINT " SAVEPOINT_NAME, 0, NULL) ||
 		    !pgconn_sync(pc, T_SYNC, i))
 			return;
@@ -871,10 +1256,12 @@ static void batch_isolate_insert_result(struct batch *b, size_t i, const PGresul
 {
 	struct row *r = b->rows[i];
 
+	struct part p = row_part(b, &i);
+
 	if (b->iso_failed != NO_ROW || b->err != ERR_NONE)
 		return; /* aborted along with an earlier row of the window */
 	if (result_ok(res)) {
-		batch_rows_written(b, res, &i, 1, row_wants_returning(r));
+		batch_part_written(b, res, &p);
 		return;
 	}
 	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
@@ -1069,6 +1456,26 @@ static void batch_resolve_result(struct batch *b, const PGresult *res)
 	/* else in progress: ask again */
 }
 
+/*
+ * pg_xact_status could not tell (b->err is ERR_UNKNOWABLE: the server
+ * crashed since, or the xid is too old): the key the attempt stored is
+ * there iff its transaction committed, and that transaction has ended
+ * (a crash ended it, or it is long past).
+ */
+static void batch_resolve_key_result(struct batch *b, const PGresult *res)
+{
+	bool there;
+
+	if (b->err != ERR_UNKNOWABLE || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return;
+	there = PQgetvalue(res, 0, 0)[0] == 't';
+	b->err = ERR_NONE;
+	b->committed = there;
+	b->xact_aborted = !there;
+	log_info("in-doubt commit settled by its idempotency keys", "table=%s xid=%s committed=%s",
+		 log_q(b->g->display), b->xid, there ? "yes" : "no");
+}
+
 /* Wait a little, then ask again (still in doubt). */
 static void batch_poll_later(struct batch *b)
 {
@@ -1232,9 +1639,19 @@ void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult
 		else
 			batch_note_error(b, res);
 		break;
+	case T_KEYS_SETUP:
+		batch_keys_setup_result(b, res);
+		break;
+	case T_KEYS:
+		batch_keys_result(b, res, 0, b->n);
+		break;
+	case T_ISO_KEYS:
+		if (b->iso_failed == NO_ROW)
+			batch_keys_result(b, res, arg, arg + 1);
+		break;
 	case T_INSERT:
 		if (result_ok(res))
-			batch_rows_written(b, res, b->parts[arg].idx, b->parts[arg].n, b->parts[arg].returning);
+			batch_part_written(b, res, &b->parts[arg]);
 		else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
 			batch_note_error(b, res);
 		break;
@@ -1252,6 +1669,9 @@ void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult
 		break;
 	case T_RESOLVE:
 		batch_resolve_result(b, res);
+		break;
+	case T_RESOLVE_KEY:
+		batch_resolve_key_result(b, res);
 		break;
 	case T_CHECK:
 		batch_check_result(b, res);

@@ -24,6 +24,7 @@ enum opt_kind {
 	OPT_STRING,
 	OPT_COUNT,     /* an integer in [min, max], stored as size_t */
 	OPT_MS,        /* milliseconds in [min, max], stored as double seconds */
+	OPT_SECONDS,   /* seconds in [min, max], or with a unit: 90s, 30m, 24h, 7d; stored as double */
 	OPT_MODE,
 	OPT_OVERLOAD,
 	OPT_LOG_LEVEL,
@@ -90,6 +91,9 @@ static const struct opt config_opts[] = {
 	  "accept only this table (repeatable; env and file: comma-separated)", OPT_RELOAD },
 	{ "metrics-listen", OPT_LISTEN, OFF(metrics_listen), 0, 0, NULL, "HOST:PORT",
 	  "serve Prometheus metrics at http://HOST:PORT/metrics (off by default)", 0 },
+	{ "key-retention", OPT_SECONDS, OFF(key_retention), 1, 3650L * 86400, "24h", "DURATION",
+	  "remember idempotency keys this long (seconds, or with a unit: 90s, 30m, 24h, 7d)",
+	  OPT_RELOAD },
 	{ "log-level", OPT_LOG_LEVEL, OFF(log_level), 0, 0, "info", "LEVEL",
 	  "error, warn, info or debug", OPT_RELOAD },
 	{ "log-format", OPT_LOG_FORMAT, OFF(log_format), 0, 0, "logfmt", "logfmt|json",
@@ -131,8 +135,9 @@ static void config_usage(void)
 			printf(" [%s]", config_opts[i].dflt);
 		printf("\n");
 	}
-	printf("  %-32s %s\n  %-32s %s\n", "--help", "show this help and exit",
-	       "--version", "show the version and exit");
+	printf("  %-32s %s\n  %-32s %s\n  %-32s %s\n", "--init-db",
+	       "create the idempotency key table (schema pgcoalesce) if missing, then exit",
+	       "--help", "show this help and exit", "--version", "show the version and exit");
 	printf("\nEvery option can also be set in the environment as PGCOALESCE_<NAME>\n"
 	       "(upper case, dashes as underscores), e.g. PGCOALESCE_MAX_DELAY_MS=10, and in\n"
 	       "the --config file as a line \"max-delay-ms = 10\". The command line wins over\n"
@@ -292,6 +297,31 @@ bool config_split_listen(const char *s, char *host, size_t hostsz, long *port)
 	return true;
 }
 
+/* "N" seconds, or N with a unit s, m, h or d; the result in seconds within [min, max]. */
+static bool parse_seconds(const char *s, long min, long max, long *out)
+{
+	static const struct { char unit; long secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[32];
+	size_t len = strlen(s), i;
+	long n, mult = 1;
+
+	if (len == 0 || len >= sizeof(num))
+		return false;
+	memcpy(num, s, len + 1);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[len - 1] == units[i].unit) {
+			mult = units[i].secs;
+			num[--len] = '\0';
+			break;
+		}
+	if (!parse_long(num, 0, max / mult, &n) || n * mult < min)
+		return false;
+	*out = n * mult;
+	return true;
+}
+
 static bool parse_enum(int v, int *out)
 {
 	if (v < 0)
@@ -322,6 +352,11 @@ static bool opt_store(struct config *cfg, const struct opt *o, const char *val)
 		if (!parse_long(val, o->min, o->max, &l))
 			return false;
 		*(double *)(base + o->offset) = (double)l / 1000.0;
+		return true;
+	case OPT_SECONDS:
+		if (!parse_seconds(val, o->min, o->max, &l))
+			return false;
+		*(double *)(base + o->offset) = (double)l;
 		return true;
 	case OPT_MODE:
 		l = strtol(val, &end, 8);
@@ -380,7 +415,10 @@ static bool opt_apply(struct config *cfg, const struct opt *o, const char *val,
 		cfg->source[idx] = (unsigned char)src;
 		return true;
 	}
-	if (o->kind == OPT_COUNT || o->kind == OPT_MS)
+	if (o->kind == OPT_SECONDS)
+		errf(err, errsz, "invalid value \"%s\" for %s (expected seconds from %ld to %ld, or a "
+		     "number with a unit s, m, h or d, e.g. 24h)", val, where, o->min, o->max);
+	else if (o->kind == OPT_COUNT || o->kind == OPT_MS)
 		errf(err, errsz, "invalid value \"%s\" for %s (expected an integer from %ld to %ld)",
 		     val, where, o->min, o->max);
 	else if (o->kind == OPT_LISTEN)
@@ -523,6 +561,7 @@ enum argv_step {
 	ARGV_OPTION,   /* *o and *val set */
 	ARGV_HELP,
 	ARGV_VERSION,
+	ARGV_INIT_DB,  /* --init-db: an action, not an option (no value) */
 	ARGV_ERROR,    /* err set */
 };
 
@@ -539,6 +578,8 @@ static enum argv_step argv_next(int argc, char **argv, int *i, const struct opt 
 		return ARGV_HELP;
 	if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
 		return ARGV_VERSION;
+	if (strcmp(a, "--init-db") == 0)
+		return ARGV_INIT_DB;
 	if (strncmp(a, "--", 2) != 0) {
 		errf(err, errsz, "unexpected argument \"%s\" (see --help)", a);
 		return ARGV_ERROR;
@@ -569,7 +610,12 @@ static enum argv_step config_from_argv(struct config *cfg, int argc, char **argv
 	enum argv_step st;
 	int i = 0;
 
-	while ((st = argv_next(argc, argv, &i, &o, &val, err, errsz)) == ARGV_OPTION) {
+	while ((st = argv_next(argc, argv, &i, &o, &val, err, errsz)) == ARGV_OPTION ||
+	       st == ARGV_INIT_DB) {
+		if (st == ARGV_INIT_DB) {
+			cfg->init_db = true;
+			continue;
+		}
 		snprintf(where, sizeof(where), "--%s", o->name);
 		if (!opt_apply(cfg, o, val, SRC_ARGV, where, err, errsz))
 			return ARGV_ERROR;
@@ -696,6 +742,9 @@ static void opt_format(const struct config *cfg, const struct opt *o, struct buf
 		break;
 	case OPT_MS:
 		buf_printf(out, "%.0f", *(const double *)(base + o->offset) * 1000.0);
+		break;
+	case OPT_SECONDS:
+		buf_printf(out, "%.0fs", *(const double *)(base + o->offset));
 		break;
 	case OPT_MODE:
 		buf_printf(out, "%04o", (unsigned)*(const mode_t *)(base + o->offset));

@@ -5,6 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "errdata.h"
 #include "log.h"
@@ -22,8 +25,16 @@ void flush_schedule(struct flusher *fl)
 			describe_start(&fl->describes, d, pc);
 			continue;
 		}
+		if (!b && !fl->pool.stopping && keys_pruner_due(&fl->keys)) {
+			keys_pruner_start(&fl->keys, pc);
+			continue;
+		}
 		if (!b) {
 			g = group_pop_ready(fl->groups);
+			if (!g && !fl->pool.stopping && keys_pruner_more(&fl->keys)) {
+				keys_pruner_start(&fl->keys, pc);
+				continue;
+			}
 			if (!g)
 				break;
 			b = batch_new(&fl->batches, g);
@@ -48,7 +59,9 @@ static void flush_on_result(struct pgconn *pc, void *job, int tag, size_t arg, P
 {
 	struct flusher *fl = pc->pool->ops.arg;
 
-	if (tag >= DESCRIBE_TAG_QUERY)
+	if (tag >= KEYS_TAG_PRUNE)
+		keys_pruner_on_result(&fl->keys, pc, tag, res);
+	else if (tag >= DESCRIBE_TAG_QUERY)
 		describe_on_result(&fl->describes, pc, job, tag, res);
 	else
 		batch_on_result(pc, job, tag, arg, res);
@@ -58,7 +71,9 @@ static void flush_on_lost(struct pgconn *pc, void *job)
 {
 	struct flusher *fl = pc->pool->ops.arg;
 
-	if (describe_owns(&fl->describes, job))
+	if (keys_pruner_owns(&fl->keys, job))
+		keys_pruner_on_lost(&fl->keys, pc);
+	else if (describe_owns(&fl->describes, job))
 		describe_on_lost(&fl->describes, pc, job);
 	else
 		batch_on_lost(pc, job);
@@ -211,7 +226,12 @@ void flush_init(struct flusher *fl, struct ev_loop *loop, const struct config *c
 	fl->batches.ledger = ledger;
 	fl->batches.groups = groups;
 	fl->batches.pool = &fl->pool;
+	/* the attempts' tokens must not repeat across restarts either (keys.h) */
+	if (getrandom(&fl->batches.token_base, sizeof(fl->batches.token_base), 0) !=
+	    (ssize_t)sizeof(fl->batches.token_base))
+		fl->batches.token_base = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
 	describe_queue_init(&fl->describes);
+	keys_pruner_init(&fl->keys, loop, cfg, stats);
 	pgpool_init(&fl->pool, loop, cfg->dsn, cfg->connections, &ops);
 	pgpool_start(&fl->pool);
 }
@@ -224,6 +244,7 @@ void flush_free(struct flusher *fl)
 	describe_queue_fail_all(&fl->describes, &e);
 	errdata_clear(&e);
 	describe_queue_free(&fl->describes);
+	keys_pruner_free(&fl->keys);
 	batch_free_all(&fl->batches);
 	pgpool_free(&fl->pool);
 }

@@ -61,6 +61,46 @@ void colset_release(struct colset *cs)
 	cs->users--;
 }
 
+void conflict_release(struct conflict *c)
+{
+	c->users--;
+}
+
+struct conflict *group_conflict(struct group *g, struct conflict *parsed)
+{
+	struct conflict *c;
+
+	for (c = g->conflicts; c; c = c->next)
+		if (strcmp(c->canon, parsed->canon) == 0) {
+			conflict_free(parsed);
+			c->users++;
+			return c;
+		}
+	c = pgc_malloc(sizeof(*c));
+	*c = *parsed;
+	memset(parsed, 0, sizeof(*parsed));
+	c->users = 1;
+	c->next = g->conflicts;
+	g->conflicts = c;
+	return c;
+}
+
+/* Free the on_conflict specs no row holds. */
+static void conflicts_sweep(struct group *g)
+{
+	struct conflict *c, **pc = &g->conflicts;
+
+	while ((c = *pc)) {
+		if (c->users) {
+			pc = &c->next;
+			continue;
+		}
+		*pc = c->next;
+		conflict_free(c);
+		free(c);
+	}
+}
+
 /* Free the colsets no row holds. */
 static void colsets_sweep(struct group *g)
 {
@@ -75,6 +115,7 @@ static void colsets_sweep(struct group *g)
 		colset_free(cs);
 		g->ncolsets--;
 	}
+	conflicts_sweep(g);
 	/* the next sweep once the held ones doubled: O(1) per colset created */
 	g->colsets_sweep_at = g->ncolsets * 2 > COLSET_SWEEP_AT ? g->ncolsets * 2 : COLSET_SWEEP_AT;
 }
@@ -87,6 +128,12 @@ static void group_free(struct group_registry *reg, struct group *g)
 	for (cs = g->colsets; cs; cs = next) {
 		next = cs->next;
 		colset_free(cs);
+	}
+	while (g->conflicts) {
+		struct conflict *c = g->conflicts;
+		g->conflicts = c->next;
+		conflict_free(c);
+		free(c);
 	}
 	schema_free(g->tschema);
 	table_stats_free(&g->stats);
@@ -432,6 +479,8 @@ void group_sweep(struct group_registry *reg, double now)
 			if (!group_idle_and_unused(g) || reg->count <= GROUP_SWEEP_MIN) {
 				if (g->ncolsets > COLSET_SWEEP_AT)
 					colsets_sweep(g);
+				else
+					conflicts_sweep(g);
 				pg = &g->hnext;
 				continue;
 			}

@@ -454,6 +454,20 @@ static void render_batches(struct buf *out, const struct metrics_src *src)
 		     "Batches started and not yet ended", (double)flush_in_flight(src->flusher));
 }
 
+static void render_keys(struct buf *out, const struct metrics_src *src)
+{
+	const struct stats *st = src->stats;
+
+	family_value(out, "pgcoalesce_rows_duplicate_total", "counter",
+		     "Keyed rows acked ok as duplicates (their idempotency key was already stored)",
+		     (double)st->rows_duplicate);
+	family_value(out, "pgcoalesce_keys_stored", "gauge",
+		     "Rows of pgcoalesce.keys at the last pruning step (exact below 100000, else "
+		     "PostgreSQL's estimate)", (double)st->keys_stored);
+	family_value(out, "pgcoalesce_keys_pruned_total", "counter",
+		     "Idempotency keys deleted past --key-retention", (double)st->keys_pruned);
+}
+
 static void render_state(struct buf *out, const struct metrics_src *src)
 {
 	const struct stats *st = src->stats;
@@ -501,6 +515,7 @@ void metrics_render(const struct metrics *m, struct buf *out)
 	render_rows(out, &tv);
 	family_rejected(out, src->stats);
 	render_batches(out, src);
+	render_keys(out, src);
 	render_state(out, src);
 	expo_histogram(out, "pgcoalesce_batch_rows", "Rows per batch (one transaction)", &src->stats->batch_rows);
 	expo_histogram(out, "pgcoalesce_flush_duration_seconds",
@@ -585,6 +600,9 @@ void metrics_stats_json(const struct metrics *m, struct buf *out)
 		   flush_in_flight(src->flusher), up > 0, (unsigned long long)src->clients->total,
 		   ev_now(src->loop) - st->started_at, src->groups->count,
 		   group_registry_colsets(src->groups));
+	buf_printf(out, ",\"rows_duplicate\":%llu,\"keys_stored\":%lld,\"keys_pruned\":%llu",
+		   (unsigned long long)st->rows_duplicate, (long long)st->keys_stored,
+		   (unsigned long long)st->keys_pruned);
 	buf_printf(out, ",\"clients_connected_tcp\":%zu,\"listen\":", src->clients->n_tcp);
 	if (src->listen_address)
 		jsontext_put_string(out, src->listen_address, strlen(src->listen_address));

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -81,6 +82,11 @@ int main(int argc, char **argv)
 	case CONFIG_EXIT_USAGE:
 		config_free(&cfg);
 		return 2;
+	}
+	if (cfg.init_db) {
+		rc = keys_init_db(cfg.dsn);
+		config_free(&cfg);
+		return rc;
 	}
 	log_set_level((enum log_level)cfg.log_level);
 	log_set_format((enum log_format)cfg.log_format);

@@ -17,7 +17,7 @@
 
 /* Token indexes of the top-level fields (0: absent; the root is token 0). */
 struct request_fields {
-	size_t op, id, table, schema, row, returning;
+	size_t op, id, table, schema, row, returning, on_conflict, key;
 };
 
 /* One member of "row" while the row is built. */
@@ -39,6 +39,7 @@ void request_decoder_init(struct request_decoder *d, struct group_registry *grou
 	buf_init(&d->schema);
 	buf_init(&d->table);
 	buf_init(&d->id);
+	buf_init(&d->key);
 	d->groups = groups;
 	d->cfg = cfg;
 }
@@ -51,6 +52,7 @@ void request_decoder_free(struct request_decoder *d)
 	buf_free(&d->schema);
 	buf_free(&d->table);
 	buf_free(&d->id);
+	buf_free(&d->key);
 	free(d->members);
 	free(d->sorted);
 	free(d->colnames);
@@ -95,8 +97,10 @@ static const char *request_fields(const struct jsontok_doc *doc, struct request_
 {
 	static const struct { const char *name; size_t len; } names[] = {
 		{ "op", 2 }, { "id", 2 }, { "table", 5 }, { "schema", 6 }, { "row", 3 }, { "returning", 9 },
+		{ "on_conflict", 11 }, { "key", 3 },
 	};
-	size_t *slots[] = { &f->op, &f->id, &f->table, &f->schema, &f->row, &f->returning };
+	size_t *slots[] = { &f->op, &f->id, &f->table, &f->schema, &f->row, &f->returning,
+			    &f->on_conflict, &f->key };
 	const char *dup = NULL;
 	size_t key, k;
 
@@ -307,11 +311,17 @@ static struct row *request_row(struct request_decoder *d, struct group *g, size_
 	if (!row_members(d, obj, req))
 		return NULL;
 	total = sizeof(*r) + n * sizeof(struct value);
-	r = pgc_calloc(1, total + d->text.len + 1 + idlen + 1);
+	r = pgc_calloc(1, total + d->text.len + 1 + idlen + 1 + d->key.len + 1);
 	if (d->text.len)
 		memcpy((char *)r + total, d->text.data, d->text.len);
 	memcpy((char *)r + total + d->text.len + 1, req->id_json, idlen + 1);
 	r->id_json = (char *)r + total + d->text.len + 1;
+	if (d->key.len) {
+		char *k = (char *)r + total + d->text.len + 1 + idlen + 1;
+		memcpy(k, d->key.data, d->key.len);
+		r->key = k;
+		r->key_len = d->key.len;
+	}
 	names = d->colnames;
 	for (i = 0; i < n; i++) {
 		const struct row_member *m = d->sorted[i];
@@ -379,10 +389,55 @@ static bool request_table(struct request_decoder *d, const struct request_fields
 	return true;
 }
 
+/* The "key" field into d->key (empty when absent); false (PC002) if malformed. */
+static bool request_key(struct request_decoder *d, size_t tok, struct request *req)
+{
+	buf_reset(&d->key);
+	if (!tok)
+		return true;
+	if (d->doc.toks[tok].type != JSONTOK_STRING || d->doc.toks[tok].len == 2) {
+		req_fail(req, PC_INVALID_REQUEST, "\"key\" must be a non-empty string");
+		return false;
+	}
+	string_value(&d->doc, tok, &d->key);
+	if (d->key.len > REQUEST_KEY_MAX) {
+		req_fail(req, PC_INVALID_REQUEST, "\"key\" is longer than %d bytes", REQUEST_KEY_MAX);
+		return false;
+	}
+	return true;
+}
+
+/* The "on_conflict" field into the row (interned in its group); false (PC002) if malformed. */
+static bool request_on_conflict(struct request_decoder *d, size_t tok, struct row *r,
+				struct group *g, struct request *req)
+{
+	struct conflict c;
+	char err[200];
+	size_t i;
+
+	if (!tok)
+		return true;
+	if (!conflict_parse(&d->doc, tok, &c, err, sizeof(err))) {
+		conflict_free(&c);
+		req_fail(req, PC_INVALID_REQUEST, "%s", err);
+		return false;
+	}
+	/* each row's key values tell which rows the statement inserted or updated */
+	for (i = 0; i < c.ntarget; i++)
+		if (!conflict_names_have(r->colset->names, r->colset->n, c.target[i])) {
+			req_fail(req, PC_INVALID_REQUEST, "\"on_conflict.columns\": column \"%.100s\" is not in \"row\"",
+				 c.target[i]);
+			conflict_free(&c);
+			return false;
+		}
+	r->conflict = group_conflict(g, &c);
+	return true;
+}
+
 static void request_insert(struct request_decoder *d, const struct request_fields *f,
 			   double now, struct request *req)
 {
-	if (!request_table(d, f, req))
+	if (!request_table(d, f, req) || !request_key(d, f->key, req))
 		return;
 	if (!f->row || d->doc.toks[f->row].type != JSONTOK_OBJECT) {
 		req_fail(req, PC_INVALID_REQUEST, "\"row\" must be an object");
@@ -392,7 +447,8 @@ static void request_insert(struct request_decoder *d, const struct request_field
 	req->row = request_row(d, req->group, f->row, req);
 	if (!req->row)
 		return;
-	if (!request_returning(d, f->returning, req->row, req)) {
+	if (!request_returning(d, f->returning, req->row, req) ||
+	    !request_on_conflict(d, f->on_conflict, req->row, req->group, req)) {
 		row_free(req->row);
 		req->row = NULL;
 		return;
@@ -445,7 +501,9 @@ void request_decode(struct request_decoder *d, const char *line, size_t len,
 		return;
 	}
 	if (st == JSONTOK_NUL) {
-		req_fail(req, PC_INVALID_REQUEST, "a string contains U+0000, which PostgreSQL text cannot hold");
+		req_fail(req, PC_INVALID_REQUEST, "%s contains U+0000, which PostgreSQL text cannot hold",
+			 f.key && memmem(jsontok_text(doc, f.key), doc->toks[f.key].len, "\\u0000", 6) ?
+			 "\"key\"" : "a string");
 		return;
 	}
 	if (st == JSONTOK_BAD_UTF8) {

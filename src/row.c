@@ -15,6 +15,8 @@ void row_free(struct row *r)
 		return;
 	if (r->colset)
 		colset_release(r->colset);
+	if (r->conflict)
+		conflict_release(r->conflict);
 	for (i = 0; i < r->n_returning; i++)
 		free(r->returning[i]);
 	free(r->returning);

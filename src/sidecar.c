@@ -53,8 +53,8 @@ static void handle_insert(struct sidecar *sc, struct client *c, struct request *
 		return;
 	}
 	req->row = NULL;
-	ledger_accept(&sc->ledger, r, req->group, c);
-	group_add_row(&sc->groups, req->group, r);
+	if (ledger_accept(&sc->ledger, r, req->group, c))
+		group_add_row(&sc->groups, req->group, r);
 }
 
 static void handle_stats(struct sidecar *sc, struct client *c, struct request *req)
@@ -92,8 +92,10 @@ static void sidecar_on_line(void *arg, struct client *c, const char *line, size_
 			handle_insert(sc, c, &req);
 			break;
 		case OP_PING:
-			reply_ok(sc, c, req.id_json,
-				 flush_db_up(&sc->flusher) ? ",\"db\":\"up\"" : ",\"db\":\"down\"");
+			/* the extensions of v1 this sidecar has (docs/PROTOCOL.md, ping) */
+			reply_ok(sc, c, req.id_json, flush_db_up(&sc->flusher) ?
+				 ",\"db\":\"up\",\"features\":[\"describe\",\"on_conflict\",\"key\"]" :
+				 ",\"db\":\"down\",\"features\":[\"describe\",\"on_conflict\",\"key\"]");
 			break;
 		case OP_FLUSH:
 			ledger_wait(&sc->ledger, c, req.id_json);

@@ -19,46 +19,121 @@ static bool put_ident(struct buf *sql, PGconn *pg, const char *name)
 	return true;
 }
 
-bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
-		     const struct colset *cs, const int *col_index, bool returning)
+static bool put_names(struct buf *sql, PGconn *pg, char *const *names, size_t n)
 {
 	size_t i;
 
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_putc(sql, ',');
+		if (!put_ident(sql, pg, names[i]))
+			return false;
+	}
+	return true;
+}
+
+/* SELECT … FROM unnest(…) AS u(…): the rows to insert, in order where that matters. */
+static void put_source(struct buf *sql, const struct table_schema *s, const struct colset *cs,
+		       const int *col_index, const struct sqlbuild_opts *o)
+{
+	bool ordered = o->conflict || o->keyed;
+	size_t i;
+
+	buf_puts(sql, " SELECT");
+	for (i = 0; i < cs->n; i++) {
+		const struct schema_column *c = &s->columns[col_index[i]];
+		buf_printf(sql, "%sc%zu", i ? "," : " ", i + 1);
+		if (c->via_text)
+			buf_printf(sql, "::%s", c->type);
+	}
+	if (cs->n == 0 && !o->keyed) {
+		buf_puts(sql, " FROM pg_catalog.generate_series(1, $1::int)");
+		return;
+	}
+	buf_puts(sql, " FROM unnest(");
+	for (i = 0; i < cs->n; i++) {
+		const struct schema_column *c = &s->columns[col_index[i]];
+		buf_printf(sql, "%s$%zu::%s[]", i ? "," : "", i + 1, c->via_text ? "text" : c->type);
+	}
+	if (o->keyed)
+		buf_printf(sql, "%s$%zu::text[]", cs->n ? "," : "", cs->n + 1);
+	buf_puts(sql, ordered ? ") WITH ORDINALITY AS u(" : ") AS u(");
+	for (i = 0; i < cs->n; i++)
+		buf_printf(sql, "%sc%zu", i ? "," : "", i + 1);
+	if (o->keyed)
+		buf_puts(sql, cs->n ? ",pgcoalesce_key" : "pgcoalesce_key");
+	if (ordered)
+		buf_puts(sql, ",pgcoalesce_ord");
+	buf_putc(sql, ')');
+	if (o->keyed)
+		buf_printf(sql, " WHERE u.pgcoalesce_key IS NULL OR EXISTS (SELECT FROM pgcoalesce.keys k "
+			   "WHERE k.key = u.pgcoalesce_key AND k.token = $%zu)", cs->n + 2);
+	if (ordered)
+		buf_puts(sql, " ORDER BY u.pgcoalesce_ord");
+}
+
+/* ON CONFLICT … DO …, and what the statement returns. */
+static bool put_conflict(struct buf *sql, PGconn *pg, const struct conflict *c, bool returning)
+{
+	size_t i;
+
+	buf_puts(sql, " ON CONFLICT");
+	if (c->ntarget) {
+		buf_puts(sql, " (");
+		if (!put_names(sql, pg, c->target, c->ntarget))
+			return false;
+		buf_putc(sql, ')');
+	} else if (c->constraint) {
+		buf_puts(sql, " ON CONSTRAINT ");
+		if (!put_ident(sql, pg, c->constraint))
+			return false;
+	}
+	if (c->action == CONFLICT_NOTHING) {
+		buf_puts(sql, " DO NOTHING");
+	} else {
+		buf_puts(sql, " DO UPDATE SET ");
+		for (i = 0; i < c->nset + c->nadd; i++) {
+			const char *col = i < c->nset ? c->set[i] : c->add[i - c->nset];
+			if (i)
+				buf_putc(sql, ',');
+			if (!put_ident(sql, pg, col))
+				return false;
+			buf_puts(sql, i < c->nset ? " = EXCLUDED." : " = pgcoalesce_t.");
+			if (!put_ident(sql, pg, col))
+				return false;
+			if (i >= c->nset) {
+				buf_puts(sql, " + EXCLUDED.");
+				if (!put_ident(sql, pg, col))
+					return false;
+			}
+		}
+	}
+	buf_puts(sql, returning ? " RETURNING (pgcoalesce_t.xmax = 0), pgcoalesce_t.*"
+				: " RETURNING (pgcoalesce_t.xmax = 0)");
+	return true;
+}
+
+bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
+		     const struct colset *cs, const int *col_index, const struct sqlbuild_opts *o)
+{
 	buf_puts(sql, "INSERT INTO ");
 	if (!put_ident(sql, pg, s->nspname))
 		return false;
 	buf_putc(sql, '.');
 	if (!put_ident(sql, pg, s->relname))
 		return false;
-	if (cs->n == 0) {
-		buf_puts(sql, " SELECT FROM pg_catalog.generate_series(1, $1::int)");
-	} else {
+	if (o->conflict)
+		buf_puts(sql, " AS pgcoalesce_t");
+	if (cs->n) {
 		buf_puts(sql, " (");
-		for (i = 0; i < cs->n; i++) {
-			if (i)
-				buf_putc(sql, ',');
-			if (!put_ident(sql, pg, cs->names[i]))
-				return false;
-		}
-		buf_puts(sql, ") SELECT ");
-		for (i = 0; i < cs->n; i++) {
-			const struct schema_column *c = &s->columns[col_index[i]];
-			buf_printf(sql, "%sc%zu", i ? "," : "", i + 1);
-			if (c->via_text)
-				buf_printf(sql, "::%s", c->type);
-		}
-		buf_puts(sql, " FROM unnest(");
-		for (i = 0; i < cs->n; i++) {
-			const struct schema_column *c = &s->columns[col_index[i]];
-			buf_printf(sql, "%s$%zu::%s[]", i ? "," : "", i + 1,
-				   c->via_text ? "text" : c->type);
-		}
-		buf_puts(sql, ") AS u(");
-		for (i = 0; i < cs->n; i++)
-			buf_printf(sql, "%sc%zu", i ? "," : "", i + 1);
+		if (!put_names(sql, pg, cs->names, cs->n))
+			return false;
 		buf_putc(sql, ')');
 	}
-	if (returning)
+	put_source(sql, s, cs, col_index, o);
+	if (o->conflict)
+		return put_conflict(sql, pg, o->conflict, o->returning);
+	if (o->returning)
 		buf_puts(sql, " RETURNING *");
 	return true;
 }
@@ -87,6 +162,22 @@ void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 	}
 	buf_putc(out, '}');
 	buf_free(&tmp);
+}
+
+void sqlbuild_key_param(struct buf *out, struct row *const *rows, size_t n)
+{
+	size_t i;
+
+	buf_putc(out, '{');
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_putc(out, ',');
+		if (rows[i]->key)
+			jsontext_put_pg_quoted(out, rows[i]->key, rows[i]->key_len);
+		else
+			buf_append(out, "NULL", 4);
+	}
+	buf_putc(out, '}');
 }
 
 void sqlbuild_count_param(struct buf *out, size_t n)

@@ -152,8 +152,10 @@ void fake_pgconn_reset(void)
 {
 	size_t i;
 
-	for (i = 0; i < fake_count; i++)
+	for (i = 0; i < fake_count; i++) {
 		free(fake_cmds[(fake_head + i) % FAKE_MAX_CMDS].sql);
+		free(fake_cmds[(fake_head + i) % FAKE_MAX_CMDS].param1);
+	}
 	fake_head = fake_count = 0;
 	for (i = 0; i < fake_nresults; i++)
 		free(fake_results[i].message);
@@ -162,7 +164,7 @@ void fake_pgconn_reset(void)
 
 /* ---- the command log ---- */
 
-static void fake_record(struct pgconn *pc, int tag, size_t arg, const char *sql)
+static void fake_record(struct pgconn *pc, int tag, size_t arg, const char *sql, const char *param1)
 {
 	struct fake_cmd *c;
 
@@ -172,6 +174,7 @@ static void fake_record(struct pgconn *pc, int tag, size_t arg, const char *sql)
 	c->tag = tag;
 	c->arg = arg;
 	c->sql = strdup(sql);
+	c->param1 = param1 ? strdup(param1) : NULL;
 	pc->cmd_count++;
 }
 
@@ -201,6 +204,7 @@ bool fake_pgconn_answer(PGresult *res)
 	fake_untrack(res);
 	PQclear(res);
 	free(c.sql);
+	free(c.param1);
 	return true;
 }
 
@@ -286,9 +290,7 @@ void pgconn_reuse(struct pgconn *pc, void *job)
 bool pgconn_send(struct pgconn *pc, int tag, size_t arg, const char *sql,
 		 int nparams, const char *const *values)
 {
-	(void)nparams;
-	(void)values;
-	fake_record(pc, tag, arg, sql);
+	fake_record(pc, tag, arg, sql, nparams > 0 ? values[0] : NULL);
 	return true;
 }
 
@@ -305,7 +307,7 @@ void pgconn_forget_statements(struct pgconn *pc)
 
 bool pgconn_sync(struct pgconn *pc, int tag, size_t arg)
 {
-	fake_record(pc, tag, arg, "SYNC");
+	fake_record(pc, tag, arg, "SYNC", NULL);
 	return true;
 }
 
@@ -317,9 +319,10 @@ void pgconn_abort(struct pgconn *pc, const char *why)
 
 	for (i = 0; i < fake_count; i++) {
 		struct fake_cmd *c = &fake_cmds[(fake_head + i) % FAKE_MAX_CMDS];
-		if (c->pc == pc)
+		if (c->pc == pc) {
 			free(c->sql);
-		else
+			free(c->param1);
+		} else
 			fake_cmds[(fake_head + kept++) % FAKE_MAX_CMDS] = *c;
 	}
 	fake_count = kept;

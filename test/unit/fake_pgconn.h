@@ -18,6 +18,7 @@ struct fake_cmd {
 	int            tag;
 	size_t         arg;
 	char          *sql;   /* "SYNC" for a sync point */
+	char          *param1;/* its first parameter's value, or NULL */
 };
 
 /* Results to answer with (freed once delivered). */

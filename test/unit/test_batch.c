@@ -80,8 +80,8 @@ static void world_insert(struct world *w, const char *line)
 	request_decode(&w->dec, line, strlen(line), ev_now(w->loop), &req);
 	CHECK(req.err == PC_NONE && req.row);
 	if (req.row) {
-		ledger_accept(&w->ledger, req.row, req.group, w->client);
-		group_add_row(&w->groups, req.group, req.row);
+		if (ledger_accept(&w->ledger, req.row, req.group, w->client))
+			group_add_row(&w->groups, req.group, req.row);
 		req.row = NULL;
 	}
 	request_clear(&req);
@@ -121,7 +121,7 @@ static void answer(const char *sql, PGresult *res)
 }
 
 /* The catalog query's answer for table public.t (a int4, b text), oid 16384. */
-static void answer_schema(void)
+static void answer_catalog(void)
 {
 	static const char *const v[] = {
 		"public", "t", "a", "pg_catalog.int4", "f", "f", "f", "16384", "23", "-1", NULL,
@@ -129,6 +129,11 @@ static void answer_schema(void)
 	};
 
 	answer("WITH RECURSIVE rel AS", fake_result_rows(11, 2, v));
+}
+
+static void answer_schema(void)
+{
+	answer_catalog();
 	answer("SYNC", fake_result_sync());
 }
 
@@ -367,5 +372,81 @@ UNIT_TEST(batch_error_of_no_known_class_isolates_instead_of_failing_all)
 	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_ISOLATE);
+	world_free(&w);
+}
+
+/*
+ * Upserts on one key go in rounds, each key at most once a statement, in
+ * arrival order: no 21000, and each ack says what its row did.
+ */
+UNIT_TEST(batch_upsert_rounds_each_key_once_per_statement)
+{
+	static const char *const ins2[] = { "t", "t" }, *const upd[] = { "f" };
+	const char *oc = ",\"on_conflict\":{\"columns\":[\"a\"],\"do\":\"update\",\"set\":[\"b\"]}}";
+	char line[256];
+	struct world w;
+	int i;
+	const char *rows[] = { "\"a\":1,\"b\":\"x\"", "\"a\":1,\"b\":\"y\"", "\"a\":2,\"b\":\"z\"",
+			       "\"a\":1,\"b\":\"w\"" };
+
+	world_init(&w, 1);
+	for (i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line), "{\"id\":%d,\"table\":\"t\",\"row\":{%s}%s", i + 1, rows[i], oc);
+		world_insert(&w, line);
+	}
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_begin(false);
+	for (i = 0; i < 3; i++) {
+		const struct fake_cmd *c = fake_pgconn_peek();
+		CHECK(c && c->param1);
+		if (c && c->param1)
+			CHECK_STR(c->param1, i == 0 ? "{\"1\",\"2\"}" : "{\"1\"}");
+		answer("INSERT INTO \"public\".\"t\" AS pgcoalesce_t", i == 0 ? fake_result_rows(1, 2, ins2)
+									    : fake_result_rows(1, 1, upd));
+	}
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true,\"action\":\"insert\"}\n"
+				  "{\"id\":2,\"ok\":true,\"action\":\"update\"}\n"
+				  "{\"id\":3,\"ok\":true,\"action\":\"insert\"}\n"
+				  "{\"id\":4,\"ok\":true,\"action\":\"update\"}\n");
+	world_free(&w);
+}
+
+/*
+ * Keys: the table is set up before the first keyed batch; a key the keys
+ * statement did not store was there already (a duplicate, not written);
+ * a request with the key of a pending row follows it and shares its answer.
+ */
+UNIT_TEST(batch_keys_duplicates_and_followers)
+{
+	static const char *const stored[] = { "k2" };
+	struct world w;
+
+	world_init(&w, 1);
+	world_insert(&w, "{\"id\":1,\"table\":\"t\",\"row\":{\"a\":1},\"key\":\"k1\"}");
+	world_insert(&w, "{\"id\":2,\"table\":\"t\",\"row\":{\"a\":2},\"key\":\"k2\"}");
+	world_insert(&w, "{\"id\":3,\"table\":\"t\",\"row\":{\"a\":2},\"key\":\"k2\"}");
+	CHECK_INT(w.groups.ready_head ? w.groups.ready_head->nrows : 0, 2); /* id 3 follows id 2 */
+	flush_schedule(&w.fl);
+	CHECK_INT(first_state(&w), BATCH_SCHEMA);
+	answer_catalog();
+	answer("DO $pgcoalesce$", fake_result_ok("DO")); /* the key table's setup */
+	answer("SYNC", fake_result_sync());
+	answer_begin(false);
+	answer("INSERT INTO pgcoalesce.keys", fake_result_rows(1, 1, stored));
+	answer("INSERT INTO \"public\".\"t\" (\"a\") SELECT", fake_result_ok("INSERT 0 1"));
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true,\"duplicate\":true}\n"
+				  "{\"id\":2,\"ok\":true}\n"
+				  "{\"id\":3,\"ok\":true,\"duplicate\":true}\n");
+	CHECK_INT(w.stats.rows_duplicate, 2);
+	CHECK(w.fl.batches.keys_ready);
 	world_free(&w);
 }

@@ -43,12 +43,13 @@ UNIT_TEST(sqlbuild_statement_text)
 	int idx[] = { 1, 3, 2 };
 	struct colset *cs;
 	struct buf sql;
+	struct sqlbuild_opts ret = { .returning = true }, plain = { 0 };
 
 	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100);
 	g = group_get(&reg, "my schema", "Ev\"ents");
 	cs = group_colset(g, names, 3);
 	buf_init(&sql);
-	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, true));
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &ret));
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" (\"Kind\",\"amount\",\"tags\") "
 		  "SELECT c1,c2,c3::pg_catalog._int4 FROM unnest($1::pg_catalog.text[],"
@@ -56,9 +57,65 @@ UNIT_TEST(sqlbuild_statement_text)
 		  "AS u(c1,c2,c3) RETURNING *");
 	buf_reset(&sql);
 	cs = group_colset(g, names, 0);
-	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, false));
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &plain));
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM pg_catalog.generate_series(1, $1::int)");
+	buf_free(&sql);
+	group_registry_free(&reg);
+	PQfinish(pg);
+}
+
+/* Upserts: in order, under an alias, returning whether each row inserted; keyed rows filtered by token. */
+UNIT_TEST(sqlbuild_upsert_and_keyed_text)
+{
+	PGconn *pg = PQconnectStart("host=/nonexistent-pgcoalesce-test dbname=x");
+	struct group_registry reg;
+	struct group *g;
+	const char *names[] = { "Kind", "id" };
+	int idx[] = { 1, 0 };
+	char *target[] = { "id" }, *set[] = { "Kind" }, *add[] = { "amount" }, *none[] = { NULL };
+	struct conflict up = { .action = CONFLICT_UPDATE, .target = target, .ntarget = 1,
+			       .set = set, .nset = 1, .add = add, .nadd = 1 };
+	struct conflict nothing = { .action = CONFLICT_NOTHING, .constraint = "ev_pkey", .set = none };
+	struct sqlbuild_opts o = { .conflict = &up };
+	struct colset *cs;
+	struct buf sql;
+
+	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100);
+	g = group_get(&reg, "my schema", "Ev\"ents");
+	cs = group_colset(g, names, 2);
+	buf_init(&sql);
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &o));
+	CHECK_STR(buf_cstr(&sql),
+		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" AS pgcoalesce_t (\"Kind\",\"id\") "
+		  "SELECT c1,c2 FROM unnest($1::pg_catalog.text[],$2::pg_catalog.int8[]) "
+		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_ord) ORDER BY u.pgcoalesce_ord "
+		  "ON CONFLICT (\"id\") DO UPDATE SET \"Kind\" = EXCLUDED.\"Kind\","
+		  "\"amount\" = pgcoalesce_t.\"amount\" + EXCLUDED.\"amount\" "
+		  "RETURNING (pgcoalesce_t.xmax = 0)");
+	buf_reset(&sql);
+	o.conflict = &nothing;
+	o.returning = true;
+	o.keyed = true;
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &o));
+	CHECK_STR(buf_cstr(&sql),
+		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" AS pgcoalesce_t (\"Kind\",\"id\") "
+		  "SELECT c1,c2 FROM unnest($1::pg_catalog.text[],$2::pg_catalog.int8[],$3::text[]) "
+		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_key,pgcoalesce_ord) "
+		  "WHERE u.pgcoalesce_key IS NULL OR EXISTS (SELECT FROM pgcoalesce.keys k "
+		  "WHERE k.key = u.pgcoalesce_key AND k.token = $4) ORDER BY u.pgcoalesce_ord "
+		  "ON CONFLICT ON CONSTRAINT \"ev_pkey\" DO NOTHING "
+		  "RETURNING (pgcoalesce_t.xmax = 0), pgcoalesce_t.*");
+	buf_reset(&sql);
+	o.conflict = NULL;
+	o.returning = false;
+	cs = group_colset(g, names, 0);
+	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &o));
+	CHECK_STR(buf_cstr(&sql),
+		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM unnest($1::text[]) "
+		  "WITH ORDINALITY AS u(pgcoalesce_key,pgcoalesce_ord) "
+		  "WHERE u.pgcoalesce_key IS NULL OR EXISTS (SELECT FROM pgcoalesce.keys k "
+		  "WHERE k.key = u.pgcoalesce_key AND k.token = $2) ORDER BY u.pgcoalesce_ord");
 	buf_free(&sql);
 	group_registry_free(&reg);
 	PQfinish(pg);
