@@ -654,7 +654,7 @@ def test_cli_raw_json_lines(t):
     lines = p.stdout.splitlines()
     assert lines[0] == '{"id":7,"ok":true}', lines
     assert lines[1] == "INSERT 0 1", lines
-    assert lines[2] == '{"id":"p","ok":true,"db":"up"}', lines
+    assert lines[2] == '{"id":"p","ok":true,"db":"up","features":["describe","on_conflict","key"]}', lines
     bad = json.loads(lines[3])
     assert bad["id"] == 8 and bad["ok"] is False and bad["error"]["code"] == "22P02", bad
     assert json.loads(lines[4])["error"]["code"] == "PC001", lines

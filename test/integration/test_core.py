@@ -358,9 +358,9 @@ def test_ping_flush_stats_and_ids_echoed_exactly(t):
     for rid in raw_ids:
         c.send_raw('{"op":"ping","id":%s}\n' % rid)
         line = c.readline().decode()
-        assert line == '{"id":%s,"ok":true,"db":"up"}' % rid, (rid, line)  # verbatim
+        assert line == '{"id":%s,"ok":true,"db":"up","features":["describe","on_conflict","key"]}' % rid, (rid, line)  # verbatim
     c.send_raw('{"op":"ping"}\n')
-    assert c.readline() == b'{"id":null,"ok":true,"db":"up"}'
+    assert c.readline() == b'{"id":null,"ok":true,"db":"up","features":["describe","on_conflict","key"]}'
     c.send(insert(1), insert(2))
     c.send({"op": "flush", "id": "f"})
     got = c.recv_n(3)

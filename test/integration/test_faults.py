@@ -61,7 +61,8 @@ def test_outage_longer_than_retry_timeout(t):
         late.send(*[insert("late%d" % i, "t_keyed", k="late%d" % i) for i in range(50)])
         acks = late.recv_n(50)
         assert {a["error"]["code"] for a in acks} == {"PC006"}, acks[:3]
-        assert late.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
+        assert late.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down",
+                                                        "features": ["describe", "on_conflict", "key"]}
     finally:
         t.cluster.start()
     ok = load.counts()[0]
@@ -192,7 +193,8 @@ def test_starts_while_database_is_down(t):
     try:
         d = t.daemon("--retry-timeout-ms", "60000", wait_db=False)
         c = d.client()
-        assert c.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down"}
+        assert c.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True, "db": "down",
+                                                        "features": ["describe", "on_conflict", "key"]}
         c.send(*[insert(i, "t_keyed", k=str(i)) for i in range(100)])
         wait_for(lambda: d.stats()["pending_rows"] == 100, what="100 rows pending")
         assert d.stats()["db_connections_up"] == 0
@@ -201,7 +203,8 @@ def test_starts_while_database_is_down(t):
     acks = c.by_id(c.recv_n(100))
     assert all(a["ok"] for a in acks.values()), [a for a in acks.values() if not a["ok"]][:3]
     assert t.db.scalar("SELECT count(DISTINCT k) = 100 AND count(*) = 100 FROM t_keyed") is True
-    assert c.request({"op": "ping", "id": 2}) == {"id": 2, "ok": True, "db": "up"}
+    assert c.request({"op": "ping", "id": 2}) == {"id": 2, "ok": True, "db": "up",
+                                                    "features": ["describe", "on_conflict", "key"]}
 
 
 def test_database_down_past_retry_timeout_is_pc006(t):

@@ -57,7 +57,7 @@ def test_overload_block_holds_producers_back(t):
     for i in range(20):  # the limit holds while the producers keep pushing
         st = other.request({"op": "stats", "id": i})["stats"]
         assert 500 <= st["pending_rows"] <= 502, st  # +1 per client that had none pending
-        assert other.request({"op": "ping", "id": i}) == {"id": i, "ok": True, "db": "up"}
+        assert other.request({"op": "ping", "id": i}) == {"id": i, "ok": True, "db": "up", "features": ["describe", "on_conflict", "key"]}
     assert not any(p.done_sending.is_set() for p in producers), "the sidecar kept reading"
     holder.release()
     for p in producers:

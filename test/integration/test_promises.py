@@ -247,7 +247,7 @@ def test_item3_returned_json_with_newlines_is_one_line(t):
         except ValueError:
             raise Failure("a response line is not JSON: %r (all: %r)" % (line, lines))
     acks = c.by_id(parsed)
-    assert acks["3"] == {"id": 3, "ok": True, "db": "up"}, acks
+    assert acks["3"] == {"id": 3, "ok": True, "db": "up", "features": ["describe", "on_conflict", "key"]}, acks
     want = {"a": 1, "b": [1, 2, {"c": "x\ny"}]}
     assert acks["1"]["ok"] is True and acks["1"]["row"] == {"js": want, "jb": want}, acks["1"]
     assert acks["2"] == {"id": 2, "ok": True, "row": {"js": [1, 2]}}, acks["2"]

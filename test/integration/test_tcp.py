@@ -19,7 +19,7 @@ def test_tcp_listener_speaks_the_protocol_next_to_the_socket(t):
     c.send(*[insert(i) for i in range(50)])
     u.send(*[insert(100 + i) for i in range(50)])
     assert all(a["ok"] for a in c.recv_n(50) + u.recv_n(50))
-    assert c.request({"op": "ping", "id": "p"}) == {"id": "p", "ok": True, "db": "up"}
+    assert c.request({"op": "ping", "id": "p"}) == {"id": "p", "ok": True, "db": "up", "features": ["describe", "on_conflict", "key"]}
     assert c.request(insert(7, returning=["id"]))["row"]["id"] > 0
     assert t.db.count() == 101
     st = c.request({"op": "stats", "id": 1})["stats"]
