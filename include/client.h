@@ -1,8 +1,11 @@
 /*
  * client.h — application connections: input framing, output of acks.
  *
- * Each client reads large chunks, frames them into lines (linebuf) and hands
- * each line to its set's ops->on_line (the sidecar's dispatch: a callback
+ * Each client reads large chunks into the set's one shared read buffer,
+ * frames them into lines there (linebuf_read_shared: only a partial line,
+ * or lines held back by backpressure, are copied into the client's own
+ * buffer, so 256 idle connections do not hold 256 cold 64 KiB buffers) and
+ * hands each line to its set's ops->on_line (the sidecar's dispatch: a callback
  * table, like PgBouncer's sbuf_cb_t, so this module never calls up). Acks are
  * appended to the client's output buffer and written once per loop iteration
  * (client_set_flush_output, from the sidecar's before-sleep hook), so a flush
@@ -61,6 +64,7 @@ struct client_set {
 	struct client      *out_list;      /* clients with output to write */
 	struct client      *free_list;     /* closed, to free at the loop boundary */
 	bool                recheck;       /* some client is paused: re-check before sleeping */
+	struct buf          rbuf;          /* the read buffer every client's linebuf borrows in turn */
 };
 
 struct client {

@@ -24,6 +24,7 @@ void client_set_init(struct client_set *set, struct ev_loop *loop, const struct 
 	set->loop = loop;
 	set->cfg = cfg;
 	set->ops = *ops;
+	buf_init(&set->rbuf);
 }
 
 struct client *client_new(struct client_set *set, int fd, bool tcp)
@@ -91,7 +92,8 @@ void client_close(struct client *c, const char *reason)
 	log_info("client closed", "client=%llu reason=%s pending_rows=%zu",
 		  (unsigned long long)c->id, log_q(reason), c->pending_rows);
 	buf_free(&c->out);
-	linebuf_free(&c->in);
+	if (!c->in.shared)
+		linebuf_free(&c->in); /* else client_read_cb frees it once the shared buffer is back */
 	client_maybe_free(c);
 }
 
@@ -123,6 +125,7 @@ void client_set_free(struct client_set *set)
 		client_close(set->clients, "shutdown");
 	client_set_flush_output(set);
 	client_set_reap(set);
+	buf_free(&set->rbuf);
 }
 
 void client_send_line(struct client *c, const char *line, size_t len)
@@ -264,23 +267,36 @@ static void client_pause(struct client *c)
 	ev_io_stop(c->set->loop, &c->rio);
 }
 
+/*
+ * Readable: one read into the set's shared buffer, lines handed on from
+ * there, what is left (a partial line, lines held back) kept by the client.
+ */
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
+	struct client_set *set = c->set;
 	ssize_t n;
+	int err;
 
-	n = linebuf_read(&c->in, c->fd, CLIENT_READ_CHUNK);
+	n = linebuf_read_shared(&c->in, c->fd, &set->rbuf, CLIENT_READ_CHUNK);
+	err = errno;
+	if (n > 0)
+		client_process_lines(c);
+	linebuf_unshare(&c->in, &set->rbuf);
+	if (c->state == CLIENT_CLOSED) {
+		linebuf_free(&c->in); /* closed while it held the shared buffer */
+		return;
+	}
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			client_close(c, strerror(errno));
+		if (err != EAGAIN && err != EWOULDBLOCK)
+			client_close(c, strerror(err));
 		return;
 	}
 	if (n == 0) {
 		client_input_done(c);
 		return;
 	}
-	client_process_lines(c);
-	if (c->state != CLIENT_CLOSED && !client_may_read(c))
+	if (!client_may_read(c))
 		client_pause(c);
 }
 

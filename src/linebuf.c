@@ -14,6 +14,7 @@ void linebuf_init(struct linebuf *lb, size_t max_line)
 	lb->scanned = 0;
 	lb->max_line = max_line;
 	lb->discarding = false;
+	lb->shared = false;
 }
 
 void linebuf_free(struct linebuf *lb)
@@ -43,6 +44,50 @@ ssize_t linebuf_read(struct linebuf *lb, int fd, size_t chunk)
 		lb->in.data[lb->in.len] = '\0';
 	}
 	return n;
+}
+
+/*
+ * The lender's buffer and lb's own trade places: lb frames from the shared
+ * one (its unconsumed bytes moved to the front, so `scanned` still holds),
+ * the lender keeps lb's own allocation until linebuf_unshare.
+ */
+ssize_t linebuf_read_shared(struct linebuf *lb, int fd, struct buf *shared, size_t chunk)
+{
+	struct buf own;
+	size_t pending = linebuf_pending(lb);
+
+	if (lb->shared || pending > LINEBUF_SHARE_MAX)
+		return linebuf_read(lb, fd, chunk);
+	own = lb->in;
+	lb->in = *shared;
+	*shared = own;
+	buf_reset(&lb->in);
+	if (pending)
+		buf_append(&lb->in, own.data + lb->pos, pending);
+	lb->pos = 0;
+	lb->shared = true;
+	return linebuf_read(lb, fd, chunk);
+}
+
+void linebuf_unshare(struct linebuf *lb, struct buf *shared)
+{
+	struct buf lent;
+	size_t pending;
+
+	if (!lb->shared)
+		return;
+	lent = lb->in;
+	lb->in = *shared;
+	pending = lent.len - lb->pos;
+	buf_reset(&lb->in);
+	if (pending)
+		buf_append(&lb->in, lent.data + lb->pos, pending);
+	else if (lb->in.cap > 2 * LINEBUF_SHARE_MAX)
+		buf_free(&lb->in); /* what a long line left behind: idle connections stay small */
+	lb->pos = 0;
+	buf_reset(&lent);
+	*shared = lent;
+	lb->shared = false;
 }
 
 void linebuf_feed(struct linebuf *lb, const char *p, size_t n)

@@ -450,6 +450,37 @@ def test_last_line_without_newline_is_a_request(t):
     assert t.db.count() == 1
 
 
+def test_lines_in_pieces_from_many_clients_stay_whole_and_their_own(t):
+    """Lines of several clients arriving in pieces, interleaved: the daemon
+    reads every client through one shared buffer and keeps only each one's
+    unfinished line, so every row is its own client's, whole, once (CRLF and a
+    last line without newline at EOF included)."""
+    d = t.daemon()
+    n = 8
+    clients = [d.client() for _ in range(n)]
+    lines = {k: [json.dumps(insert("c%d-%d" % (k, i), device_id=k, kind="k%d-%d-%s" % (k, i, "x" * 40 * k)))
+                 for i in range(3)] for k in range(n)}
+    # a whole line and half of the next; then its rest, CRLF, and the start of
+    # the last; then the rest of the last, no newline, and EOF. The pauses let
+    # the daemon read each piece on its own (without them the test still holds).
+    for k, c in enumerate(clients):
+        c.send_raw(lines[k][0] + "\n" + lines[k][1][:len(lines[k][1]) // 2])
+    time.sleep(0.2)
+    for k, c in enumerate(clients):
+        c.send_raw(lines[k][1][len(lines[k][1]) // 2:] + "\r\n" + lines[k][2][:7 + k])
+    time.sleep(0.2)
+    for k, c in enumerate(clients):
+        c.send_raw(lines[k][2][7 + k:])
+        c.sock.shutdown(socket.SHUT_WR)
+    for k, c in enumerate(clients):
+        acks = c.recv_n(3)
+        assert sorted(a["id"] for a in acks) == ["c%d-%d" % (k, i) for i in range(3)], acks
+        assert all(a["ok"] for a in acks), acks
+        assert c.at_eof(10)
+    stored = sorted((r["device_id"], r["kind"]) for r in t.db.rows("SELECT device_id, kind FROM events"))
+    assert stored == sorted((k, "k%d-%d-%s" % (k, i, "x" * 40 * k)) for k in range(n) for i in range(3)), stored
+
+
 def test_eager_flush_waits_for_the_batch_in_flight_of_its_table(t):
     """With one batch of a table in flight, new rows of that table wait for it
     (or for a full group, or the deadline) instead of trickling out in small
