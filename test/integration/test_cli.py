@@ -915,6 +915,33 @@ def test_cli_bench_rows(t):
     assert t.db.count(where="kind = 'bench' AND value = 1.5 AND payload = '{\"n\": 1}'") == 3000
 
 
+def test_cli_bench_upserts_and_keys(t):
+    """bench --upsert add: every upsert counted once in hits (sum), device ids
+    1..--devices, Zipf-skewed (the most frequent id is 1); --upsert set keeps
+    the counters; --keys stores one key per row. Bad options exit 2. (Needs
+    the daemon side of issue 13: bench refuses a sidecar without it.)"""
+    d = t.daemon()
+    for bad in (["--upsert", "merge"], ["--upsert", "add", "--row", "{}"], ["--zipf", "x"],
+                ["--devices", "0"]):
+        check_cli(t.cli("bench", *bad, socket_path=d.socket), 2)
+    p = t.cli("bench", "--upsert", "add", "--devices", "50", "--rows", "3000", "--clients", "4",
+              "--pipeline", "16", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert 'table "devices", 4 clients x 16 in flight, 3000 rows' in p.stdout, p.stdout
+    assert "acked ok: 3000, failed: 0\n" in p.stdout, p.stdout
+    rows = t.db.rows("SELECT device_id, hits, kind FROM devices ORDER BY hits DESC, device_id")
+    assert sum(r["hits"] for r in rows) == 3000, rows[:5]
+    assert all(1 <= r["device_id"] <= 50 and r["kind"] == "bench" for r in rows), rows[:5]
+    assert rows[0]["device_id"] == 1 and rows[0]["hits"] > 2 * rows[-1]["hits"], rows  # skewed toward 1
+    p = t.cli("bench", "--upsert", "set", "--rows", "1000", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert t.db.scalar("SELECT sum(hits) FROM devices") == 3000 + t.db.scalar(
+        "SELECT count(*) FROM devices WHERE device_id > 50")  # set inserts new ids with hits 1, adds nothing
+    p = t.cli("bench", "--keys", "--rows", "500", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert t.db.count() == 500 and t.db.scalar("SELECT count(*) FROM pgcoalesce.keys") == 500
+
+
 def test_cli_bench_duration_and_failures(t):
     d = t.daemon()
     p = t.cli("bench", "--duration", "1", "--clients", "2", "--pipeline", "4", socket_path=d.socket)

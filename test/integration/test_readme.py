@@ -295,3 +295,27 @@ const nextLine = () => new Promise((resolve) => process.stdin.once('data', resol
     assert json.loads(out) == {"refused": [], "pending": []}, out
     assert t.db.rows("SELECT device_id, count(*) AS n FROM events WHERE kind = 'held' GROUP BY 1 ORDER BY 1") == \
         [{"device_id": i, "n": 1} for i in range(20)]
+
+
+def shell_example(t, d, after):
+    """Run the ```sh block after `after` in README.md against daemon d; (answers, shown), by id."""
+    block = readme_block(after, "sh")
+    lines = block.splitlines()
+    cmd_end = next(i for i, l in enumerate(lines) if "nc -N -U" in l)
+    cmd = "\n".join(lines[:cmd_end + 1]).replace("/tmp/pgcoalesce.sock", d.socket)
+    shown = [json.loads(l) for l in lines[cmd_end + 1:] if l.strip()]
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p
+    got = sorted((json.loads(l) for l in p.stdout.splitlines()), key=lambda a: a["id"])
+    return got, sorted(shown, key=lambda a: a["id"])
+
+
+def test_readme_shell_upserts_and_keys(t):
+    """The README's nc examples of upserts and keys answer what it shows."""
+    d = t.daemon()
+    got, shown = shell_example(t, d, "**Upserts.** An insert with")
+    assert got == shown, (got, shown)
+    assert t.db.rows("SELECT device_id, hits FROM devices") == [{"device_id": 7, "hits": 2}]
+    got, shown = shell_example(t, d, "**Idempotency keys.** An insert with")
+    assert got == shown, (got, shown)
+    assert t.db.count(where="kind = 'paid'") == 1
