@@ -71,9 +71,8 @@ static enum cli_conn_status send_all(struct insert_run *run)
 	struct cli_conn *conn = &run->s->conn;
 	const struct cli_sql_insert *ins = run->ins;
 	enum cli_conn_status st;
-	int rc;
-
 	char key[CLI_KEY_SIZE];
+	int rc;
 
 	while (run->sent < ins->ntuples) {
 		tuple_row(run, run->sent);
