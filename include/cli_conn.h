@@ -60,6 +60,20 @@ enum cli_conn_status cli_conn_wait(struct cli_conn *c);
 void cli_answer_copy(struct cli_answer *dst, const struct pgc_ack *a);
 void cli_answer_free(struct cli_answer *a);
 
+/* Extensions of the protocol a sidecar may have (its ping's features). */
+enum cli_feature {
+	CLI_FEATURE_ON_CONFLICT = 1,
+	CLI_FEATURE_KEY = 2,
+};
+
+/*
+ * Ask the sidecar which extensions it has (a ping): *features gets
+ * enum cli_feature bits (none from a v1 sidecar). CLI_CONN_OK when the
+ * ping was answered, CLI_CONN_LOST / CLI_CONN_INTERRUPTED as for
+ * cli_conn_request().
+ */
+enum cli_conn_status cli_conn_features(struct cli_conn *c, unsigned *features);
+
 /*
  * Send one request with `send` (a pgc_send_* wrapper) and wait for its
  * answer into *ans. CLI_CONN_OK when it was answered (ans->done, maybe

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "cli_conn.h"
 #include "cli_describe.h"
+#include "cli_keys.h"
 #include "cli_output.h"
 #include "cli_sql.h"
 #include "cli_vars.h"
@@ -58,6 +59,7 @@ struct cli_session {
 	FILE                  *out;           /* query results: stdout, or -o FILE, \o */
 	struct cli_vars        vars;          /* \set, -v; ON_ERROR_STOP, QUIET */
 	struct cli_describe    describe;      /* tables the sidecar described */
+	struct cli_keys        keys;          /* \key, --key: idempotency keys for INSERTs */
 	struct buf             last;          /* the last statement or watchable meta-command */
 	bool                   last_meta;     /* ... and which of the two it is */
 	char                   where[512];    /* scratch for cli_session_where() */

@@ -7,14 +7,18 @@
  *     comments and parentheses, as psql does) in text that arrives line by
  *     line, and says what the text is inside (for the prompt);
  *   - the parser turns one statement
- *       INSERT INTO name [(col, ...)] VALUES (...), ... [RETURNING ...]
- *       INSERT INTO name DEFAULT VALUES [RETURNING ...]
+ *       INSERT INTO name [AS alias] [(col, ...)] VALUES (...), ...
+ *           [ON CONFLICT ...] [RETURNING ...]
+ *       INSERT INTO name DEFAULT VALUES [ON CONFLICT ...] [RETURNING ...]
  *     (without a column list, the values are mapped to the table's columns
  *     later, cli_sql_set_columns(), once the sidecar has described it)
  *     into a table name, a column list and, per tuple, each value as JSON
  *     text (strings decoded, numbers kept exact), following PostgreSQL's
- *     lexical rules. Anything else is an error with PostgreSQL-style text and
- *     a position, never a crash.
+ *     lexical rules. ON CONFLICT becomes the protocol's on_conflict: a
+ *     target, (col, ...) or ON CONSTRAINT name, then DO NOTHING, or DO
+ *     UPDATE SET col = EXCLUDED.col (set) and col = t.col + EXCLUDED.col
+ *     (add; t the table's name, or its alias). Anything else is an error
+ *     with PostgreSQL-style text and a position, never a crash.
  */
 #ifndef PGC_CLI_SQL_H
 #define PGC_CLI_SQL_H
@@ -76,9 +80,27 @@ struct cli_sql_value {
 	size_t len;       /* 0: DEFAULT (the column is left out of the row) */
 };
 
+/*
+ * ON CONFLICT, as the protocol's on_conflict. Every list ends with a NULL
+ * (as libpgcoalesce's struct pgc_on_conflict takes them); an empty list is
+ * NULL itself.
+ */
+struct cli_sql_conflict {
+	bool    present;     /* the statement has ON CONFLICT */
+	bool    update;      /* DO UPDATE; false: DO NOTHING */
+	char  **columns;     /* the target: ( col, ... ) */
+	size_t  ncolumns;
+	char   *constraint;  /* or ON CONSTRAINT name; neither: any conflict (DO NOTHING) */
+	char  **set;         /* col = EXCLUDED.col */
+	size_t  nset;
+	char  **add;         /* col = t.col + EXCLUDED.col */
+	size_t  nadd;
+};
+
 struct cli_sql_insert {
 	char   *schema;              /* NULL when the name is unqualified */
 	char   *table;
+	char   *alias;               /* INSERT INTO t AS alias; NULL without */
 	size_t  table_pos;           /* where the table's name starts in the statement */
 	char  **columns;
 	size_t  ncolumns;
@@ -93,6 +115,7 @@ struct cli_sql_insert {
 	struct buf json;             /* the values' JSON text */
 	char  **returning;           /* "*" alone for RETURNING * */
 	size_t  nreturning;
+	struct cli_sql_conflict conflict;
 	struct buf notices;          /* NOTICE messages, one a line */
 };
 
@@ -127,7 +150,8 @@ bool cli_sql_set_columns(struct cli_sql_insert *ins, const char *const *names, s
 
 /*
  * The protocol request for tuple `tuple` of a parsed INSERT, without the
- * newline: {"id":<id_json>,"table":..,["schema":..,]"row":{..}[,"returning":[..]]}
+ * newline: {"id":<id_json>,"table":..,["schema":..,]"row":{..}[,"returning":[..]]
+ * [,"on_conflict":{..}]}, its members in libpgcoalesce's order.
  */
 void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char *id_json,
 		     struct buf *out);

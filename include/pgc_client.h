@@ -95,9 +95,9 @@ double pgc_now_ms(void);
 int pgc_client_send(pgc_client *c, enum pgc_op op, uint8_t flags, void *user, uint64_t *id,
 		    void (*fill)(struct buf *out, uint64_t id, const void *arg), const void *arg);
 
-/* pgc_send_insert() and pgc_send_op() with slot flags (PGC_SLOT_SYNC). */
+/* pgc_send_insert_ex() and pgc_send_op() with slot flags (PGC_SLOT_SYNC). */
 int pgc_client_send_insert(pgc_client *c, uint8_t flags, const char *table, const pgc_row *row,
-			   const char *const *returning, const char *schema, void *user, uint64_t *id);
+			   const struct pgc_insert_opts *opts, void *user, uint64_t *id);
 int pgc_client_send_op(pgc_client *c, uint8_t flags, const char *op, const char *members,
 		       void *user, uint64_t *id);
 

@@ -55,9 +55,20 @@ bool pgc_valid_text(const char *s, size_t n);
 /* Is s (NUL-terminated) one JSON number, as RFC 8259 writes it? */
 bool pgc_valid_number(const char *s);
 
-/* {"id":<id>,"table":...[,"schema":...],"row":<row>[,"returning":[...]]} and '\n'. */
-void pgc_wire_insert(struct buf *out, uint64_t id, const char *table, const char *schema,
-		     const char *row, size_t row_len, const char *const *returning);
+/* The longest idempotency key the protocol takes, in bytes. */
+#define PGC_KEY_MAX 200
+
+/*
+ * Would the sidecar take these options (PROTOCOL.md: names UTF-8 text, a
+ * key of 1 to PGC_KEY_MAX bytes, on_conflict well formed)? False with a
+ * one-line reason naming the field in err.
+ */
+bool pgc_wire_opts_ok(const struct pgc_insert_opts *opts, char *err, size_t errlen);
+
+/* {"id":<id>,"table":...[,"schema":...],"row":<row>[,"returning":[...]]
+ *  [,"on_conflict":{...}][,"key":...]} and '\n'; opts may be NULL. */
+void pgc_wire_insert(struct buf *out, uint64_t id, const char *table, const char *row,
+		     size_t row_len, const struct pgc_insert_opts *opts);
 
 /* {"op":<op>,"id":<id>[,<members>]} and '\n'. */
 void pgc_wire_op(struct buf *out, const char *op, uint64_t id, const char *members);

@@ -30,9 +30,14 @@
  * anything by itself: the next pgc_send_*() reconnects (backing off up to
  * 2 s between failed attempts) and the caller decides what to resend. Rows
  * answered PGC_ERR_COMMIT_UNKNOWN (PC007) are in the same doubt. Resending a
- * row in doubt can store it twice unless the table has a UNIQUE key the
- * application fills (a resend of a stored row then fails with 23505); the
- * sidecar's coming idempotency keys will make such resends safe.
+ * row in doubt can store it twice, unless it was sent with an idempotency
+ * key (struct pgc_insert_opts, key): the sidecar writes a keyed row at most
+ * once within its --key-retention, so resend it with the same key (the ack
+ * of a copy already written says duplicate). A sidecar older than keys
+ * ignores them: check pgc_has_feature(pgc_ping(c), "key") first.
+ *
+ * Upserts: struct pgc_insert_opts, on_conflict, as INSERT ... ON CONFLICT;
+ * the ack's action says whether the row inserted, updated or did nothing.
  *
  * Threads: a pgc_client is used by one thread at a time. Memory: allocation
  * failure aborts the process (like the daemon). Strings are UTF-8.
@@ -98,6 +103,14 @@ enum pgc_error_class {
 	PGC_ERR_SIDECAR,           /* a PC code this library does not know: treated as in doubt */
 };
 
+/* What an upsert did (struct pgc_ack, action). */
+enum pgc_action {
+	PGC_ACTION_UNKNOWN = 0,  /* not an upsert, or the sidecar did not say */
+	PGC_ACTION_INSERT,       /* the row was inserted */
+	PGC_ACTION_UPDATE,       /* it conflicted and DO UPDATE updated the stored row */
+	PGC_ACTION_NONE,         /* it conflicted and did nothing (DO NOTHING) */
+};
+
 struct pgc_error {
 	enum pgc_error_class cls;
 	const char *code;        /* "23505", "PC004"; "" for the client-side classes */
@@ -126,6 +139,11 @@ struct pgc_ack {
 	size_t           stats_len;
 	const char      *line;      /* the response line as received; NULL for client-side errors */
 	size_t           line_len;
+	/* (the members below were added with upserts and keys) */
+	enum pgc_action  action;    /* an insert with on_conflict: what it did */
+	bool             duplicate; /* an insert with a key: already written, not written again */
+	const char      *features;  /* ping: the "features" JSON array text; NULL from a v1 sidecar */
+	size_t           features_len;
 };
 
 typedef void (*pgc_ack_fn)(void *arg, const struct pgc_ack *ack);
@@ -211,6 +229,40 @@ PGC_API int pgc_send_insert(pgc_client *c, const char *table, const pgc_row *row
 			    const char *const *returning, const char *schema, void *user,
 			    uint64_t *id);
 
+/* What to do when the row conflicts with a unique index or constraint:
+ * INSERT ... ON CONFLICT (docs/PROTOCOL.md, on_conflict). */
+enum pgc_conflict_do {
+	PGC_DO_NOTHING = 1,  /* DO NOTHING */
+	PGC_DO_UPDATE,       /* DO UPDATE SET the `set` and `add` columns */
+};
+
+struct pgc_on_conflict {
+	enum pgc_conflict_do  action;
+	const char *const    *columns;    /* the target: a unique index's columns, NULL-terminated */
+	const char           *constraint; /* or a constraint's name; at most one of the two, and
+					   * one is needed for PGC_DO_UPDATE */
+	const char *const    *set;        /* col = EXCLUDED.col; NULL-terminated, or NULL */
+	const char *const    *add;        /* col = table.col + EXCLUDED.col (counters); ditto */
+};
+
+/* An insert's optional parts, for pgc_send_insert_ex(): zero it (= {0}) and
+ * set what is needed. Every pointer is read during the call only. */
+struct pgc_insert_opts {
+	const char                   *schema;    /* as pgc_send_insert()'s */
+	const char *const            *returning; /* as pgc_send_insert()'s */
+	const struct pgc_on_conflict *on_conflict;
+	const char                   *key;       /* an idempotency key: 1 to 200 bytes of UTF-8 */
+};
+
+/*
+ * pgc_send_insert() with the options above. An on_conflict or key the
+ * protocol would refuse (an empty or too long key, DO UPDATE without a
+ * target or without columns, a column both in set and add, ...) is
+ * PGC_E_INVALID here, nothing sent. opts may be NULL.
+ */
+PGC_API int pgc_send_insert_ex(pgc_client *c, const char *table, const pgc_row *row,
+			       const struct pgc_insert_opts *opts, void *user, uint64_t *id);
+
 /* {"op":"ping"|"flush"|"stats"}, answered through the callback. */
 PGC_API int pgc_send_ping(pgc_client *c, void *user, uint64_t *id);
 PGC_API int pgc_send_flush(pgc_client *c, void *user, uint64_t *id);
@@ -244,6 +296,8 @@ PGC_API int pgc_drain(pgc_client *c, int timeout_ms);
  */
 PGC_API const struct pgc_ack *pgc_insert(pgc_client *c, const char *table, const pgc_row *row,
 					 const char *const *returning, const char *schema);
+PGC_API const struct pgc_ack *pgc_insert_ex(pgc_client *c, const char *table, const pgc_row *row,
+					    const struct pgc_insert_opts *opts);
 PGC_API const struct pgc_ack *pgc_ping(pgc_client *c);
 PGC_API const struct pgc_ack *pgc_flush(pgc_client *c);
 PGC_API const struct pgc_ack *pgc_stats(pgc_client *c);
@@ -279,6 +333,13 @@ PGC_API const char *pgc_row_json(const pgc_row *r, size_t *len);
 
 /* "row_error", "invalid_request", ..., "timeout", "sidecar_error"; "" for NONE. */
 PGC_API const char *pgc_error_class_name(enum pgc_error_class cls);
+
+/* "insert", "update", "none"; "" for PGC_ACTION_UNKNOWN. */
+PGC_API const char *pgc_action_name(enum pgc_action action);
+
+/* Does a ping's answer list the extension `name` ("describe", "on_conflict",
+ * "key") in its features? False for anything but an ok ping answer. */
+PGC_API bool pgc_has_feature(const struct pgc_ack *ping, const char *name);
 
 /* The raw JSON text of member `name` of the JSON object text obj (a returned
  * row, the stats); NULL when absent. */

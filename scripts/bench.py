@@ -20,6 +20,27 @@ from an emptied, vacuumed table after a CHECKPOINT):
     (read from its `stats`: batch_rows sum / count). The median of
     BENCH_CEILING_RUNS runs (default 3) of BENCH_ROWS rows each.
 
+Upserts (issue 13), a section each for `update set` (a device's last seen:
+SET seen = EXCLUDED.seen, kind = EXCLUDED.kind) and `add` (a counter: SET
+hits = devices.hits + EXCLUDED.hits), on the devices table of sql/demo.sql:
+10,000 device ids drawn Zipf-distributed (pgbench's random_zipfian(1, 10000,
+1.1), and `pgcoalesce-cli bench --upsert` draws them the same way), direct
+per-row INSERT ... ON CONFLICT with pgbench (16 and 64 clients, prepared)
+against the sidecar contenders with default options. An upsert of a stored
+device adds no row, so "rows" there are upserts committed: for `add` the
+increase of sum(hits) in the table (each upsert adds 1), for `update set`,
+which leaves no count behind, the load generator's (pgbench's transactions,
+the sidecar's acks ok).
+
+Idempotency keys: the sidecar contenders 256 x 1 and 64 x 32 again, each
+without and then with a key on every row (`pgcoalesce-cli bench --keys`),
+and the cost of keys from the pair: rows/s and CPU per row, without -> with.
+A keyed contender first writes one keyed row so the sidecar's key table
+exists (it makes it on first use), then starts from empty tables.
+
+Contenders the sidecar cannot run (its ping lists no "on_conflict" or
+"key": a sidecar older than issue 13) are skipped with a note.
+
 Then a slow-disk section: PostgreSQL restarted with bin/slowfsync.so preloaded
 (BENCH_FSYNC_US, default 1000 microseconds added to every fsync and
 fdatasync: see test/bench/slowfsync.c), and the best direct configuration of
@@ -114,6 +135,14 @@ PG_SETTINGS = ["-c max_connections=300", "-c shared_buffers=256MB", "-c autovacu
 PER_ROW_SQL = ("\\set d random(0, 999)\n"
                "INSERT INTO events (device_id, kind, value, payload) "
                "VALUES (:d, 'bench', 1.5, '{\"n\": 1}');\n")
+# Upserts (issue 13): 10,000 devices, ids Zipf-distributed with pgbench's
+# random_zipfian(1, 10000, 1.1); `pgcoalesce-cli bench --upsert` draws them the same way.
+UPSERT_DEVICES = 10000
+UPSERT_ZIPF_S = 1.1
+UPSERT_SET = {"set": "seen = EXCLUDED.seen, kind = EXCLUDED.kind",
+              "add": "hits = devices.hits + EXCLUDED.hits"}
+# The sidecar contenders run again with and without idempotency keys.
+KEYED = [(256, 1), (64, 32)]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CEILING_MODES = ("unnest", "copy", "copy-binary")
 CEILING_SIZE = 1000  # rows per statement of the classic ceiling
@@ -314,8 +343,12 @@ class Cluster:
             raise RuntimeError(f"the monitor psql session ended at: {sql}")
         return line.strip()
 
-    def count(self):
-        return int(self.query("SELECT count(*) FROM events"))
+    def count(self, table="events"):
+        """Rows in `table`; for "devices" (upserts) the sum of hits: one per
+        committed upsert that adds (--upsert add), none for the others."""
+        if table == "devices":
+            return int(self.query("SELECT coalesce(sum(hits), 0) FROM devices"))
+        return int(self.query(f"SELECT count(*) FROM {table}"))
 
     def psql(self, sql):
         run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", sql])
@@ -328,9 +361,13 @@ class Cluster:
         if self.query(sql + "; SELECT 'done'") != "done":
             raise RuntimeError(f"unexpected output from: {sql}")
 
-    def fresh_table(self):
-        self.execute("TRUNCATE events RESTART IDENTITY")
-        self.execute("VACUUM ANALYZE events")
+    def fresh_table(self, table="events"):
+        """An empty, vacuumed `table` (and an empty key table, where the
+        sidecar made one), after a CHECKPOINT."""
+        self.execute(f"TRUNCATE {table} RESTART IDENTITY")
+        self.execute(f"VACUUM ANALYZE {table}")
+        self.execute("DO $$ BEGIN IF to_regclass('pgcoalesce.keys') IS NOT NULL THEN "
+                     "TRUNCATE pgcoalesce.keys; END IF; END $$")
         self.execute("CHECKPOINT")
 
     def snapshot(self):
@@ -374,6 +411,7 @@ class Result:
         self.mode = self.conns = None  # client batches: their mode and connections
         self.pgbench = None            # direct: (clients, protocol)
         self.spec = None               # sidecar: (clients, pipeline, extra options)
+        self.keys = False              # sidecar: every row with an idempotency key
 
 
 def per_row_us(seconds, rows):
@@ -391,10 +429,11 @@ class Bench:
         self.batches = []    # sidecar batch lines
         self.checks = {}     # lone-commit ms: 'plain', 'slow'; shim mapping checks
         self.conn_ms = 0.0   # mean time to open a connection (pgbench -C)
+        self.seen = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())  # upserts' seen
 
     # ---- one measured run ----
 
-    def measure(self, cmd, sidecar=None, allowed=(), connections=0, handshake=False):
+    def measure(self, cmd, sidecar=None, allowed=(), connections=0, handshake=False, table="events"):
         """Run `cmd` pinned to the load CPU; return (stdout, rows committed, CPU
         seconds dict) over the run: PG client backends, whole server, sidecar,
         the load generator. The run starts when the load generator is
@@ -412,7 +451,7 @@ class Bench:
             raise RuntimeError(f"{' '.join(cmd)}: {p.communicate()[1].strip()}")
         if connections:
             self.wait_connected(p, connections, {self.db.monitor_pid, *allowed})
-        rows0, a = self.db.count(), self.db.snapshot()
+        rows0, a = self.db.count(table), self.db.snapshot()
         side0 = process_cpu(sidecar.pid) if sidecar else 0.0
         gen0 = process_cpu(p.pid) if handshake or connections else 0.0
         out, err = p.communicate("go\n" if handshake else None)
@@ -422,7 +461,7 @@ class Bench:
         side = process_cpu(sidecar.pid) - side0 if sidecar else None
         b = self.db.settle(allowed)
         backend, server = server_cpu(a, b, exclude={self.db.monitor_pid})
-        rows = self.db.count() - rows0
+        rows = self.db.count(table) - rows0
         return out, rows, dict(backend=backend, server=server, sidecar=side, loadgen=load)
 
     def wait_connected(self, p, n, exclude):
@@ -440,26 +479,31 @@ class Bench:
 
     # ---- contenders ----
 
-    def pgbench(self, clients, mode):
-        name = f"direct, pgbench -M {mode}, {clients} clients"
+    def pgbench(self, clients, mode, upsert=None):
+        """Direct per-row statements from pgbench: INSERTs into events, or
+        with `upsert` ("set", "add") INSERT ... ON CONFLICT into devices."""
+        name = f"direct, pgbench -M {mode}, {clients} clients" + (f", upsert {upsert}" if upsert else "")
         # pgbench's -T clock runs while its clients connect, one after the
         # other on the server's one CPU: give it that time on top (measured
         # cost of a connection, with a margin); the run is measured from the
         # moment all are connected, so it still lasts about SECONDS.
         duration = SECONDS + math.ceil(1.5 * clients * self.conn_ms / 1000)
         log(f"bench: {name} ({duration}s)")
-        self.db.fresh_table()
-        script = self.per_row_script()
+        table = "devices" if upsert else "events"
+        self.db.fresh_table(table)
+        script = self.upsert_script(upsert) if upsert else self.per_row_script()
         logdir = tempfile.mkdtemp(dir=self.tmp)
         out, rows, cpu = self.measure([os.path.join(pg_bindir(), "pgbench"), "-n", "-f", script,
                                        "-M", mode, "-c", str(clients), "-j", "2",
                                        "-T", str(duration), "-l", "--log-prefix",
                                        os.path.join(logdir, "tx"), self.db.dsn],
-                                      connections=clients)
+                                      connections=clients, table=table)
         m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
         if not m:
             raise RuntimeError(f"pgbench printed no tps:\n{out}")
         tps = float(m.group(1))
+        if upsert == "set":  # nothing in the table counts them: pgbench's count
+            rows = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
         lat = []
         for fn in os.listdir(logdir):
             with open(os.path.join(logdir, fn)) as f:
@@ -468,6 +512,16 @@ class Bench:
         r = self.add(name, "direct", 1, tps, pct(lat, 50), pct(lat, 99), rows, cpu)
         r.pgbench = (clients, mode)
         return r
+
+    def upsert_script(self, upsert):
+        """pgbench's per-row upsert: the row `pgcoalesce-cli bench --upsert` sends."""
+        script = os.path.join(self.tmp, f"upsert_{upsert}.sql")
+        with open(script, "w") as f:
+            f.write(f"\\set d random_zipfian(1, {UPSERT_DEVICES}, {UPSERT_ZIPF_S})\n"
+                    f"INSERT INTO devices (device_id, seen, hits, kind) VALUES "
+                    f"(:d, '{self.seen}', 1, 'bench') ON CONFLICT (device_id) DO UPDATE SET "
+                    f"{UPSERT_SET[upsert]};\n")
+        return script
 
     def per_row_script(self):
         script = os.path.join(self.tmp, "per_row.sql")
@@ -500,10 +554,17 @@ class Bench:
         shutil.rmtree(logdir)
         return pct(lat, 50)
 
-    def sidecar(self, clients, pipeline, opts):
-        name = f"pgcoalesce {clients} x {pipeline}" + (" " + " ".join(opts) if opts else "")
+    def sidecar(self, clients, pipeline, opts, upsert=None, keys=False):
+        """The sidecar under `pgcoalesce-cli bench`: inserts into events, or
+        with `upsert` ("set", "add") upserts into devices; `keys`: every row
+        with its own idempotency key. None (and a note) when the sidecar
+        does not have what the contender needs."""
+        extra = (["--upsert", upsert] if upsert else []) + (["--keys"] if keys else [])
+        name = (f"pgcoalesce {clients} x {pipeline}" + (" " + " ".join(opts) if opts else "")
+                + (f", upsert {upsert}" if upsert else "") + (", keys" if keys else ""))
+        table = "devices" if upsert else "events"
         log(f"bench: {name} ({SECONDS}s)")
-        self.db.fresh_table()
+        self.db.fresh_table(table)
         self.db.settle()
         sock = os.path.join(self.tmp, "pgc.sock")
         err = open(os.path.join(self.tmp, "sidecar.log"), "a")
@@ -513,28 +574,47 @@ class Bench:
         try:
             wait_socket(sock)
             wait_db_connections(sock)
+            missing = [f for f in ("on_conflict" if upsert else None, "key" if keys else None)
+                       if f and f not in sidecar_features(sock)]
+            if missing:
+                self.notes.append(f"  {name}: skipped, the sidecar's ping lists no "
+                                  f"{' or '.join(missing)}")
+                return None
+            if keys:
+                self.warm_key_table(sock)
             allowed = self.db.snapshot().clients(exclude={self.db.monitor_pid})
             if self.db.shim:
                 self.checks["shim_in_sidecar"] = self.db.shim_mapped(daemon.pid)
             out, rows, cpu = self.measure([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock,
                                            "bench", "--clients", str(clients), "--pipeline",
-                                           str(pipeline), "--duration", str(SECONDS)],
-                                          sidecar=daemon, allowed=allowed)
+                                           str(pipeline), "--duration", str(SECONDS)] + extra,
+                                          sidecar=daemon, allowed=allowed, table=table)
             st = sidecar_stats(sock)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
             err.close()
         rate, p50, p99 = parse_cli_bench(out)
+        if upsert == "set":  # nothing in the table counts them: the acks
+            rows = int(re.search(r"acked ok: (\d+)", out).group(1))
         fl, br = st["flush_duration_seconds"], st["batch_rows"]
         mean_rows = br["sum"] / max(br["count"], 1)
         r = self.add(name, "sidecar", mean_rows, rate, p50, p99, rows, cpu)
         r.spec = (clients, pipeline, opts)
+        r.keys = keys
         self.batches.append(f"  {name}: {br['count']} batches, {mean_rows:.0f} rows each on average, "
                             f"flush mean {1000 * fl['sum'] / max(fl['count'], 1):.2f} ms, "
                             f"p50 <= {1000 * hist_quantile(fl, 0.5):g} ms, "
                             f"p99 <= {1000 * hist_quantile(fl, 0.99):g} ms")
         return r
+
+    def warm_key_table(self, sock):
+        """One keyed row before the run, so the sidecar's key table exists (it
+        is made on first use) and its creation is not in the measured run;
+        then the table is emptied again."""
+        run([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench", "--keys", "--rows", "1",
+             "--clients", "1", "--pipeline", "1"])
+        self.db.fresh_table("events")
 
     def ceiling(self, mode, size, conns, runs=CEILING_RUNS):
         """A client-side batch contender: the median of `runs` runs (rows/s and
@@ -563,8 +643,33 @@ class Bench:
     # ---- sections ----
 
     def section(self, title):
-        self.results, self.batches = [], []
-        self.sections.append((title, self.results, self.batches))
+        self.results, self.batches, self.notes = [], [], []
+        self.sections.append((title, self.results, self.batches, self.notes))
+
+    def upsert_sections(self):
+        """Per-row INSERT ... ON CONFLICT with pgbench against the sidecar's
+        upserts, the same rows and skew, once for `update set` and once for
+        `add`."""
+        for upsert in ("set", "add"):
+            self.section(f"upserts, update {upsert}: {UPSERT_DEVICES} devices, ids Zipf-distributed "
+                         f"(s = {UPSERT_ZIPF_S}), ON CONFLICT (device_id) DO UPDATE SET "
+                         f"{UPSERT_SET[upsert]}")
+            self.notes.append(
+                "  rows: upserts committed, counted by the load generator (pgbench's transactions, "
+                "the sidecar's acks ok): update set leaves no count in the table" if upsert == "set" else
+                "  rows: upserts committed, counted in the table (the increase of sum(hits): each adds 1)")
+            for clients in (16, 64):
+                self.pgbench(clients, "prepared", upsert)
+            for clients, pipeline, opts in self.sidecars:
+                if not opts:
+                    self.sidecar(clients, pipeline, opts, upsert=upsert)
+
+    def keys_section(self):
+        """The cost of idempotency keys: the same inserts with and without them."""
+        self.section("idempotency keys: the same inserts without and with a key per row")
+        for clients, pipeline in KEYED:
+            self.sidecar(clients, pipeline, [])
+            self.sidecar(clients, pipeline, [], keys=True)
 
     def normal_section(self):
         self.section("fsync as this machine's disk does it")
@@ -687,25 +792,52 @@ def print_targets(results):
                   f"{r.cpu['loadgen']:.2f} us (issue: about 6 and 5 before; aim: sidecar at half)")
 
 
+def print_key_cost(results):
+    """Each sidecar contender with keys against the same without, same run."""
+    lines = []
+    for r in results:
+        if r.kind != "sidecar" or not r.keys:
+            continue
+        plain = next((p for p in results if p.kind == "sidecar" and not p.keys and p.spec == r.spec), None)
+        if plain is None:
+            continue
+        lines.append(f"  {r.spec[0]} x {r.spec[1]}: {plain.rate:.0f} -> {r.rate:.0f} rows/s "
+                     f"({r.rate / plain.rate:.2f}x); PG backends {plain.cpu['backend']:.2f} -> "
+                     f"{r.cpu['backend']:.2f} us per row ({r.cpu['backend'] - plain.cpu['backend']:+.2f}), "
+                     f"PG total {plain.cpu['server']:.2f} -> {r.cpu['server']:.2f}, sidecar "
+                     f"{plain.cpu['sidecar']:.2f} -> {r.cpu['sidecar']:.2f}")
+    if lines:
+        print("the cost of keys (without -> with, same run):")
+        print("\n".join(lines))
+
+
 def report(bench, header):
     print()
     print("\n".join(header))
-    for i, (title, results, batches) in enumerate(bench.sections):
+    for i, (title, results, batches, notes) in enumerate(bench.sections):
         print()
         print(f"== {title}")
         print()
+        if not results:
+            print("\n".join(notes or ["  no contender ran"]))
+            continue
         print_throughput(results)
         print()
         print_cpu(results, ratios=(i == 0))
+        if notes:
+            print("\n".join(notes))
+        if any(getattr(r, "keys", False) for r in results):
+            print()
+            print_key_cost(results)
         if batches:
             print()
             print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
             print("p50/p99 are the upper bounds of the histogram buckets they fall in):")
             print("\n".join(batches))
-        notes = [f"  {r.name}: {r.note} (median shown)" for r in results if r.note]
-        if notes:
+        medians = [f"  {r.name}: {r.note} (median shown)" for r in results if r.note]
+        if medians:
             print("client batches, " + ("median of %d runs:" % CEILING_RUNS))
-            print("\n".join(notes))
+            print("\n".join(medians))
         if i == 0:
             print()
             print_targets(results)
@@ -787,6 +919,16 @@ def wait_db_connections(sock, timeout=10):
             return
         time.sleep(0.05)
     raise RuntimeError("the sidecar's database connections did not come up")
+
+
+def sidecar_features(sock):
+    """The extensions the sidecar lists in its ping's features (PROTOCOL.md)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(b'{"op":"ping","id":1}\n')
+    line = s.makefile("rb").readline()
+    s.close()
+    return json.loads(line).get("features") or []
 
 
 def sidecar_stats(sock):
@@ -899,6 +1041,8 @@ def main():
             head = header(pin, bench.db)
             log(f"bench: pinning: {pin.text}")
             bench.normal_section()
+            bench.upsert_sections()
+            bench.keys_section()
             best = best_direct(bench.sections[0][1])
             bench.slow_section(best.pgbench)
             report(bench, head)

@@ -8,3 +8,13 @@ CREATE TABLE IF NOT EXISTS events (
     value      float8,
     payload    jsonb
 );
+
+-- One row per device, kept up to date (issue 13's upserts): the README's
+-- ON CONFLICT examples and make bench's upsert contenders write here.
+-- `seen` is set from the newest row, `hits` counts (ON CONFLICT ... add).
+CREATE TABLE IF NOT EXISTS devices (
+    device_id  int         PRIMARY KEY,
+    seen       timestamptz,
+    hits       bigint      NOT NULL DEFAULT 0,
+    kind       text
+);

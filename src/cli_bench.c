@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,25 @@
 
 /* The demo table of sql/demo.sql and a row like make bench's pgbench script. */
 #define BENCH_DEFAULT_TABLE "events"
+/* --upsert's table (sql/demo.sql), its key domain and skew (pgbench's random_zipfian's s). */
+#define BENCH_UPSERT_TABLE "devices"
+#define BENCH_DEVICES 10000
+#define BENCH_ZIPF_S 1.1
+
+/* --upsert: how a row that finds its device stored updates it. */
+enum bench_upsert {
+	BENCH_PLAIN = 0,   /* plain inserts */
+	BENCH_UPSERT_SET,  /* last seen: SET seen = EXCLUDED.seen, kind = EXCLUDED.kind */
+	BENCH_UPSERT_ADD,  /* a counter: SET hits = devices.hits + EXCLUDED.hits */
+};
+
+/* Zipf-distributed integers 1..n, P(k) proportional to k^-s, from a table of the
+ * distribution function (n doubles) and a xorshift64* generator. */
+struct bench_zipf {
+	double   *cdf;
+	size_t    n;
+	uint64_t  state;
+};
 
 struct bench;
 
@@ -48,6 +68,10 @@ struct bench_opts {
 	long        pipeline;
 	long long   rows;        /* 0: run for `duration` */
 	double      duration;    /* seconds */
+	enum bench_upsert upsert;
+	long long   devices;     /* --upsert: device_id from 1..devices */
+	double      zipf_s;      /* ... Zipf-distributed with this exponent */
+	bool        keys;        /* every row with its own idempotency key */
 };
 
 struct bench {
@@ -56,6 +80,11 @@ struct bench {
 	struct bench_client *clients;
 	size_t               alive;       /* clients still connected */
 	pgc_row             *row;         /* the row sent (rebuilt per row for the demo table) */
+	struct pgc_insert_opts opts;      /* on_conflict (--upsert), key (--keys) */
+	struct pgc_on_conflict oc;
+	struct bench_zipf    zipf;        /* --upsert's device_id */
+	char                 seen[40];    /* --upsert's seen: the run's start, as text */
+	char                 key_prefix[40]; /* --keys: random per run, then -<row number> */
 	bool                 sending;     /* false once the rows or the time are up */
 	long long            sent;
 	long long            ok;
@@ -93,6 +122,13 @@ static void bench_usage(FILE *f)
 		"  --row=JSON       the row object to send; default for the demo table\n"
 		"                   {\"device_id\": <row number mod 1000>, \"kind\": \"bench\",\n"
 		"                   \"value\": 1.5, \"payload\": {\"n\": 1}}, for others {} (defaults)\n"
+		"  --upsert=set|add upserts into \"%s\" (sql/demo.sql): device_id Zipf-distributed\n"
+		"                   over --devices ids, ON CONFLICT (device_id) DO UPDATE SET\n"
+		"                   seen, kind = the new row's (set) or hits = hits + 1 (add)\n"
+		"  --devices=N      --upsert's distinct device ids (default %d)\n"
+		"  --zipf=S         --upsert's skew: P(id k) ~ k^-S (default %g, as pgbench's\n"
+		"                   random_zipfian(1, N, S))\n"
+		"  --keys           send every row with its own idempotency key\n"
 		"  --clients=C      connections (default 8)\n"
 		"  --pipeline=K     requests in flight per connection (default 16)\n"
 		"  --rows=N         send N rows in total, then wait for their acks\n"
@@ -103,8 +139,8 @@ static void bench_usage(FILE *f)
 		"Prints rows/s (rows acked ok per second), acked ok/failed and the ack latency\n"
 		"p50/p99/max; a progress line on stderr while it runs, on a terminal.\n"
 		"Exit status: 0 every row acked ok, 1 some failed or got no answer, 2 a bad\n"
-		"option or the socket cannot be reached.\n",
-		BENCH_DEFAULT_TABLE);
+		"option, an unreachable socket, or a sidecar without upserts or keys.\n",
+		BENCH_DEFAULT_TABLE, BENCH_UPSERT_TABLE, BENCH_DEVICES, BENCH_ZIPF_S);
 }
 
 static bool parse_long(const char *name, const char *v, long long min, long long *out)
@@ -136,6 +172,33 @@ static bool check_row(const char *row)
 	return ok;
 }
 
+/* --upsert, --devices, --zipf, --keys; false for a bad value (reported). */
+static bool upsert_option(struct bench_opts *o, int opt, const char *arg)
+{
+	char *end;
+
+	switch (opt) {
+	case 'U':
+		if (strcmp(arg, "set") == 0 || strcmp(arg, "add") == 0) {
+			o->upsert = arg[0] == 's' ? BENCH_UPSERT_SET : BENCH_UPSERT_ADD;
+			return true;
+		}
+		fprintf(stderr, "pgcoalesce-cli bench: --upsert takes set or add, not \"%s\"\n", arg);
+		return false;
+	case 'D':
+		return parse_long("devices", arg, 1, &o->devices) && o->devices <= 10000000;
+	case 'Z':
+		o->zipf_s = strtod(arg, &end);
+		if (end != arg && !*end && o->zipf_s >= 0 && o->zipf_s <= 100)
+			return true;
+		fprintf(stderr, "pgcoalesce-cli bench: invalid value \"%s\" for --zipf\n", arg);
+		return false;
+	default:
+		o->keys = true;
+		return true;
+	}
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int bench_options(struct bench_opts *o, int argc, char **argv)
 {
@@ -147,6 +210,10 @@ static int bench_options(struct bench_opts *o, int argc, char **argv)
 		{ "rows", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "upsert", required_argument, NULL, 'U' },
+		{ "devices", required_argument, NULL, 'D' },
+		{ "zipf", required_argument, NULL, 'Z' },
+		{ "keys", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,13 +221,19 @@ static int bench_options(struct bench_opts *o, int argc, char **argv)
 	char *end;
 	int opt;
 
-	o->table = BENCH_DEFAULT_TABLE;
+	o->table = NULL;
 	o->clients = 8;
 	o->pipeline = 16;
 	o->duration = 0;
+	o->devices = BENCH_DEVICES;
+	o->zipf_s = BENCH_ZIPF_S;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'U': case 'D': case 'Z': case 'K':
+			if (!upsert_option(o, opt, optarg))
+				return 2;
+			break;
 		case 't': o->table = optarg; break;
 		case 'R': if (!check_row(optarg)) return 2; o->row = optarg; break;
 		case 'c': if (!parse_long("clients", optarg, 1, &v) || v > 10000) return 2; o->clients = (long)v; break;
@@ -190,8 +263,14 @@ static int bench_options(struct bench_opts *o, int argc, char **argv)
 	}
 	if (!o->rows && !(o->duration > 0))
 		o->duration = 10;
+	if (o->upsert && o->row) {
+		fprintf(stderr, "pgcoalesce-cli bench: --upsert makes its own rows: no --row\n");
+		return 2;
+	}
+	if (!o->table)
+		o->table = o->upsert ? BENCH_UPSERT_TABLE : BENCH_DEFAULT_TABLE;
 	/* the demo row has the demo table's columns; elsewhere every column takes its default */
-	if (!o->row && strcmp(o->table, BENCH_DEFAULT_TABLE) != 0)
+	if (!o->row && !o->upsert && strcmp(o->table, BENCH_DEFAULT_TABLE) != 0)
 		o->row = "{}";
 	return -1;
 }
@@ -223,6 +302,81 @@ static void bench_stop_sending(struct bench *b)
 	ev_timer_start(b->loop, &b->deadline);
 }
 
+/* ------------------------------------------------------------ Zipf */
+
+static void zipf_init(struct bench_zipf *z, size_t n, double s, uint64_t seed)
+{
+	double sum = 0;
+	size_t k;
+
+	z->n = n;
+	z->cdf = pgc_malloc(n * sizeof(double));
+	for (k = 0; k < n; k++)
+		z->cdf[k] = sum += pow((double)(k + 1), -s);
+	for (k = 0; k < n; k++)
+		z->cdf[k] /= sum;
+	z->state = seed ? seed : 0x9E3779B97F4A7C15ull;
+}
+
+/* A uniform double in [0, 1): xorshift64*, the top 53 bits. */
+static double zipf_uniform(struct bench_zipf *z)
+{
+	z->state ^= z->state >> 12;
+	z->state ^= z->state << 25;
+	z->state ^= z->state >> 27;
+	return (double)((z->state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+/* The next id, 1..n: the first k whose cdf reaches a uniform draw. */
+static long long zipf_next(struct bench_zipf *z)
+{
+	double u = zipf_uniform(z);
+	size_t lo = 0, hi = z->n - 1;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (z->cdf[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (long long)lo + 1;
+}
+
+/* ------------------------------------------------------------ rows */
+
+/* --upsert's on_conflict, a seed and the run's key prefix (random: keys of
+ * an earlier run within --key-retention would be duplicates). */
+static void bench_setup_options(struct bench *b)
+{
+	static const char *const target[] = { "device_id", NULL };
+	static const char *const set[] = { "seen", "kind", NULL }, *const add[] = { "hits", NULL };
+	uint64_t seed = (uint64_t)mono_ms() * 1000003u ^ ((uint64_t)getpid() << 32);
+	time_t now = time(NULL);
+
+	if (b->o.upsert) {
+		b->oc.action = PGC_DO_UPDATE;
+		b->oc.columns = target;
+		b->oc.set = b->o.upsert == BENCH_UPSERT_SET ? set : NULL;
+		b->oc.add = b->o.upsert == BENCH_UPSERT_ADD ? add : NULL;
+		b->opts.on_conflict = &b->oc;
+		zipf_init(&b->zipf, (size_t)b->o.devices, b->o.zipf_s, seed);
+		strftime(b->seen, sizeof(b->seen), "%Y-%m-%d %H:%M:%S+00", gmtime(&now));
+	}
+	snprintf(b->key_prefix, sizeof(b->key_prefix), "bench-%016llx",
+		 (unsigned long long)(seed * 0x2545F4914F6CDD1Dull ^ (uint64_t)now));
+}
+
+/* An --upsert row: a device seen now, one hit. */
+static void bench_build_upsert(struct bench *b)
+{
+	pgc_row_clear(b->row);
+	pgc_row_add_int(b->row, "device_id", zipf_next(&b->zipf));
+	pgc_row_add_text(b->row, "seen", b->seen);
+	pgc_row_add_int(b->row, "hits", 1);
+	pgc_row_add_text(b->row, "kind", "bench");
+}
+
 /* The demo row, or --row: the library checks it once, then it is reused. */
 static void bench_build_row(struct bench *b)
 {
@@ -230,6 +384,10 @@ static void bench_build_row(struct bench *b)
 	size_t pos = 0, vlen;
 	const char *val;
 
+	if (b->o.upsert) {
+		bench_build_upsert(b);
+		return;
+	}
 	pgc_row_clear(b->row);
 	if (b->o.row) {
 		buf_init(&key);
@@ -249,10 +407,15 @@ static bool bench_queue_row(struct bench_client *c)
 {
 	struct bench *b = c->b;
 	int slot = c->free_slots[c->nfree - 1];
+	char key[64];
 
 	if (!b->o.row)
 		bench_build_row(b);
-	if (pgc_send_insert(c->pgc, b->o.table, b->row, NULL, NULL, (void *)(intptr_t)slot, NULL) != PGC_OK)
+	if (b->o.keys) {
+		snprintf(key, sizeof(key), "%s-%lld", b->key_prefix, b->sent);
+		b->opts.key = key;
+	}
+	if (pgc_send_insert_ex(c->pgc, b->o.table, b->row, &b->opts, (void *)(intptr_t)slot, NULL) != PGC_OK)
 		return false;
 	c->nfree--;
 	c->sent_at[slot] = mono_ms();
@@ -419,6 +582,24 @@ static bool bench_connect(struct bench *b)
 	return true;
 }
 
+/* --upsert and --keys need a sidecar that has them (its ping's features):
+ * one that ignored them would measure plain inserts. */
+static bool bench_features(struct bench *b)
+{
+	const struct pgc_ack *a;
+	const char *need = b->o.upsert ? "on_conflict" : "key";
+
+	if (!b->o.upsert && !b->o.keys)
+		return true;
+	a = pgc_ping(b->clients[0].pgc);
+	if (a && a->ok && pgc_has_feature(a, need) && (!b->o.keys || pgc_has_feature(a, "key")))
+		return true;
+	fprintf(stderr, "pgcoalesce-cli bench: the sidecar at %s does not support %s (its ping lists "
+		"no such feature)\n", pgc_address(b->clients[0].pgc),
+		b->o.upsert && !(a && pgc_has_feature(a, "on_conflict")) ? "upserts" : "idempotency keys");
+	return false;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -483,6 +664,7 @@ static void bench_free(struct bench *b)
 	}
 	free(b->clients);
 	free(b->lat_us);
+	free(b->zipf.cdf);
 	pgc_row_free(b->row);
 }
 
@@ -497,10 +679,11 @@ int cli_bench_main(int argc, char **argv, const char *socket_path)
 	if ((status = bench_options(&b.o, argc, argv)) >= 0)
 		return status;
 	b.row = pgc_row_new();
+	bench_setup_options(&b);
 	if (b.o.row)
 		bench_build_row(&b);
 	b.loop = ev_default_loop(EVFLAG_AUTO);
-	if (!bench_connect(&b)) {
+	if (!bench_connect(&b) || !bench_features(&b)) {
 		bench_free(&b);
 		return 2;
 	}

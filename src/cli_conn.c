@@ -104,3 +104,39 @@ enum cli_conn_status cli_conn_request(struct cli_conn *c, struct cli_answer *ans
 	c->handler = NULL;
 	return ans->done ? CLI_CONN_OK : st;
 }
+
+/* The ping's answer of cli_conn_features(). */
+struct features_wait {
+	bool     done;
+	bool     lost;
+	unsigned bits;
+};
+
+static void features_handler(void *arg, const struct pgc_ack *a)
+{
+	struct features_wait *w = arg;
+
+	w->done = true;
+	w->lost = !a->ok && a->error.cls == PGC_ERR_CONNECTION_LOST;
+	w->bits = (pgc_has_feature(a, "on_conflict") ? CLI_FEATURE_ON_CONFLICT : 0) |
+		  (pgc_has_feature(a, "key") ? CLI_FEATURE_KEY : 0);
+}
+
+enum cli_conn_status cli_conn_features(struct cli_conn *c, unsigned *features)
+{
+	struct features_wait w = { false, false, 0 };
+	enum cli_conn_status st = CLI_CONN_OK;
+
+	*features = 0;
+	if (pgc_send_ping(c->pgc, NULL, NULL) != PGC_OK)
+		return CLI_CONN_LOST;
+	c->handler = features_handler;
+	c->handler_arg = &w;
+	while (!w.done && st == CLI_CONN_OK)
+		st = cli_conn_wait(c);
+	c->handler = NULL;
+	if (!w.done)
+		return st;
+	*features = w.bits;
+	return w.lost ? CLI_CONN_LOST : CLI_CONN_OK;
+}

@@ -21,8 +21,14 @@ struct insert_run {
 	size_t                       sent;      /* tuples handed to the library */
 	size_t                       answered;
 	size_t                       ok;
+	size_t                       written;   /* ok and inserted or updated: psql's INSERT 0 k */
+	size_t                       duplicates;/* ok, their key written before: not written again */
 	pgc_row                     *row;
 	const char                 **returning; /* NULL-terminated, or NULL */
+	struct pgc_on_conflict       oc;
+	struct pgc_insert_opts       opts;
+	bool                         refused;   /* not sent: the sidecar lacks an extension */
+	char                         refusal[512]; /* ... and the error's message */
 };
 
 static void insert_on_ack(void *arg, const struct pgc_ack *a)
@@ -38,6 +44,11 @@ static void insert_on_ack(void *arg, const struct pgc_ack *a)
 	}
 	run->answered++;
 	run->ok += a->ok;
+	/* as psql counts ON CONFLICT: a row that did nothing is not in the tag */
+	if (a->ok && a->duplicate)
+		run->duplicates++;
+	else if (a->ok && a->action != PGC_ACTION_NONE)
+		run->written++;
 }
 
 /* Tuple i's row: each value is already JSON text (cli_sql made it). */
@@ -53,18 +64,29 @@ static void tuple_row(struct insert_run *run, size_t i)
 			pgc_row_add_json(run->row, ins->columns[j], ins->json.data + v[j].off, v[j].len);
 }
 
-/* Hand every tuple to the library, waiting for room as it fills. */
+/* Hand every tuple to the library, waiting for room as it fills. Stops
+ * early (the rest not sent, reported as such) if a key cannot be made. */
 static enum cli_conn_status send_all(struct insert_run *run)
 {
 	struct cli_conn *conn = &run->s->conn;
 	const struct cli_sql_insert *ins = run->ins;
 	enum cli_conn_status st;
+	char key[CLI_KEY_SIZE];
 	int rc;
 
 	while (run->sent < ins->ntuples) {
 		tuple_row(run, run->sent);
-		rc = pgc_send_insert(conn->pgc, ins->table, run->row, run->returning, ins->schema,
-				     (void *)(uintptr_t)run->sent, NULL);
+		run->opts.key = NULL;
+		if (run->s->keys.mode != CLI_KEY_OFF) {
+			if (!cli_keys_make(&run->s->keys, run->sent, key)) {
+				fprintf(stderr, "%sERROR:  no random bytes for an idempotency key\n",
+					cli_session_where(run->s));
+				break;
+			}
+			run->opts.key = key;
+		}
+		rc = pgc_send_insert_ex(conn->pgc, ins->table, run->row, &run->opts,
+					(void *)(uintptr_t)run->sent, NULL);
 		if (rc == PGC_OK) {
 			run->sent++;
 			continue;
@@ -144,6 +166,14 @@ static void set_vars(struct insert_run *run)
 	char count[32];
 	size_t i;
 
+	if (run->refused) {
+		cli_session_set_var(s, "ROW_COUNT", "0");
+		cli_session_set_var(s, "ERROR", "true");
+		cli_session_set_var(s, "SQLSTATE", "0A000");
+		cli_session_set_var(s, "LAST_ERROR_SQLSTATE", "0A000");
+		cli_session_set_var(s, "LAST_ERROR_MESSAGE", run->refusal);
+		return;
+	}
 	for (i = 0; i < run->ins->ntuples && !first; i++)
 		if (!run->ans[i].ok)
 			first = &run->ans[i];
@@ -155,7 +185,7 @@ static void set_vars(struct insert_run *run)
 			break;
 		}
 	}
-	snprintf(count, sizeof(count), "%zu", run->ok);
+	snprintf(count, sizeof(count), "%zu", run->written); /* psql's: inserted or updated */
 	cli_session_set_var(s, "ROW_COUNT", count);
 	cli_session_set_var(s, "ERROR", first ? "true" : "false");
 	if (!first) {
@@ -175,6 +205,10 @@ static void report_outcome(struct insert_run *run)
 	size_t n = run->ins->ntuples, in_doubt = 0, unsent = 0;
 
 	set_vars(run);
+	if (run->refused) {
+		cli_session_failed(s);
+		return; /* reported: nothing was sent */
+	}
 	report_rows(run, &in_doubt, &unsent);
 	if (in_doubt)
 		fprintf(stderr, "%sERROR:  %zu of %zu rows got no answer: they may or may not be in "
@@ -182,12 +216,89 @@ static void report_outcome(struct insert_run *run)
 	if (unsent)
 		fprintf(stderr, "%sERROR:  %zu of %zu rows were not sent: they are not in the database\n",
 			cli_session_where(s), unsent, n);
+	if (run->duplicates)
+		fprintf(stderr, "%sNOTICE:  %zu of %zu rows were written before (their keys are known): "
+			"not written again\n", cli_session_where(s), run->duplicates, n);
 	if (run->ins->nreturning && run->ok)
 		print_returning(run);
-	if (run->ok) /* as psql, no tag when the statement (every row of it) failed */
-		cli_session_print_tag(s, "INSERT 0 %zu", run->ok);
+	/* psql's tag counts rows inserted or updated; none when every row failed */
+	if (run->ok)
+		cli_session_print_tag(s, "INSERT 0 %zu", run->written);
 	if (run->ok < n)
 		cli_session_failed(s);
+}
+
+/* The statement needs an extension the sidecar lacks: psql's error, nothing sent. */
+static void refuse(struct insert_run *run, const char *what, const char *feature)
+{
+	char hint[256];
+	struct cli_answer a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(run->refusal, sizeof(run->refusal), "the sidecar at %s does not support %s",
+		 cli_session_address(run->s), what);
+	snprintf(hint, sizeof(hint), "Its ping lists no \"%s\" among its features: it is older than "
+		 "this pgcoalesce-cli. Nothing was sent.", feature);
+	a.done = true;
+	a.not_written = true;
+	a.code = (char *)"0A000";
+	a.message = run->refusal;
+	a.hint = hint;
+	cli_session_report(run->s, &a, NULL);
+	run->refused = true;
+}
+
+/*
+ * ON CONFLICT and keys need a sidecar that has them: one that ignored them
+ * would write plain inserts (a resent row twice). Ask it first (a ping).
+ * False when the statement must not be sent (refused, or the connection
+ * is gone: then its rows count as not sent).
+ */
+static bool sidecar_can(struct insert_run *run)
+{
+	struct cli_session *s = run->s;
+	bool keys = s->keys.mode != CLI_KEY_OFF, upsert = run->ins->conflict.present;
+	enum cli_conn_status st;
+	unsigned have;
+
+	if (!keys && !upsert)
+		return true;
+	st = cli_conn_features(&s->conn, &have);
+	if (st == CLI_CONN_LOST)
+		cli_session_lost(s);
+	else if (st == CLI_CONN_INTERRUPTED)
+		cli_session_interrupted(s);
+	if (st != CLI_CONN_OK)
+		return false;
+	if (upsert && !(have & CLI_FEATURE_ON_CONFLICT))
+		refuse(run, "INSERT ... ON CONFLICT", "on_conflict");
+	else if (keys && !(have & CLI_FEATURE_KEY))
+		refuse(run, "idempotency keys (\\key)", "key");
+	return !run->refused;
+}
+
+/* The statement's on_conflict and RETURNING as libpgcoalesce takes them. */
+static void set_options(struct insert_run *run)
+{
+	const struct cli_sql_insert *ins = run->ins;
+	const struct cli_sql_conflict *cf = &ins->conflict;
+	size_t i;
+
+	run->opts.schema = ins->schema;
+	if (ins->nreturning) {
+		run->returning = pgc_calloc(ins->nreturning + 1, sizeof(char *));
+		for (i = 0; i < ins->nreturning; i++)
+			run->returning[i] = ins->returning[i];
+		run->opts.returning = run->returning;
+	}
+	if (!cf->present)
+		return;
+	run->oc.action = cf->update ? PGC_DO_UPDATE : PGC_DO_NOTHING;
+	run->oc.columns = (const char *const *)cf->columns;
+	run->oc.constraint = cf->constraint;
+	run->oc.set = (const char *const *)cf->set;
+	run->oc.add = (const char *const *)cf->add;
+	run->opts.on_conflict = &run->oc;
 }
 
 void cli_insert_run(struct cli_session *s, const struct cli_sql_insert *ins)
@@ -201,12 +312,9 @@ void cli_insert_run(struct cli_session *s, const struct cli_sql_insert *ins)
 	run.ins = ins;
 	run.ans = pgc_calloc(ins->ntuples, sizeof(*run.ans));
 	run.row = pgc_row_new();
-	if (ins->nreturning) {
-		run.returning = pgc_calloc(ins->nreturning + 1, sizeof(char *));
-		for (i = 0; i < ins->nreturning; i++)
-			run.returning[i] = ins->returning[i];
-	}
-	if (cli_session_ready(s)) {
+	set_options(&run);
+	cli_keys_next_statement(&s->keys); /* counted even if not sent: a rerun sends the same keys */
+	if (cli_session_ready(s) && sidecar_can(&run)) {
 		s->conn.handler = insert_on_ack;
 		s->conn.handler_arg = &run;
 		st = send_all(&run);

@@ -82,6 +82,10 @@ static void cli_usage(FILE *f)
 		"  -q, --quiet              no command tags (INSERT 0 N) and no banner\n"
 		"  -v, --set=NAME=VALUE     set a variable (ON_ERROR_STOP=1: stop at the first\n"
 		"                           error, exit 3)\n"
+		"      --key=auto|PREFIX    send every row with an idempotency key (\\key):\n"
+		"                           auto, a new UUID per row; PREFIX, PREFIX-N-M for row M\n"
+		"                           of the N-th INSERT, so a script run again with the\n"
+		"                           same PREFIX does not write its rows twice\n"
 		"  -X, --no-psqlrc          accepted for psql habits (there is no rc file)\n"
 		"  -V, --version            print the version and exit\n"
 		"  -?, --help               show this help and exit\n"
@@ -213,6 +217,17 @@ static bool parse_pset(struct cli_options *o, const char *arg)
 	return !failed;
 }
 
+/* --key auto|off|PREFIX: as \key; false for a bad value (reported). */
+static bool key_option(struct cli_options *o, const char *arg)
+{
+	char err[160];
+
+	if (cli_keys_set(&o->s->keys, arg, err, sizeof(err)))
+		return true;
+	fprintf(stderr, "pgcoalesce-cli: --key: %s\n", err);
+	return false;
+}
+
 /* One option of the output group; false for a bad value (reported). */
 static bool output_option(struct cli_options *o, int opt, const char *arg)
 {
@@ -250,6 +265,7 @@ static int parse_options(struct cli_options *o, int argc, char **argv)
 		{ "pset", required_argument, NULL, 'P' },
 		{ "tuples-only", no_argument, NULL, 't' },
 		{ "expanded", no_argument, NULL, 'x' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -266,6 +282,7 @@ static int parse_options(struct cli_options *o, int argc, char **argv)
 		case 'q': cli_session_set_var(o->s, "QUIET", "on"); break;
 		case 'v': if (!parse_set(o, optarg)) return 2; break;
 		case 'X': break;
+		case 'K': if (!key_option(o, optarg)) return 2; break;
 		case 'V': printf("pgcoalesce-cli %s\n", PGC_VERSION); return 0;
 		case 'h': cli_usage(stdout); return 0;
 		case '?':

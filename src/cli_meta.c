@@ -61,6 +61,10 @@ static void meta_help(struct meta_cmd *m)
 	       "  \\ping                  is the sidecar up, and its database?\n"
 	       "  \\flush                 wait until every row accepted so far is committed or failed\n"
 	       "  \\stats                 the sidecar's counters, in total and per table\n"
+	       "  \\key [auto|off|PREFIX] idempotency keys for the rows of the INSERTs that\n"
+	       "                         follow (show the setting without a word): auto, a new\n"
+	       "                         UUID per row; PREFIX, \"PREFIX-N-M\" for row M of the\n"
+	       "                         N-th INSERT, the same keys when a script runs again\n"
 	       "\n"
 	       "Output\n"
 	       "  \\a                     toggle between unaligned and aligned output\n"
@@ -80,6 +84,9 @@ static void meta_help(struct meta_cmd *m)
 	       "SQL and raw requests\n"
 	       "  INSERT INTO name [(col, ...)] VALUES (...), (...) [RETURNING col, ... | *];\n"
 	       "                         without (col, ...): the table's columns, in order\n"
+	       "  INSERT INTO name [AS alias] ... ON CONFLICT [(col, ...) | ON CONSTRAINT c]\n"
+	       "      DO NOTHING | DO UPDATE SET col = EXCLUDED.col, col = name.col + EXCLUDED.col\n"
+	       "                         upserts; INSERT 0 k counts rows inserted or updated\n"
 	       "  INSERT INTO name DEFAULT VALUES [RETURNING ...];\n"
 	       "                         each tuple goes to the sidecar as one request, pipelined;\n"
 	       "                         values are literals: 'text', E'esc\\n', $$text$$, numbers\n"
@@ -183,6 +190,25 @@ static void meta_stats(struct meta_cmd *m)
 			fprintf(m->s->out, "%s\n", a.line);
 	}
 	cli_answer_free(&a);
+}
+
+/* \key [auto|off|PREFIX]: idempotency keys for the INSERTs that follow. */
+static void meta_key(struct meta_cmd *m)
+{
+	char err[160], what[256];
+
+	if (m->n > 2) {
+		meta_error(m, "takes one word: auto, off or a key prefix");
+		return;
+	}
+	if (m->n == 2 && !cli_keys_set(&m->s->keys, m->w[1], err, sizeof(err))) {
+		meta_error(m, "%s", err);
+		return;
+	}
+	if (m->n == 2 && cli_session_quiet(m->s))
+		return;
+	cli_keys_describe(&m->s->keys, what, sizeof(what));
+	printf("Idempotency keys: %s.\n", what);
 }
 
 /* ------------------------------------------------------------ settings */
@@ -536,6 +562,7 @@ static const struct {
 	{ "conninfo", meta_conninfo, false }, { "echo", meta_echo, false },
 	{ "f", meta_f, false },           { "flush", meta_flush, true },
 	{ "i", meta_include, false },     { "include", meta_include, false },
+	{ "key", meta_key, false },
 	{ "o", meta_o, false },           { "out", meta_o, false },
 	{ "ping", meta_ping, true },      { "pset", meta_pset, false },
 	{ "q", meta_quit, false },        { "qecho", meta_qecho, false },

@@ -1191,6 +1191,241 @@ static bool parse_returning(struct parser *p)
 	return p->lx.type != TOK_ERROR;
 }
 
+/* ------------------------------------------------------------ ON CONFLICT */
+
+static const char CONFLICT_HINT[] =
+	"pgcoalesce-cli sends ON CONFLICT [(col, ...) | ON CONSTRAINT name] DO NOTHING, "
+	"or with a target DO UPDATE SET col = EXCLUDED.col, col = t.col + EXCLUDED.col, ...";
+
+/* Append name to a NULL-terminated list of n names (a few: grown one by one). */
+static void push_name(char ***list, size_t *n, const char *name)
+{
+	*list = pgc_realloc(*list, (*n + 2) * sizeof(char *));
+	(*list)[(*n)++] = pgc_strdup(name);
+	(*list)[*n] = NULL;
+}
+
+static bool in_list_n(char *const *list, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The conflict target ( col, ... ), the current token being its '('. */
+static bool parse_conflict_columns(struct parser *p)
+{
+	struct cli_sql_conflict *cf = &p->ins->conflict;
+
+	do {
+		advance(p);
+		if (is_punct(p, "("))
+			return unsupported(p, "ON CONFLICT on an expression is not supported", CONFLICT_HINT);
+		if (!at_name(p))
+			return syntax_error(p);
+		push_name(&cf->columns, &cf->ncolumns, p->lx.text.data);
+		advance(p);
+		if (is_kw(p, "collate") || p->lx.type == TOK_WORD || p->lx.type == TOK_IDENT)
+			return unsupported(p, "ON CONFLICT with a collation or operator class is not supported",
+					   CONFLICT_HINT);
+	} while (is_punct(p, ","));
+	if (!is_punct(p, ")"))
+		return syntax_error(p);
+	advance(p);
+	if (is_kw(p, "where"))
+		return unsupported(p, "ON CONFLICT (...) WHERE is not supported", CONFLICT_HINT);
+	return p->lx.type != TOK_ERROR;
+}
+
+/* A column reference in DO UPDATE SET: qual.name, where it starts. */
+struct col_ref {
+	char   qual[CLI_SQL_MAX_IDENT + 1];
+	char   name[CLI_SQL_MAX_IDENT + 1];
+	size_t at;
+};
+
+/* qual.name at the current token; false if it is not one (nothing reported). */
+static bool column_ref(struct parser *p, struct col_ref *r)
+{
+	r->at = p->lx.off;
+	if (!at_name(p))
+		return false;
+	snprintf(r->qual, sizeof(r->qual), "%s", p->lx.text.data);
+	advance(p);
+	if (!is_punct(p, "."))
+		return false;
+	advance(p);
+	if (!at_name(p))
+		return false;
+	snprintf(r->name, sizeof(r->name), "%s", p->lx.text.data);
+	advance(p);
+	return true;
+}
+
+static bool is_excluded(const struct col_ref *r)
+{
+	return strcmp(r->qual, "excluded") == 0;
+}
+
+/* Where an assignment may end: the next one, WHERE, RETURNING or the end. */
+static bool at_assignment_end(struct parser *p)
+{
+	return is_punct(p, ",") || is_kw(p, "where") || is_kw(p, "returning") || is_punct(p, ";") ||
+	       p->lx.type == TOK_EOF;
+}
+
+/* Does r name the table (or its alias)? A name that is neither is psql's 42P01. */
+static bool names_the_table(struct parser *p, const struct col_ref *r)
+{
+	const struct cli_sql_insert *ins = p->ins;
+
+	if (strcmp(r->qual, ins->alias ? ins->alias : ins->table) == 0)
+		return true;
+	if (ins->alias && strcmp(r->qual, ins->table) == 0) {
+		set_error(p->err, (long)r->at, "invalid reference to FROM-clause entry for table \"%s\"",
+			  r->qual);
+		snprintf(p->err->hint, sizeof(p->err->hint),
+			 "Perhaps you meant to reference the table alias \"%s\".", ins->alias);
+	} else {
+		set_error(p->err, (long)r->at, "missing FROM-clause entry for table \"%s\"", r->qual);
+	}
+	memcpy(p->err->code, "42P01", 6); /* undefined_table */
+	return false;
+}
+
+/*
+ * The right side of `col = ...`: EXCLUDED.col (*add false), or t.col +
+ * EXCLUDED.col in either order (*add true), each naming col itself.
+ * Anything else is refused at its start.
+ */
+static bool parse_assignment_value(struct parser *p, const char *col, bool *add)
+{
+	struct col_ref r[2];
+	const struct col_ref *mine = NULL;
+	size_t start = p->lx.off, n = 1, i;
+	bool shape = column_ref(p, &r[0]);
+
+	if (shape && is_punct(p, "+")) {
+		advance(p);
+		shape = column_ref(p, &r[1]);
+		n = 2;
+	}
+	shape = shape && at_assignment_end(p) &&
+		(is_excluded(&r[0]) + (n == 2 && is_excluded(&r[1]))) == 1; /* one EXCLUDED.col */
+	if (shape && n == 2) {
+		mine = is_excluded(&r[0]) ? &r[1] : &r[0];
+		if (!names_the_table(p, mine))
+			return false;
+	}
+	for (i = 0; shape && i < n; i++)
+		shape = strcmp(r[i].name, col) == 0 && (n == 2 || is_excluded(&r[i]));
+	if (!shape) {
+		if (p->lx.type == TOK_ERROR)
+			return false;
+		p->lx.off = start;
+		return unsupported(p, "ON CONFLICT DO UPDATE SET takes col = EXCLUDED.col or "
+				   "col = t.col + EXCLUDED.col only", CONFLICT_HINT);
+	}
+	*add = n == 2;
+	return true;
+}
+
+/* SET col = ..., ... after DO UPDATE, the current token being SET. */
+static bool parse_conflict_sets(struct parser *p)
+{
+	struct cli_sql_conflict *cf = &p->ins->conflict;
+	char col[CLI_SQL_MAX_IDENT + 1];
+	bool add;
+
+	do {
+		advance(p);
+		if (is_punct(p, "("))
+			return unsupported(p, "SET (col, ...) = ... is not supported", CONFLICT_HINT);
+		if (!at_name(p))
+			return syntax_error(p);
+		snprintf(col, sizeof(col), "%s", p->lx.text.data);
+		advance(p);
+		if (is_punct(p, ".") || is_punct(p, "["))
+			return unsupported(p, "column subfields and array elements are not supported",
+					   CONFLICT_HINT);
+		if (!is_punct(p, "="))
+			return syntax_error(p);
+		advance(p);
+		if (!parse_assignment_value(p, col, &add))
+			return false;
+		if (in_list_n(cf->set, cf->nset, col) || in_list_n(cf->add, cf->nadd, col)) {
+			set_error(p->err, -1, "multiple assignments to same column \"%s\"", col);
+			return false;
+		}
+		if (add)
+			push_name(&cf->add, &cf->nadd, col);
+		else
+			push_name(&cf->set, &cf->nset, col);
+	} while (is_punct(p, ","));
+	if (is_kw(p, "where"))
+		return unsupported(p, "ON CONFLICT DO UPDATE ... WHERE is not supported", CONFLICT_HINT);
+	return true;
+}
+
+/* The conflict action after DO, the current token. */
+static bool parse_conflict_action(struct parser *p, size_t on_at)
+{
+	struct cli_sql_conflict *cf = &p->ins->conflict;
+
+	if (is_kw(p, "nothing")) {
+		advance(p);
+		return p->lx.type != TOK_ERROR;
+	}
+	if (!is_kw(p, "update"))
+		return syntax_error(p);
+	cf->update = true;
+	advance(p);
+	if (!is_kw(p, "set"))
+		return syntax_error(p);
+	if (!parse_conflict_sets(p))
+		return false;
+	if (!cf->ncolumns && !cf->constraint) { /* PostgreSQL's check after its grammar's */
+		set_error(p->err, (long)on_at,
+			  "ON CONFLICT DO UPDATE requires inference specification or constraint name");
+		snprintf(p->err->hint, sizeof(p->err->hint), "For example, ON CONFLICT (column_name).");
+		return false;
+	}
+	return true;
+}
+
+/* ON CONFLICT [target] DO ..., the current token being ON. */
+static bool parse_on_conflict(struct parser *p)
+{
+	struct cli_sql_conflict *cf = &p->ins->conflict;
+	size_t on_at = p->lx.off;
+
+	advance(p);
+	if (!is_kw(p, "conflict"))
+		return syntax_error(p);
+	cf->present = true;
+	advance(p);
+	if (is_punct(p, "(")) {
+		if (!parse_conflict_columns(p))
+			return false;
+	} else if (is_kw(p, "on")) {
+		advance(p);
+		if (!is_kw(p, "constraint"))
+			return syntax_error(p);
+		advance(p);
+		if (!at_name(p))
+			return syntax_error(p);
+		cf->constraint = pgc_strdup(p->lx.text.data);
+		advance(p);
+	}
+	if (!is_kw(p, "do"))
+		return syntax_error(p);
+	advance(p);
+	return parse_conflict_action(p, on_at);
+}
+
 /* What follows INSERT INTO name [(cols)]: the row source. */
 static bool parse_source(struct parser *p)
 {
@@ -1208,9 +1443,18 @@ static bool parse_source(struct parser *p)
 		return unsupported(p, "INSERT ... SELECT is not supported", SELECT_HINT);
 	if (is_kw(p, "overriding"))
 		return unsupported(p, "OVERRIDING ... VALUE is not supported", NULL);
-	if (is_kw(p, "as"))
-		return unsupported(p, "table aliases are not supported", NULL);
 	return syntax_error(p);
+}
+
+/* AS alias, the current token being AS. */
+static bool parse_alias(struct parser *p)
+{
+	advance(p);
+	if (!at_name(p))
+		return syntax_error(p);
+	p->ins->alias = pgc_strdup(p->lx.text.data);
+	advance(p);
+	return p->lx.type != TOK_ERROR;
 }
 
 static bool parse_insert(struct parser *p)
@@ -1220,13 +1464,14 @@ static bool parse_insert(struct parser *p)
 	advance(p);
 	if (!parse_table_name(p))
 		return false;
+	if (is_kw(p, "as") && !parse_alias(p))
+		return false;
 	if (is_punct(p, "(") && !parse_columns(p))
 		return false;
 	if (!parse_source(p))
 		return false;
-	if (is_kw(p, "on"))
-		return unsupported(p, "ON CONFLICT is not supported",
-				   "The sidecar writes plain INSERTs; a conflicting row fails on its own.");
+	if (is_kw(p, "on") && !parse_on_conflict(p))
+		return false;
 	if (is_kw(p, "returning") && !parse_returning(p))
 		return false;
 	while (is_punct(p, ";"))
@@ -1256,6 +1501,11 @@ void cli_sql_insert_free(struct cli_sql_insert *ins)
 {
 	free(ins->schema);
 	free(ins->table);
+	free(ins->alias);
+	free_names(ins->conflict.columns, ins->conflict.ncolumns);
+	free(ins->conflict.constraint);
+	free_names(ins->conflict.set, ins->conflict.nset);
+	free_names(ins->conflict.add, ins->conflict.nadd);
 	free_names(ins->columns, ins->ncolumns);
 	free_names(ins->returning, ins->nreturning);
 	free(ins->column_pos);
@@ -1345,6 +1595,44 @@ bool cli_sql_set_columns(struct cli_sql_insert *ins, const char *const *names, s
 	return true;
 }
 
+/* "member":["a",...] */
+static void put_names(struct buf *out, const char *member, char *const *names, size_t n)
+{
+	size_t i;
+
+	buf_printf(out, "\"%s\":[", member);
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_putc(out, ',');
+		jsontext_put_string(out, names[i], strlen(names[i]));
+	}
+	buf_putc(out, ']');
+}
+
+/* ,"on_conflict":{...} with libpgcoalesce's member order (pgc_wire.c). */
+static void put_conflict(struct buf *out, const struct cli_sql_conflict *cf)
+{
+	buf_puts(out, ",\"on_conflict\":{");
+	if (cf->ncolumns) {
+		put_names(out, "columns", cf->columns, cf->ncolumns);
+		buf_putc(out, ',');
+	} else if (cf->constraint) {
+		buf_puts(out, "\"constraint\":");
+		jsontext_put_string(out, cf->constraint, strlen(cf->constraint));
+		buf_putc(out, ',');
+	}
+	buf_puts(out, cf->update ? "\"do\":\"update\"" : "\"do\":\"nothing\"");
+	if (cf->nset) {
+		buf_putc(out, ',');
+		put_names(out, "set", cf->set, cf->nset);
+	}
+	if (cf->nadd) {
+		buf_putc(out, ',');
+		put_names(out, "add", cf->add, cf->nadd);
+	}
+	buf_putc(out, '}');
+}
+
 void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char *id_json,
 		     struct buf *out)
 {
@@ -1373,13 +1661,10 @@ void cli_sql_request(const struct cli_sql_insert *ins, size_t tuple, const char 
 	}
 	buf_putc(out, '}');
 	if (ins->nreturning) {
-		buf_puts(out, ",\"returning\":[");
-		for (i = 0; i < ins->nreturning; i++) {
-			if (i)
-				buf_putc(out, ',');
-			jsontext_put_string(out, ins->returning[i], strlen(ins->returning[i]));
-		}
-		buf_putc(out, ']');
+		buf_putc(out, ',');
+		put_names(out, "returning", ins->returning, ins->nreturning);
 	}
+	if (ins->conflict.present)
+		put_conflict(out, &ins->conflict);
 	buf_putc(out, '}');
 }

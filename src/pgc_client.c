@@ -392,10 +392,9 @@ int pgc_client_send(pgc_client *c, enum pgc_op op, uint8_t flags, void *user, ui
 }
 
 struct insert_args {
-	const char        *table;
-	const char        *schema;
-	const pgc_row     *row;
-	const char *const *returning;
+	const char                   *table;
+	const pgc_row                *row;
+	const struct pgc_insert_opts *opts;
 };
 
 static void fill_insert(struct buf *out, uint64_t id, const void *arg)
@@ -404,7 +403,7 @@ static void fill_insert(struct buf *out, uint64_t id, const void *arg)
 	size_t len;
 	const char *row = pgc_row_json(ia->row, &len);
 
-	pgc_wire_insert(out, id, ia->table, ia->schema, row, len, ia->returning);
+	pgc_wire_insert(out, id, ia->table, row, len, ia->opts);
 }
 
 static bool valid_name(const char *s)
@@ -415,9 +414,7 @@ static bool valid_name(const char *s)
 /* The arguments of an insert, checked (the message names the bad one). */
 static bool insert_args_ok(pgc_client *c, const struct insert_args *ia)
 {
-	size_t i;
-
-	if (!valid_name(ia->table) || (ia->schema && !valid_name(ia->schema))) {
+	if (!valid_name(ia->table)) {
 		snprintf(c->err, sizeof(c->err), "the table (and schema) must be UTF-8 text");
 		return false;
 	}
@@ -425,18 +422,13 @@ static bool insert_args_ok(pgc_client *c, const struct insert_args *ia)
 		snprintf(c->err, sizeof(c->err), "no row");
 		return false;
 	}
-	for (i = 0; ia->returning && ia->returning[i]; i++)
-		if (!valid_name(ia->returning[i])) {
-			snprintf(c->err, sizeof(c->err), "returning[%zu] is not UTF-8 text", i);
-			return false;
-		}
-	return true;
+	return pgc_wire_opts_ok(ia->opts, c->err, sizeof(c->err));
 }
 
 int pgc_client_send_insert(pgc_client *c, uint8_t flags, const char *table, const pgc_row *row,
-			   const char *const *returning, const char *schema, void *user, uint64_t *id)
+			   const struct pgc_insert_opts *opts, void *user, uint64_t *id)
 {
-	struct insert_args ia = { table, schema, row, returning };
+	struct insert_args ia = { table, row, opts };
 
 	if (!insert_args_ok(c, &ia))
 		return PGC_E_INVALID;
@@ -447,7 +439,15 @@ PGC_API int pgc_send_insert(pgc_client *c, const char *table, const pgc_row *row
 			    const char *const *returning, const char *schema, void *user,
 			    uint64_t *id)
 {
-	return pgc_client_send_insert(c, 0, table, row, returning, schema, user, id);
+	struct pgc_insert_opts opts = { .schema = schema, .returning = returning };
+
+	return pgc_client_send_insert(c, 0, table, row, &opts, user, id);
+}
+
+PGC_API int pgc_send_insert_ex(pgc_client *c, const char *table, const pgc_row *row,
+			       const struct pgc_insert_opts *opts, void *user, uint64_t *id)
+{
+	return pgc_client_send_insert(c, 0, table, row, opts, user, id);
 }
 
 struct op_args {
@@ -775,6 +775,36 @@ PGC_API const char *pgc_error_class_name(enum pgc_error_class cls)
 	};
 
 	return (size_t)cls < sizeof(names) / sizeof(names[0]) ? names[cls] : "";
+}
+
+PGC_API const char *pgc_action_name(enum pgc_action action)
+{
+	static const char *const names[] = {
+		[PGC_ACTION_UNKNOWN] = "",
+		[PGC_ACTION_INSERT] = "insert",
+		[PGC_ACTION_UPDATE] = "update",
+		[PGC_ACTION_NONE] = "none",
+	};
+
+	return (size_t)action < sizeof(names) / sizeof(names[0]) ? names[action] : "";
+}
+
+PGC_API bool pgc_has_feature(const struct pgc_ack *ping, const char *name)
+{
+	struct jsontok_doc doc;
+	bool found = false;
+	size_t i;
+
+	if (!ping || !ping->ok || ping->op != PGC_OP_PING || !ping->features || !name)
+		return false;
+	jsontok_init(&doc);
+	if (jsontok_parse(&doc, ping->features, ping->features_len) == JSONTOK_OK && doc.n &&
+	    doc.toks[0].type == JSONTOK_ARRAY)
+		for (i = 1; i < doc.n && !found; i = doc.toks[i].end)
+			found = doc.toks[i].type == JSONTOK_STRING &&
+				jsontok_string_is(&doc, i, name, strlen(name));
+	jsontok_free(&doc);
+	return found;
 }
 
 PGC_API const char *pgc_json_member(const char *obj, size_t len, const char *name, size_t *vlen)

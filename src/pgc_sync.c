@@ -65,20 +65,18 @@ static const struct pgc_ack *sync_unsent(pgc_client *c, enum pgc_op op)
 
 /* What a blocking call sends: an insert or an op. */
 struct sync_req {
-	enum pgc_op        op;
-	const char        *name;      /* the op */
-	const char        *members;
-	const char        *table;
-	const pgc_row     *row;
-	const char *const *returning;
-	const char        *schema;
+	enum pgc_op                   op;
+	const char                   *name;      /* the op */
+	const char                   *members;
+	const char                   *table;
+	const pgc_row                *row;
+	const struct pgc_insert_opts *opts;
 };
 
 static int sync_send(pgc_client *c, const struct sync_req *r)
 {
 	if (r->op == PGC_OP_INSERT)
-		return pgc_client_send_insert(c, PGC_SLOT_SYNC, r->table, r->row, r->returning,
-					      r->schema, NULL, NULL);
+		return pgc_client_send_insert(c, PGC_SLOT_SYNC, r->table, r->row, r->opts, NULL, NULL);
 	return pgc_client_send_op(c, PGC_SLOT_SYNC, r->name, r->members, NULL, NULL);
 }
 
@@ -104,14 +102,23 @@ static const struct pgc_ack *sync_call(pgc_client *c, const struct sync_req *r)
 PGC_API const struct pgc_ack *pgc_insert(pgc_client *c, const char *table, const pgc_row *row,
 					 const char *const *returning, const char *schema)
 {
-	struct sync_req r = { PGC_OP_INSERT, NULL, NULL, table, row, returning, schema };
+	struct pgc_insert_opts opts = { .schema = schema, .returning = returning };
+	struct sync_req r = { PGC_OP_INSERT, NULL, NULL, table, row, &opts };
+
+	return sync_call(c, &r);
+}
+
+PGC_API const struct pgc_ack *pgc_insert_ex(pgc_client *c, const char *table, const pgc_row *row,
+					    const struct pgc_insert_opts *opts)
+{
+	struct sync_req r = { PGC_OP_INSERT, NULL, NULL, table, row, opts };
 
 	return sync_call(c, &r);
 }
 
 PGC_API const struct pgc_ack *pgc_op(pgc_client *c, const char *op, const char *members)
 {
-	struct sync_req r = { pgc_op_kind(op ? op : ""), op, members, NULL, NULL, NULL, NULL };
+	struct sync_req r = { pgc_op_kind(op ? op : ""), op, members, NULL, NULL, NULL };
 
 	return sync_call(c, &r);
 }

@@ -3,6 +3,8 @@
  */
 #include "pgc_wire.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "jsontext.h"
@@ -178,6 +180,27 @@ static void set_error(const struct pgc_decoder *d, const size_t *off, struct pgc
 		e->not_written = false;
 }
 
+/* The members of an answer that v1 sidecars do not send: upserts, keys, features. */
+static void decode_extension(const char *k, const char *val, size_t vlen, struct pgc_ack *a)
+{
+	static const struct { const char *text; enum pgc_action action; } actions[] = {
+		{ "\"insert\"", PGC_ACTION_INSERT }, { "\"update\"", PGC_ACTION_UPDATE },
+		{ "\"none\"", PGC_ACTION_NONE },
+	};
+	size_t i;
+
+	if (strcmp(k, "action") == 0) {
+		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (vlen == strlen(actions[i].text) && memcmp(val, actions[i].text, vlen) == 0)
+				a->action = actions[i].action;
+	} else if (strcmp(k, "duplicate") == 0) {
+		a->duplicate = vlen == 4 && memcmp(val, "true", 4) == 0;
+	} else if (strcmp(k, "features") == 0 && vlen && val[0] == '[') {
+		a->features = val;
+		a->features_len = vlen;
+	}
+}
+
 bool pgc_decode(struct pgc_decoder *d, const char *line, size_t len, struct pgc_ack *a,
 		enum pgc_wire_id *kind, uint64_t *wire_id)
 {
@@ -217,6 +240,8 @@ bool pgc_decode(struct pgc_decoder *d, const char *line, size_t len, struct pgc_
 			a->stats_len = vlen;
 		} else if (strcmp(k, "db") == 0)
 			a->db_up = vlen == 4 && memcmp(val, "\"up\"", 4) == 0;
+		else
+			decode_extension(k, val, vlen, a);
 	}
 	buf_free(&key);
 	if (!a->ok)
@@ -231,29 +256,156 @@ static void put_cstring(struct buf *out, const char *s)
 	jsontext_put_string(out, s, strlen(s));
 }
 
-void pgc_wire_insert(struct buf *out, uint64_t id, const char *table, const char *schema,
-		     const char *row, size_t row_len, const char *const *returning)
+/* ,"name":["a","b"] (nothing for a NULL list). */
+static void put_names(struct buf *out, const char *member, const char *const *names)
 {
 	size_t i;
 
+	if (!names)
+		return;
+	buf_printf(out, ",\"%s\":[", member);
+	for (i = 0; names[i]; i++) {
+		if (i)
+			buf_putc(out, ',');
+		put_cstring(out, names[i]);
+	}
+	buf_putc(out, ']');
+}
+
+static void put_on_conflict(struct buf *out, const struct pgc_on_conflict *oc)
+{
+	size_t mark;
+
+	buf_puts(out, ",\"on_conflict\":{");
+	mark = out->len;
+	put_names(out, "columns", oc->columns);
+	if (oc->constraint) {
+		buf_puts(out, ",\"constraint\":");
+		put_cstring(out, oc->constraint);
+	}
+	buf_puts(out, oc->action == PGC_DO_NOTHING ? ",\"do\":\"nothing\"" : ",\"do\":\"update\"");
+	put_names(out, "set", oc->set);
+	put_names(out, "add", oc->add);
+	memmove(out->data + mark, out->data + mark + 1, out->len - mark - 1); /* the first comma */
+	out->len--;
+	buf_putc(out, '}');
+}
+
+void pgc_wire_insert(struct buf *out, uint64_t id, const char *table, const char *row,
+		     size_t row_len, const struct pgc_insert_opts *opts)
+{
 	buf_printf(out, "{\"id\":%llu,\"table\":", (unsigned long long)id);
 	put_cstring(out, table);
-	if (schema) {
+	if (opts && opts->schema) {
 		buf_puts(out, ",\"schema\":");
-		put_cstring(out, schema);
+		put_cstring(out, opts->schema);
 	}
 	buf_puts(out, ",\"row\":");
 	buf_append(out, row, row_len);
-	if (returning) {
-		buf_puts(out, ",\"returning\":[");
-		for (i = 0; returning[i]; i++) {
-			if (i)
-				buf_putc(out, ',');
-			put_cstring(out, returning[i]);
+	if (opts) {
+		put_names(out, "returning", opts->returning);
+		if (opts->on_conflict)
+			put_on_conflict(out, opts->on_conflict);
+		if (opts->key) {
+			buf_puts(out, ",\"key\":");
+			put_cstring(out, opts->key);
 		}
-		buf_putc(out, ']');
 	}
 	buf_puts(out, "}\n");
+}
+
+/* ------------------------------------------------------------ checking options */
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Say why in err; false. */
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static bool text_ok(const char *s)
+{
+	return pgc_valid_text(s, strlen(s));
+}
+
+/* A NULL-terminated list of names: each UTF-8 text (and not empty). */
+static bool names_ok(const char *const *names, bool nonempty, const char *what, char *err,
+		     size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; names && names[i]; i++)
+		if ((nonempty && !*names[i]) || !text_ok(names[i]))
+			return fail(err, errlen, "%s[%zu] must be a%s UTF-8 name", what, i,
+				    nonempty ? " non-empty" : "");
+	return true;
+}
+
+static bool in_names(const char *const *names, const char *name)
+{
+	size_t i;
+
+	for (i = 0; names && names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool on_conflict_ok(const struct pgc_on_conflict *oc, char *err, size_t errlen)
+{
+	bool has_cols = oc->columns && oc->columns[0], updates = (oc->set && oc->set[0]) ||
+								 (oc->add && oc->add[0]);
+	size_t i;
+
+	if (oc->action != PGC_DO_NOTHING && oc->action != PGC_DO_UPDATE)
+		return fail(err, errlen, "on_conflict.do must be nothing or update");
+	if (oc->columns && !oc->columns[0])
+		return fail(err, errlen, "on_conflict.columns must name at least one column");
+	if (oc->constraint && (!*oc->constraint || !text_ok(oc->constraint)))
+		return fail(err, errlen, "on_conflict.constraint must be a non-empty UTF-8 name");
+	if (has_cols && oc->constraint)
+		return fail(err, errlen, "on_conflict takes columns or a constraint, not both");
+	if (!names_ok(oc->columns, true, "on_conflict.columns", err, errlen) ||
+	    !names_ok(oc->set, true, "on_conflict.set", err, errlen) ||
+	    !names_ok(oc->add, true, "on_conflict.add", err, errlen))
+		return false;
+	if (oc->action == PGC_DO_NOTHING)
+		return !updates || fail(err, errlen, "on_conflict.set and add need do: update");
+	if (!has_cols && !oc->constraint)
+		return fail(err, errlen, "on_conflict do update needs columns or a constraint");
+	if (!updates)
+		return fail(err, errlen, "on_conflict do update needs a column in set or add");
+	for (i = 0; oc->set && oc->set[i]; i++)
+		if (in_names(oc->add, oc->set[i]))
+			return fail(err, errlen, "on_conflict: column \"%.100s\" is in set and add",
+					oc->set[i]);
+	return true;
+}
+
+bool pgc_wire_opts_ok(const struct pgc_insert_opts *opts, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!opts)
+		return true;
+	if (opts->schema && !text_ok(opts->schema))
+		return fail(err, errlen, "the schema must be UTF-8 text");
+	if (!names_ok(opts->returning, false, "returning", err, errlen))
+		return false;
+	if (opts->key) {
+		n = strlen(opts->key);
+		if (n == 0 || n > PGC_KEY_MAX || !pgc_valid_text(opts->key, n))
+			return fail(err, errlen, "the key must be 1 to %d bytes of UTF-8 text",
+					PGC_KEY_MAX);
+	}
+	return !opts->on_conflict || on_conflict_ok(opts->on_conflict, err, errlen);
 }
 
 void pgc_wire_op(struct buf *out, const char *op, uint64_t id, const char *members)

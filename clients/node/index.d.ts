@@ -29,6 +29,34 @@ export interface InsertOptions {
   schema?: string;
   /** Milliseconds for this request (null: no limit). */
   timeout?: number | null;
+  /** An idempotency key (1 to 200 bytes): the sidecar writes a row with a
+   * given key at most once, so a resend with the same key is safe. */
+  key?: string;
+  /** INSERT ... ON CONFLICT: what to do when the row conflicts. */
+  onConflict?: OnConflict;
+}
+
+/** The protocol's on_conflict (docs/PROTOCOL.md). */
+export interface OnConflict {
+  /** The target: a unique index's columns ... */
+  columns?: string[];
+  /** ... or a constraint's name (at most one of the two; one is needed for 'update'). */
+  constraint?: string;
+  do: 'nothing' | 'update';
+  /** Columns that take the new row's value (col = EXCLUDED.col). */
+  set?: string[];
+  /** Columns the new row's value is added to (col = t.col + EXCLUDED.col). */
+  add?: string[];
+}
+
+/** What an insert with `key` or `onConflict` resolves to. */
+export interface InsertResult {
+  /** The RETURNING columns; null without returning, for a row that did nothing, or a duplicate. */
+  row: Record<string, unknown> | null;
+  /** An upsert's outcome: inserted, updated the stored row, or did nothing. */
+  action: 'insert' | 'update' | 'none' | null;
+  /** The key had been written before: the row was not written again. */
+  duplicate: boolean;
 }
 
 export interface RequestOptions {
@@ -41,6 +69,10 @@ export class Client {
   readonly address: { path: string } | { host: string; port: number };
   /** Requests sent (or being sent) and not yet answered. */
   readonly inFlight: number;
+  /** With key or onConflict: resolves to { row, action, duplicate }; the
+   * sidecar's ping must list them (else FeatureMissing, nothing sent). */
+  insert(table: string, row: Record<string, Value>,
+    options: InsertOptions & ({ key: string } | { onConflict: OnConflict })): Promise<InsertResult>;
   /** Resolves to the RETURNING columns (null without `returning`) once the
    * row is committed; rejects with a PgcoalesceError subclass. */
   insert(table: string, row: Record<string, Value>, options?: InsertOptions):
@@ -111,3 +143,5 @@ export class ConnectFailed extends PgcoalesceError {}
 export class RequestTimeout extends PgcoalesceError {}
 /** close() was called; nothing sent. notWritten: true. */
 export class ClientClosed extends PgcoalesceError {}
+/** key or onConflict to a sidecar whose ping does not list them; nothing sent. notWritten: true. */
+export class FeatureMissing extends PgcoalesceError {}

@@ -30,4 +30,5 @@ module.exports = {
   ConnectFailed: errors.ConnectFailed,
   RequestTimeout: errors.RequestTimeout,
   ClientClosed: errors.ClientClosed,
+  FeatureMissing: errors.FeatureMissing,
 };

@@ -4,8 +4,9 @@
                             lock, open a transaction), then holds it in pg_sleep
                             until release() cancels it
     Load(daemon, ...)       sustained pipelined load from several connections,
-                            every row with a unique client-generated key; check()
-                            proves the delivery promises against the database
+                            every row with a unique client-generated key (also sent
+                            as its idempotency key with keyed=True); check() proves
+                            the delivery promises against the database
     backend(t.db, where)    pid of the one backend matching a pg_stat_activity filter
     sync_rep_stalled(t)     a context in which every COMMIT that wrote something
                             waits for a synchronous standby that never comes
@@ -106,12 +107,16 @@ def sync_rep_stalled(t):
 class Load:
     """Pipelined inserts from `clients` connections, each keeping up to `window`
     requests in flight, until stop(). Row keys are unique: "<client>-<n>" in
-    column `k` of `table`. Every response is recorded; a second response for a
-    key, or one for a key never sent, is a protocol violation."""
+    column `k` of `table`, and the request's "key" too with keyed=True. Every
+    response is recorded; a second response for a key, or one for a key never
+    sent, is a protocol violation. `requests` keeps every request sent."""
 
-    def __init__(self, daemon, table="t_keyed", clients=4, window=64, drain_timeout=60.0, poison_every=0):
+    def __init__(self, daemon, table="t_keyed", clients=4, window=64, drain_timeout=60.0, poison_every=0,
+                 keyed=False):
         self.daemon = daemon
         self.table = table
+        self.keyed = keyed
+        self.requests = []
         self.poison_every = poison_every  # every Nth row has c = -1 (for t_keyed_checked's CHECK)
         self.poison = set()
         self.window = window
@@ -159,9 +164,12 @@ class Load:
                         bad = self.poison_every and n % self.poison_every == 0
                         n += 1
                         burst.append({"id": key, "table": self.table, "row": {"k": key, "c": -1 if bad else ci}})
+                        if self.keyed:
+                            burst[-1]["key"] = key
                     if burst:
                         with self.lock:
                             self.sent.update(r["id"] for r in burst)
+                            self.requests.extend(burst)
                             self.poison.update(r["id"] for r in burst if r["row"]["c"] == -1)
                         c.send(*burst)
                         outstanding += len(burst)

@@ -310,6 +310,111 @@ def test_cli_commit_unknown_may_or_may_not_be_written(t):
         err.endswith("\nDETAIL:  The row may or may not be in the database.\n"), err
 
 
+# ---------------------------------------------------------------- upserts and keys (issue 13)
+# The ON CONFLICT and \key tests that reach the sidecar need the daemon side
+# of issue 13: on a branch without it the CLI refuses them (its ping lists
+# no "on_conflict" or "key") and they fail. The parse-time ones pass anywhere.
+
+UPSERTS = [
+    "INSERT INTO devices (device_id, hits, kind) VALUES (1, 1, 'a'), (2, 1, 'b') "
+    "ON CONFLICT (device_id) DO UPDATE SET hits = devices.hits + EXCLUDED.hits, kind = EXCLUDED.kind "
+    "RETURNING device_id, hits, kind",
+    "INSERT INTO devices AS d (device_id, hits, kind) VALUES (2, 5, 'c'), (3, 1, 'd') "
+    "ON CONFLICT (device_id) DO UPDATE SET hits = EXCLUDED.hits + d.hits RETURNING *",
+    "INSERT INTO devices (device_id, hits) VALUES (1, 9), (4, 1) ON CONFLICT DO NOTHING "
+    "RETURNING device_id, hits",
+    "INSERT INTO devices (device_id) VALUES (1), (2) ON CONFLICT ON CONSTRAINT devices_pkey DO NOTHING "
+    "RETURNING device_id",
+    "INSERT INTO devices (device_id, kind) VALUES (3, 'e') ON CONFLICT (device_id) DO UPDATE SET kind = EXCLUDED.kind",
+    "INSERT INTO devices (device_id) VALUES (4) ON CONFLICT (device_id) DO NOTHING",
+]
+
+
+def test_cli_on_conflict_prints_what_psql_prints(t):
+    """Each upsert statement through the CLI prints what psql prints for it
+    (RETURNING rows of the rows inserted or updated, INSERT 0 k counting
+    those), ROW_COUNT is psql's, and the tables end the same."""
+    t.db.execute("CREATE TABLE devices_twin (LIKE devices INCLUDING ALL)")
+    d = t.daemon()
+    for sql in UPSERTS:
+        p = t.cli("-c", sql, "-c", "\\echo :ROW_COUNT", socket_path=d.socket)
+        check_cli(p, 0, "")
+        twin = subprocess.run(["psql", "-X", "-d", t.db.dsn, "-c", sql.replace("devices", "devices_twin"),
+                               "-c", "\\echo :ROW_COUNT"], capture_output=True, text=True, timeout=60)
+        assert twin.returncode == 0 and twin.stderr == "", twin
+        assert p.stdout == twin.stdout, "%s\ncli:\n%s\npsql:\n%s" % (sql, p.stdout, twin.stdout)
+    assert t.db.rows("SELECT * FROM devices ORDER BY 1") == t.db.rows("SELECT * FROM devices_twin ORDER BY 1")
+
+
+def test_cli_on_conflict_same_key_twice_in_one_statement(t):
+    """Where psql fails (21000: one INSERT cannot affect a row twice), the CLI
+    sends each tuple as its own request, and the sidecar runs them as one by
+    one: the second updates what the first wrote."""
+    d = t.daemon()
+    sql = ("INSERT INTO devices (device_id, hits) VALUES (1, 1), (1, 2), (1, 3) "
+           "ON CONFLICT (device_id) DO UPDATE SET hits = devices.hits + EXCLUDED.hits")
+    p = t.cli("-c", sql, socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 3\n", p.stdout
+    assert t.db.rows("SELECT device_id, hits FROM devices") == [{"device_id": 1, "hits": 6}]
+    from faultkit import sqlstate_of
+    assert sqlstate_of(t.db, sql) == "21000"  # psql's one statement (rolled back)
+
+
+def test_cli_on_conflict_errors_read_like_psql(t):
+    """PostgreSQL's own errors for ON CONFLICT, as psql prints them, before
+    anything is sent; what the sidecar cannot express is refused with a hint."""
+    d = t.daemon()
+    for sql in ["INSERT INTO devices (device_id) VALUES (1) ON CONFLICT DO UPDATE SET hits = EXCLUDED.hits",
+                "INSERT INTO devices AS x (device_id) VALUES (1) ON CONFLICT (device_id) "
+                "DO UPDATE SET hits = devices.hits + EXCLUDED.hits",
+                "INSERT INTO devices (device_id) VALUES (1) ON CONFLICT (device_id) "
+                "DO UPDATE SET hits = q.hits + EXCLUDED.hits",
+                "INSERT INTO devices (device_id) VALUES (1) ON CONFLICT (device_id) "
+                "DO UPDATE SET hits = EXCLUDED.hits, hits = EXCLUDED.hits",
+                "INSERT INTO devices (device_id) VALUES (1) ON CONFLICT (device_id) DO SOMETHING",
+                "INSERT INTO devices (device_id) VALUES (1) ON CONFLICT;"]:
+        p = t.cli("-c", sql, socket_path=d.socket)
+        check_cli(p, 1, psql_err(t, sql))
+    refused = ["ON CONFLICT (device_id) WHERE device_id > 0 DO NOTHING",
+               "ON CONFLICT ((device_id + 1)) DO NOTHING",
+               "ON CONFLICT (device_id) DO UPDATE SET hits = 1",
+               "ON CONFLICT (device_id) DO UPDATE SET hits = EXCLUDED.hits WHERE devices.hits < 5",
+               "ON CONFLICT (device_id) DO UPDATE SET hits = devices.hits - EXCLUDED.hits"]
+    for tail in refused:
+        p = t.cli("-c", "INSERT INTO devices (device_id, hits) VALUES (1, 1) " + tail, socket_path=d.socket)
+        check_cli(p, 1)
+        assert p.stderr.startswith("ERROR:  ") and "HINT:  pgcoalesce-cli sends ON CONFLICT" in p.stderr, p.stderr
+    assert d.stats()["rows_received"] == 0
+
+
+def test_cli_key_prefix_makes_a_script_safe_to_run_again(t):
+    """--key PREFIX: row M of the N-th INSERT is sent with key PREFIX-N-M, so
+    the same script run again writes nothing twice (a NOTICE counts the
+    rows written before, INSERT 0 k the new ones); \\key auto sends new keys."""
+    d = t.daemon()
+    script = os.path.join(t.tmp, "load.sql")
+    with open(script, "w") as f:
+        f.write("INSERT INTO t_keyed (k, c) VALUES ('a', 1), ('b', 2), ('c', 3);\n"
+                "\\echo :ROW_COUNT\n"
+                "INSERT INTO t_keyed (k, c) VALUES ('d', 4);\n")
+    p = t.cli("--key", "load-1", "-f", script, socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "INSERT 0 3\n3\nINSERT 0 1\n", p.stdout
+    p = t.cli("--key", "load-1", "-f", script, socket_path=d.socket)
+    check_cli(p, 0)
+    assert p.stdout == "INSERT 0 0\n0\nINSERT 0 0\n", p.stdout
+    assert p.stderr == ("pgcoalesce-cli:%s:1: NOTICE:  3 of 3 rows were written before (their keys are "
+                        "known): not written again\n"
+                        "pgcoalesce-cli:%s:3: NOTICE:  1 of 1 rows were written before (their keys are "
+                        "known): not written again\n" % (script, script)), p.stderr
+    assert t.db.count("t_keyed") == 4
+    p = t.cli("-c", "\\key auto", "-f", script, "-c", "\\key", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert p.stdout == "Idempotency keys: auto.\nINSERT 0 3\n3\nINSERT 0 1\nIdempotency keys: auto.\n", p.stdout
+    assert t.db.count("t_keyed") == 8
+
+
 # ---------------------------------------------------------------- what the table's description tells
 # These need the daemon's "describe" op (the lead adds it to the daemon): on a
 # branch without it they fail, with the CLI's fallback messages.
@@ -808,6 +913,33 @@ def test_cli_bench_rows(t):
     assert t.db.count() == 3000
     assert t.db.scalar("SELECT count(DISTINCT device_id) FROM events") == 1000
     assert t.db.count(where="kind = 'bench' AND value = 1.5 AND payload = '{\"n\": 1}'") == 3000
+
+
+def test_cli_bench_upserts_and_keys(t):
+    """bench --upsert add: every upsert counted once in hits (sum), device ids
+    1..--devices, Zipf-skewed (the most frequent id is 1); --upsert set keeps
+    the counters; --keys stores one key per row. Bad options exit 2. (Needs
+    the daemon side of issue 13: bench refuses a sidecar without it.)"""
+    d = t.daemon()
+    for bad in (["--upsert", "merge"], ["--upsert", "add", "--row", "{}"], ["--zipf", "x"],
+                ["--devices", "0"]):
+        check_cli(t.cli("bench", *bad, socket_path=d.socket), 2)
+    p = t.cli("bench", "--upsert", "add", "--devices", "50", "--rows", "3000", "--clients", "4",
+              "--pipeline", "16", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert 'table "devices", 4 clients x 16 in flight, 3000 rows' in p.stdout, p.stdout
+    assert "acked ok: 3000, failed: 0\n" in p.stdout, p.stdout
+    rows = t.db.rows("SELECT device_id, hits, kind FROM devices ORDER BY hits DESC, device_id")
+    assert sum(r["hits"] for r in rows) == 3000, rows[:5]
+    assert all(1 <= r["device_id"] <= 50 and r["kind"] == "bench" for r in rows), rows[:5]
+    assert rows[0]["device_id"] == 1 and rows[0]["hits"] > 2 * rows[-1]["hits"], rows  # skewed toward 1
+    p = t.cli("bench", "--upsert", "set", "--rows", "1000", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert t.db.scalar("SELECT sum(hits) FROM devices") == 3000 + t.db.scalar(
+        "SELECT count(*) FROM devices WHERE device_id > 50")  # set inserts new ids with hits 1, adds nothing
+    p = t.cli("bench", "--keys", "--rows", "500", socket_path=d.socket)
+    check_cli(p, 0, "")
+    assert t.db.count() == 500 and t.db.scalar("SELECT count(*) FROM pgcoalesce.keys") == 500
 
 
 def test_cli_bench_duration_and_failures(t):

@@ -43,7 +43,7 @@ def test_node_client_unit(t):
 
 def test_node_client_against_daemon(t):
     d = t.daemon("--allow-table", "events", "--allow-table", "t_values", "--allow-table", "t_checks",
-                 "--allow-table", "App.Events")
+                 "--allow-table", "App.Events", "--allow-table", "t_keyed", "--allow-table", "devices")
     run_node_tests(t, "client.test.js", {"PGCOALESCE_TEST_SOCKET": d.socket,
                                          "PGCOALESCE_TEST_DSN": t.db.dsn})
 

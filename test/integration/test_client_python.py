@@ -400,3 +400,139 @@ def test_pyclient_asyncio_bound_timeout_and_lost(t):
     assert all(e.not_written is False and "may or may not" in e.message for e in lost), lost[:3]
     assert all(e.not_written is True for e in unsent)
     holder.release()
+
+
+# ---------------------------------------------------------------- upserts and keys (issue 13)
+
+def test_pyclient_key_and_on_conflict_request_lines(t):
+    """key= and on_conflict= on the wire as docs/PROTOCOL.md has them; what the
+    sidecar would refuse (PC002) is refused before sending."""
+    body = _wire.insert_body("devices", {"device_id": 7, "hits": 1}, ["hits"], None,
+                             {"columns": ["device_id"], "do": "update", "set": ["seen"], "add": ["hits"]},
+                             "k-\u00e9\"")
+    assert _wire.request_line(3, body, 1 << 20) == (
+        '{"id":3,"table":"devices","row":{"device_id":7,"hits":1},"returning":["hits"],'
+        '"on_conflict":{"columns":["device_id"],"do":"update","set":["seen"],"add":["hits"]},'
+        '"key":"k-\u00e9\\""}\n').encode()
+    assert _wire.insert_body("t", {}, on_conflict={"do": "nothing"}) == \
+        ',"table":"t","row":{},"on_conflict":{"do":"nothing"}'
+    assert _wire.insert_body("t", {}, on_conflict={"constraint": "t_pkey", "do": "nothing"}) == \
+        ',"table":"t","row":{},"on_conflict":{"constraint":"t_pkey","do":"nothing"}'
+    assert _wire.needed_features() == () and _wire.needed_features(key="k") == ("key",)
+    assert _wire.needed_features({"do": "nothing"}, "k") == ("on_conflict", "key")
+    for oc in ["update", {"do": "upsert"}, {"do": "update", "set": ["a"]}, {"columns": ["a"], "do": "update"},
+               {"columns": ["a"], "do": "update", "set": ["n"], "add": ["n"]},
+               {"columns": ["a"], "constraint": "c", "do": "nothing"}, {"columns": [], "do": "nothing"},
+               {"columns": "a", "do": "nothing"}, {"do": "nothing", "set": ["a"]},
+               {"do": "nothing", "where": "a > 0"}, {"constraint": "", "do": "nothing"}]:
+        raises(ValueError, _wire.insert_body, "t", {}, on_conflict=oc)
+    for key in ["", "x" * 201, "\u00e9" * 100 + "x", "a\u0000b"]:
+        raises(ValueError, _wire.insert_body, "t", {}, key=key)
+    raises(TypeError, _wire.insert_body, "t", {}, key=5)
+    assert '"key":"%s"' % ("x" * 200) in _wire.insert_body("t", {}, key="x" * 200)
+    r = _wire.response_result("insert+", {"id": 1, "ok": True, "action": "update", "row": {"n": 2}})
+    assert r == pgcoalesce.Result({"n": 2}, "update", False) and r.row == {"n": 2}, r
+    assert _wire.response_result("insert+", {"id": 1, "ok": True, "duplicate": True}) == \
+        pgcoalesce.Result(None, None, True)
+    assert _wire.response_result("features", {"ok": True, "features": ["key", 3]}) == ["key"]
+    assert _wire.response_result("features", {"ok": True, "db": "up"}) == []
+
+
+class _PingPeer:
+    """A socket whose other end plays the sidecar for the feature check only:
+    it answers a ping with `features` (None: a v1 answer without the field),
+    ok to anything else, and keeps every line it got."""
+
+    def __init__(self, t, features):
+        import socket
+        self.path = os.path.join(t.tmp, "peer%d.sock" % id(self))
+        self.srv = socket.socket(socket.AF_UNIX)
+        self.srv.bind(self.path)
+        self.srv.listen(4)
+        self.lines = []
+        self.features = features
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        t.cleanups.append(self.srv.close)
+
+    def _serve(self):
+        import json
+        try:
+            conn, _ = self.srv.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rb") as f:
+            for line in f:
+                req = json.loads(line)
+                self.lines.append(req)
+                ans = {"id": req["id"], "ok": True}
+                if req.get("op") == "ping":
+                    ans["db"] = "up"
+                    if self.features is not None:
+                        ans["features"] = self.features
+                elif "key" in req:
+                    ans["duplicate"] = True
+                conn.sendall((json.dumps(ans) + "\n").encode())
+
+
+def test_pyclient_checks_features_before_a_key(t):
+    """A key or on_conflict goes only to a sidecar whose ping lists it (one
+    that ignored it would write a resend twice): against one that does not,
+    FeatureMissing (not written) and nothing but the ping is sent; against
+    one that does, the ping is asked once per connection. (The other end
+    plays the sidecar: a v1 sidecar's answer is the point here.)"""
+    v1 = _PingPeer(t, None)
+    with pgcoalesce.Client(v1.path) as c:
+        e = raises(pgcoalesce.FeatureMissing, c.insert, "t_keyed", {"k": "a"}, key="a")
+        assert e.not_written is True and e.code == "feature_missing" and '"key"' in e.message, e
+        e = raises(pgcoalesce.FeatureMissing, c.insert, "t", {}, on_conflict={"do": "nothing"})
+        assert "on_conflict" in e.message, e
+        assert c.insert("t_keyed", {"k": "plain"}) is None  # no key: sent as always
+    wait_for(lambda: len(v1.lines) == 2, 10, what="the peer to read the lines")
+    assert [r.get("op", "insert") for r in v1.lines] == ["ping", "insert"], v1.lines
+    assert "key" not in v1.lines[1]
+    partial = _PingPeer(t, ["describe", "on_conflict"])
+    with pgcoalesce.Client(partial.path) as c:
+        raises(pgcoalesce.FeatureMissing, c.insert, "t", {}, on_conflict={"do": "nothing"}, key="k")
+        assert c.insert("t", {}, on_conflict={"do": "nothing"}) == pgcoalesce.Result(None, None, False)
+    new = _PingPeer(t, ["describe", "on_conflict", "key"])
+
+    async def main():
+        async with pgcoalesce.AsyncClient(new.path) as c:
+            return await asyncio.gather(*(c.insert("t_keyed", {"k": "a"}, key="a%d" % i) for i in range(5)))
+    assert asyncio.run(main()) == [pgcoalesce.Result(None, None, True)] * 5
+    assert [r.get("op", "insert") for r in new.lines] == ["ping"] + ["insert"] * 5, new.lines
+
+
+def test_pyclient_keys_and_upserts(t):
+    """Against the real daemon (needs issue 13's daemon side): a keyed row
+    resent is a duplicate and stored once, also from insert_many and the
+    asyncio client; an upsert reports its action and RETURNING."""
+    d = t.daemon()
+    oc = {"columns": ["device_id"], "do": "update", "add": ["hits"], "set": ["kind"]}
+    with pgcoalesce.Client(d.socket) as c:
+        assert c.insert("t_keyed", {"k": "a"}, key="K-a") == pgcoalesce.Result(None, None, False)
+        assert c.insert("t_keyed", {"k": "a"}, key="K-a") == pgcoalesce.Result(None, None, True)
+        r = c.insert("devices", {"device_id": 1, "hits": 2, "kind": "x"}, ["hits"], on_conflict=oc)
+        assert r == pgcoalesce.Result({"hits": 2}, "insert", False), r
+        r = c.insert("devices", {"device_id": 1, "hits": 3, "kind": "y"}, ["hits", "kind"], on_conflict=oc,
+                     key="inc-1")
+        assert r == pgcoalesce.Result({"hits": 5, "kind": "y"}, "update", False), r
+        r = c.insert("devices", {"device_id": 1, "hits": 3, "kind": "y"}, ["hits"], on_conflict=oc, key="inc-1")
+        assert r == pgcoalesce.Result(None, None, True), r
+        r = c.insert("devices", {"device_id": 1}, ["hits"], on_conflict={"do": "nothing"})
+        assert r == pgcoalesce.Result(None, "none", False), r
+        rows = [{"k": "m%d" % i} for i in range(100)]
+        keys = ["M-%d" % i for i in range(100)]
+        first = c.insert_many("t_keyed", rows, keys=keys)
+        again = c.insert_many("t_keyed", rows, keys=keys)
+        assert all(r == pgcoalesce.Result(None, None, False) for r in first), first[:3]
+        assert all(r == pgcoalesce.Result(None, None, True) for r in again), again[:3]
+
+    async def main():
+        async with pgcoalesce.AsyncClient(d.socket) as c:
+            return await asyncio.gather(*(c.insert("t_keyed", {"k": "m%d" % i}, key="M-%d" % i)
+                                          for i in range(100)))
+    assert all(r.duplicate for r in asyncio.run(main()))
+    assert t.db.rows("SELECT device_id, hits, kind FROM devices") == [{"device_id": 1, "hits": 5, "kind": "y"}]
+    assert t.db.count("t_keyed") == 101

@@ -222,3 +222,100 @@ def test_readme_cli_scripting(t):
         lines = f.read().splitlines()
     assert lines[0] == "id,created_at,device_id,kind,value,payload" and lines[1].endswith(",6,y,,"), lines
     assert t.db.count(where="device_id = 7 AND kind = 'loaded'") == 1
+
+
+# ---------------------------------------------------------------- idempotency keys (issue 13)
+# These need the daemon side of issue 13 (the clients refuse keys to a
+# sidecar whose ping does not list them): on a branch without it they fail.
+
+def test_readme_keyed_resend_python(t):
+    """The Python README's store_once(): rows in flight when the sidecar is
+    killed are resent with their keys to the sidecar started again, and each
+    is stored exactly once, whether or not the first copy committed."""
+    code, = doc_blocks(os.path.join(CLIENTS, "python", "README.md"), "**With idempotency keys**", ("python",))
+    sys.path.insert(0, os.path.join(CLIENTS, "python"))
+    import pgcoalesce
+    scope = {}
+    exec(code, scope)
+    store_once = scope["store_once"]
+    d = t.daemon()
+    client = pgcoalesce.Client(d.socket, connect_timeout=30)
+    assert store_once(client, [{"device_id": 1, "kind": "ok"}, {"device_id": 2}]) == ([{"device_id": 2}], [])
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
+    rows = [{"device_id": i, "kind": "held"} for i in range(20)]
+    out = []
+    th = threading.Thread(target=lambda: out.append(store_once(client, rows)))
+    th.start()
+    wait_for(lambda: d.stats()["pending_rows"] == 20, 30, what="20 rows pending")
+    d.send_signal(signal.SIGKILL)
+    d.wait_exit(30)
+    t.daemon("--socket", d.socket)  # the same address: the client reconnects there
+    holder.release()
+    th.join(120)
+    client.close()
+    assert out == [([], [])], out
+    assert t.db.rows("SELECT device_id, count(*) AS n FROM events WHERE kind = 'held' GROUP BY 1 ORDER BY 1") == \
+        [{"device_id": i, "n": 1} for i in range(20)]
+
+
+def test_readme_keyed_resend_node(t):
+    """The Node README's storeOnce(), the same way."""
+    code, = doc_blocks(os.path.join(CLIENTS, "node", "README.md"), "**With idempotency keys**", ("js",))
+    driver = code + r"""
+const { Client } = require('pgcoalesce');
+const client = new Client({ connectTimeout: 30000 });
+const show = (o) => console.log(JSON.stringify(o));
+const nextLine = () => new Promise((resolve) => process.stdin.once('data', resolve));
+(async () => {
+  show(await storeOnce(client, [{ device_id: 1, kind: 'ok' }, { device_id: 2 }]));
+  await nextLine();
+  show(await storeOnce(client, Array.from({ length: 20 }, (_, i) => ({ device_id: i, kind: 'held' }))));
+  await client.close();
+  process.stdin.destroy();
+})().catch((e) => { console.error(e); process.exitCode = 1; });
+"""
+    if shutil.which("node") is None:
+        raise Failure("node is not installed: `make deps` installs Debian's nodejs")
+    d = t.daemon()
+    p = subprocess.Popen(["node", "-e", driver], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=library_env(t, d.socket))
+    t.cleanups.append(lambda: p.poll() is None and p.kill())
+    first = json.loads(p.stdout.readline())
+    assert first == {"refused": [{"device_id": 2}], "pending": []}, first
+    holder = Session(t, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE;", "holder")
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    wait_for(lambda: d.stats()["pending_rows"] == 20, 30, what="20 rows pending")
+    d.send_signal(signal.SIGKILL)
+    d.wait_exit(30)
+    t.daemon("--socket", d.socket)
+    holder.release()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and err == "", (out, err)
+    assert json.loads(out) == {"refused": [], "pending": []}, out
+    assert t.db.rows("SELECT device_id, count(*) AS n FROM events WHERE kind = 'held' GROUP BY 1 ORDER BY 1") == \
+        [{"device_id": i, "n": 1} for i in range(20)]
+
+
+def shell_example(t, d, after):
+    """Run the ```sh block after `after` in README.md against daemon d; (answers, shown), by id."""
+    block = readme_block(after, "sh")
+    lines = block.splitlines()
+    cmd_end = next(i for i, l in enumerate(lines) if "nc -N -U" in l)
+    cmd = "\n".join(lines[:cmd_end + 1]).replace("/tmp/pgcoalesce.sock", d.socket)
+    shown = [json.loads(l) for l in lines[cmd_end + 1:] if l.strip()]
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p
+    got = sorted((json.loads(l) for l in p.stdout.splitlines()), key=lambda a: a["id"])
+    return got, sorted(shown, key=lambda a: a["id"])
+
+
+def test_readme_shell_upserts_and_keys(t):
+    """The README's nc examples of upserts and keys answer what it shows."""
+    d = t.daemon()
+    got, shown = shell_example(t, d, "**Upserts.** An insert with")
+    assert got == shown, (got, shown)
+    assert t.db.rows("SELECT device_id, hits FROM devices") == [{"device_id": 7, "hits": 2}]
+    got, shown = shell_example(t, d, "**Idempotency keys.** An insert with")
+    assert got == shown, (got, shown)
+    assert t.db.count(where="kind = 'paid'") == 1

@@ -210,8 +210,6 @@ UNIT_TEST(cli_sql_unsupported_statements)
 		  "{\"id\":1,\"table\":\"t\",\"row\":{\"values\":1}}");
 	CHECK_STR(parse("INSERT INTO t (values, b) VALUES (1, 2)"),
 		  "{\"id\":1,\"table\":\"t\",\"row\":{\"values\":1,\"b\":2}}");
-	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT DO NOTHING"),
-		  "ON CONFLICT is not supported");
 	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (now())"),
 		  "function calls are not supported in VALUES");
 	CHECK_STR(parse_error("INSERT INTO t (a) VALUES ('1'::int)"), "type casts are not supported");
@@ -235,6 +233,105 @@ UNIT_TEST(cli_sql_unsupported_statements)
 		  "column subfields and array elements are not supported");
 	CHECK_STR(parse("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2)"),
 		  "ERROR@30: syntax error at or near \"INSERT\"");
+}
+
+/* parse()'s request line of tuple 1 without its head, from "on_conflict" on. */
+static const char *conflict_of(const char *sql)
+{
+	const char *r = parse(sql), *oc = strstr(r, ",\"on_conflict\":");
+
+	return oc ? oc + 1 : r;
+}
+
+UNIT_TEST(cli_sql_on_conflict_into_requests)
+{
+	CHECK_STR(parse("INSERT INTO devices (device_id, hits) VALUES (7, 1), (8, 2) "
+			"ON CONFLICT (device_id) DO UPDATE SET hits = devices.hits + EXCLUDED.hits"),
+		  "{\"id\":1,\"table\":\"devices\",\"row\":{\"device_id\":7,\"hits\":1},"
+		  "\"on_conflict\":{\"columns\":[\"device_id\"],\"do\":\"update\",\"add\":[\"hits\"]}}\n"
+		  "{\"id\":2,\"table\":\"devices\",\"row\":{\"device_id\":8,\"hits\":2},"
+		  "\"on_conflict\":{\"columns\":[\"device_id\"],\"do\":\"update\",\"add\":[\"hits\"]}}");
+	CHECK_STR(conflict_of("INSERT INTO t (a) VALUES (1) ON CONFLICT DO NOTHING"),
+		  "\"on_conflict\":{\"do\":\"nothing\"}}");
+	CHECK_STR(conflict_of("insert into t (a) values (1) on conflict (a, \"B\") do nothing;"),
+		  "\"on_conflict\":{\"columns\":[\"a\",\"B\"],\"do\":\"nothing\"}}");
+	CHECK_STR(conflict_of("INSERT INTO t (a) VALUES (1) ON CONFLICT ON CONSTRAINT T_pkey DO NOTHING"),
+		  "\"on_conflict\":{\"constraint\":\"t_pkey\",\"do\":\"nothing\"}}");
+	/* set and add, in either order of the addition, EXCLUDED in any case or quoted */
+	CHECK_STR(conflict_of("INSERT INTO t (k, a, n, m) VALUES (1, 2, 3, 4) ON CONFLICT (k) DO UPDATE "
+			      "SET a = EXCLUDED.a, n = t.n + excluded.n, m = \"excluded\".m + T.m"),
+		  "\"on_conflict\":{\"columns\":[\"k\"],\"do\":\"update\",\"set\":[\"a\"],"
+		  "\"add\":[\"n\",\"m\"]}}");
+	/* the alias after AS; a schema-qualified table by its own name */
+	CHECK_STR(conflict_of("INSERT INTO app.t AS x (k, n) VALUES (1, 2) ON CONFLICT ON CONSTRAINT c "
+			      "DO UPDATE SET n = x.n + EXCLUDED.n RETURNING k, n"),
+		  "\"on_conflict\":{\"constraint\":\"c\",\"do\":\"update\",\"add\":[\"n\"]}}");
+	CHECK_STR(parse("INSERT INTO app.t (k, n) VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET n = t.n + EXCLUDED.n "
+			"RETURNING *"),
+		  "{\"id\":1,\"table\":\"t\",\"schema\":\"app\",\"row\":{\"k\":1,\"n\":2},"
+		  "\"returning\":[\"*\"],\"on_conflict\":{\"columns\":[\"k\"],\"do\":\"update\","
+		  "\"add\":[\"n\"]}}");
+	CHECK_STR(conflict_of("INSERT INTO t DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING id"),
+		  "\"on_conflict\":{\"do\":\"nothing\"}}");
+	CHECK_STR(parse("INSERT INTO t AS x (a) VALUES (1)"), "{\"id\":1,\"table\":\"t\",\"row\":{\"a\":1}}");
+}
+
+UNIT_TEST(cli_sql_on_conflict_errors)
+{
+	/* PostgreSQL's own errors, at the same positions */
+	CHECK_STR(parse("INSERT INTO t (a) VALUES (1) ON CONFLICT DO UPDATE SET a = EXCLUDED.a"),
+		  "ERROR@29: ON CONFLICT DO UPDATE requires inference specification or constraint name");
+	CHECK_STR(parse("INSERT INTO t (a) VALUES (1) ON CONFLICT;"), "ERROR@40: syntax error at or near \";\"");
+	CHECK_STR(parse("INSERT INTO t (a) VALUES (1) ON CONFLICT () DO NOTHING"),
+		  "ERROR@42: syntax error at or near \")\"");
+	CHECK_STR(parse("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO SOMETHING"),
+		  "ERROR@48: syntax error at or near \"SOMETHING\"");
+	CHECK_STR(parse("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE a = 1"),
+		  "ERROR@55: syntax error at or near \"a\"");
+	CHECK_STR(parse("INSERT INTO d AS x VALUES (1) ON CONFLICT (id) DO UPDATE SET n = d.n + excluded.n"),
+		  "ERROR@65: invalid reference to FROM-clause entry for table \"d\"");
+	CHECK_STR(parse("INSERT INTO d (a) VALUES (1) ON CONFLICT (id) DO UPDATE SET n = q.n + excluded.n"),
+		  "ERROR@64: missing FROM-clause entry for table \"q\"");
+	CHECK_STR(parse("INSERT INTO d (a) VALUES (1) ON CONFLICT (id) DO UPDATE SET n = excluded.n + q.n"),
+		  "ERROR@77: missing FROM-clause entry for table \"q\"");
+	CHECK_STR(parse("INSERT INTO d (a) VALUES (1) ON CONFLICT (id) DO UPDATE SET n = excluded.n, n = d.n + excluded.n"),
+		  "ERROR@-1: multiple assignments to same column \"n\"");
+	CHECK_STR(parse("INSERT INTO t AS select VALUES (3)"), "ERROR@17: syntax error at or near \"select\"");
+	CHECK_STR(parse("INSERT INTO t (a) AS x VALUES (3)"), "ERROR@18: syntax error at or near \"AS\"");
+	/* what the sidecar cannot express: refused before anything is sent */
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) WHERE a > 0 DO NOTHING"),
+		  "ON CONFLICT (...) WHERE is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT ((lower(a))) DO NOTHING"),
+		  "ON CONFLICT on an expression is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT (a text_pattern_ops) DO NOTHING"),
+		  "ON CONFLICT with a collation or operator class is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT (a COLLATE \"C\") DO NOTHING"),
+		  "ON CONFLICT with a collation or operator class is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET a = EXCLUDED.a WHERE t.a > 0"),
+		  "ON CONFLICT DO UPDATE ... WHERE is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET (a, b) = (1, 2)"),
+		  "SET (col, ...) = ... is not supported");
+	CHECK_STR(parse_error("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET t.a = 1"),
+		  "column subfields and array elements are not supported");
+	CHECK_STR(parse("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET n = 1"),
+		  "ERROR@63: ON CONFLICT DO UPDATE SET takes col = EXCLUDED.col or col = t.col + EXCLUDED.col only");
+	{
+		static const char *const refused[] = {
+			"SET n = DEFAULT", "SET n = excluded.m", "SET n = t.n", "SET n = t.n + excluded.m",
+			"SET n = t.n + t.n", "SET n = excluded.n + excluded.n", "SET n = t.n - excluded.n",
+			"SET n = t.n + excluded.n + 1", "SET n = excluded.n * 2", "SET n = now()",
+			"SET n = excluded.n::int", "SET n = excluded", "SET n = public.t.n + excluded.n",
+			"SET n = (excluded.n)",
+		};
+		size_t i;
+		char sql[256];
+
+		for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			snprintf(sql, sizeof(sql), "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE %s", refused[i]);
+			CHECK_STR(parse_error(sql), "ON CONFLICT DO UPDATE SET takes col = EXCLUDED.col or "
+						    "col = t.col + EXCLUDED.col only");
+		}
+	}
 }
 
 UNIT_TEST(cli_sql_arity_errors)

@@ -190,17 +190,168 @@ UNIT_TEST(pgc_request_text)
 	const char *ret[] = { "id", "Created \"At\"", NULL };
 	struct buf b;
 
+	struct pgc_insert_opts opts = { .schema = "app", .returning = ret };
+
 	buf_init(&b);
-	pgc_wire_insert(&b, 7, "events", NULL, "{\"a\":1}", 7, NULL);
+	pgc_wire_insert(&b, 7, "events", "{\"a\":1}", 7, NULL);
 	CHECK_STR(buf_cstr(&b), "{\"id\":7,\"table\":\"events\",\"row\":{\"a\":1}}\n");
 	buf_reset(&b);
-	pgc_wire_insert(&b, 8, "T.x", "app", "{}", 2, ret);
+	pgc_wire_insert(&b, 8, "T.x", "{}", 2, &opts);
 	CHECK_STR(buf_cstr(&b), "{\"id\":8,\"table\":\"T.x\",\"schema\":\"app\",\"row\":{},"
 				"\"returning\":[\"id\",\"Created \\\"At\\\"\"]}\n");
 	buf_reset(&b);
 	pgc_wire_op(&b, "describe", 9, "\"table\":\"t\"");
 	CHECK_STR(buf_cstr(&b), "{\"op\":\"describe\",\"id\":9,\"table\":\"t\"}\n");
 	buf_free(&b);
+}
+
+UNIT_TEST(pgc_request_text_upserts_and_keys)
+{
+	const char *cols[] = { "device_id", NULL }, *set[] = { "seen", "kind", NULL };
+	const char *add[] = { "hits", NULL };
+	struct pgc_on_conflict up = { PGC_DO_UPDATE, cols, NULL, set, add };
+	struct pgc_on_conflict nothing = { .action = PGC_DO_NOTHING };
+	struct pgc_on_conflict named = { .action = PGC_DO_NOTHING, .constraint = "devices_pkey" };
+	struct pgc_insert_opts opts = { .on_conflict = &up, .key = "k-\"1\"" };
+	struct buf b;
+
+	buf_init(&b);
+	pgc_wire_insert(&b, 1, "devices", "{}", 2, &opts);
+	CHECK_STR(buf_cstr(&b), "{\"id\":1,\"table\":\"devices\",\"row\":{},\"on_conflict\":"
+				"{\"columns\":[\"device_id\"],\"do\":\"update\",\"set\":[\"seen\",\"kind\"],"
+				"\"add\":[\"hits\"]},\"key\":\"k-\\\"1\\\"\"}\n");
+	buf_reset(&b);
+	opts.on_conflict = &nothing;
+	opts.key = NULL;
+	pgc_wire_insert(&b, 2, "devices", "{}", 2, &opts);
+	CHECK_STR(buf_cstr(&b), "{\"id\":2,\"table\":\"devices\",\"row\":{},"
+				"\"on_conflict\":{\"do\":\"nothing\"}}\n");
+	buf_reset(&b);
+	opts.on_conflict = &named;
+	pgc_wire_insert(&b, 3, "devices", "{}", 2, &opts);
+	CHECK_STR(buf_cstr(&b), "{\"id\":3,\"table\":\"devices\",\"row\":{},"
+				"\"on_conflict\":{\"constraint\":\"devices_pkey\",\"do\":\"nothing\"}}\n");
+	buf_free(&b);
+}
+
+/* pgc_wire_opts_ok's verdict: "ok", or its message. */
+static const char *opts_verdict(const struct pgc_insert_opts *opts)
+{
+	static char err[320];
+
+	err[0] = '\0';
+	return pgc_wire_opts_ok(opts, err, sizeof(err)) ? "ok" : err;
+}
+
+UNIT_TEST(pgc_insert_options_are_checked)
+{
+	const char *cols[] = { "id", NULL }, *none[] = { NULL }, *set[] = { "a", "n", NULL };
+	const char *add[] = { "n", NULL }, *empty[] = { "", NULL }, *bad[] = { "\xff", NULL };
+	char key[PGC_KEY_MAX + 2];
+	struct pgc_on_conflict oc = { PGC_DO_UPDATE, cols, NULL, set, NULL };
+	struct pgc_insert_opts o = { .on_conflict = &oc };
+
+	CHECK_STR(opts_verdict(NULL), "ok");
+	CHECK_STR(opts_verdict(&o), "ok");
+	oc.add = add; /* n in set and add */
+	CHECK_STR(opts_verdict(&o), "on_conflict: column \"n\" is in set and add");
+	oc.set = NULL;
+	CHECK_STR(opts_verdict(&o), "ok");
+	oc.columns = NULL;
+	CHECK_STR(opts_verdict(&o), "on_conflict do update needs columns or a constraint");
+	oc.constraint = "t_pkey";
+	CHECK_STR(opts_verdict(&o), "ok");
+	oc.columns = cols;
+	CHECK_STR(opts_verdict(&o), "on_conflict takes columns or a constraint, not both");
+	oc.constraint = "";
+	oc.columns = NULL;
+	CHECK_STR(opts_verdict(&o), "on_conflict.constraint must be a non-empty UTF-8 name");
+	oc.constraint = NULL;
+	oc.columns = none;
+	CHECK_STR(opts_verdict(&o), "on_conflict.columns must name at least one column");
+	oc.columns = empty;
+	CHECK_STR(opts_verdict(&o), "on_conflict.columns[0] must be a non-empty UTF-8 name");
+	oc.columns = cols;
+	oc.add = bad;
+	CHECK_STR(opts_verdict(&o), "on_conflict.add[0] must be a non-empty UTF-8 name");
+	oc.add = NULL;
+	CHECK_STR(opts_verdict(&o), "on_conflict do update needs a column in set or add");
+	oc.action = PGC_DO_NOTHING;
+	CHECK_STR(opts_verdict(&o), "ok");
+	oc.columns = NULL;
+	CHECK_STR(opts_verdict(&o), "ok"); /* DO NOTHING: any conflict */
+	oc.set = set;
+	CHECK_STR(opts_verdict(&o), "on_conflict.set and add need do: update");
+	oc.set = NULL;
+	oc.action = (enum pgc_conflict_do)7;
+	CHECK_STR(opts_verdict(&o), "on_conflict.do must be nothing or update");
+	o.on_conflict = NULL;
+	/* keys: 1 to 200 bytes of UTF-8 */
+	memset(key, 'k', sizeof(key));
+	key[PGC_KEY_MAX] = '\0';
+	o.key = key;
+	CHECK_STR(opts_verdict(&o), "ok");
+	key[PGC_KEY_MAX] = 'k';
+	key[PGC_KEY_MAX + 1] = '\0';
+	CHECK_STR(opts_verdict(&o), "the key must be 1 to 200 bytes of UTF-8 text");
+	o.key = "";
+	CHECK_STR(opts_verdict(&o), "the key must be 1 to 200 bytes of UTF-8 text");
+	o.key = "\xc3";
+	CHECK_STR(opts_verdict(&o), "the key must be 1 to 200 bytes of UTF-8 text");
+	o.key = "\xc3\xa9";
+	CHECK_STR(opts_verdict(&o), "ok");
+}
+
+UNIT_TEST(pgc_decode_upsert_and_key_answers)
+{
+	struct pgc_ack a;
+	enum pgc_wire_id kind;
+	uint64_t id = 0;
+
+	CHECK(decode("{\"id\":5,\"ok\":true,\"action\":\"update\",\"row\":{\"hits\":3}}", &a, &kind, &id));
+	CHECK(a.ok && a.action == PGC_ACTION_UPDATE && !a.duplicate && a.row);
+	CHECK_STR(pgc_action_name(a.action), "update");
+	CHECK(decode("{\"id\":5,\"ok\":true,\"action\":\"none\"}", &a, &kind, &id));
+	CHECK(a.action == PGC_ACTION_NONE && !a.row);
+	CHECK(decode("{\"id\":5,\"ok\":true,\"action\":\"insert\"}", &a, &kind, &id) &&
+	      a.action == PGC_ACTION_INSERT);
+	CHECK(decode("{\"id\":5,\"ok\":true,\"action\":\"merge\"}", &a, &kind, &id) &&
+	      a.action == PGC_ACTION_UNKNOWN);
+	CHECK(decode("{\"id\":6,\"ok\":true,\"duplicate\":true}", &a, &kind, &id));
+	CHECK(a.ok && a.duplicate && a.action == PGC_ACTION_UNKNOWN);
+	CHECK(decode("{\"id\":6,\"ok\":true,\"duplicate\":false}", &a, &kind, &id) && !a.duplicate);
+	CHECK(decode("{\"id\":6,\"ok\":true}", &a, &kind, &id) && !a.duplicate && !a.action);
+	CHECK_STR(pgc_action_name(PGC_ACTION_UNKNOWN), "");
+	CHECK_STR(pgc_action_name(PGC_ACTION_INSERT), "insert");
+	CHECK_STR(pgc_action_name(PGC_ACTION_NONE), "none");
+}
+
+UNIT_TEST(pgc_ping_features)
+{
+	struct pgc_ack a;
+	enum pgc_wire_id kind;
+	uint64_t id = 0;
+
+	CHECK(decode("{\"id\":1,\"ok\":true,\"db\":\"up\",\"features\":[\"describe\",\"on_conflict\",\"k\\u0065y\"]}",
+		     &a, &kind, &id));
+	a.op = PGC_OP_PING;
+	CHECK(a.features && a.features_len == strlen("[\"describe\",\"on_conflict\",\"k\\u0065y\"]"));
+	CHECK(pgc_has_feature(&a, "on_conflict") && pgc_has_feature(&a, "describe"));
+	CHECK(pgc_has_feature(&a, "key")); /* escapes are read */
+	CHECK(!pgc_has_feature(&a, "ke") && !pgc_has_feature(&a, "keys") && !pgc_has_feature(&a, ""));
+	a.op = PGC_OP_STATS; /* only a ping answer says */
+	CHECK(!pgc_has_feature(&a, "key"));
+	/* a v1 sidecar lists nothing */
+	CHECK(decode("{\"id\":1,\"ok\":true,\"db\":\"up\"}", &a, &kind, &id));
+	a.op = PGC_OP_PING;
+	CHECK(!a.features && !pgc_has_feature(&a, "key"));
+	CHECK(!pgc_has_feature(NULL, "key"));
+	CHECK(decode("{\"id\":1,\"ok\":true,\"features\":{\"key\":true}}", &a, &kind, &id));
+	a.op = PGC_OP_PING;
+	CHECK(!pgc_has_feature(&a, "key"));
+	CHECK(decode("{\"id\":1,\"ok\":true,\"features\":[[\"key\"],1]}", &a, &kind, &id));
+	a.op = PGC_OP_PING;
+	CHECK(!pgc_has_feature(&a, "key")); /* only the array's own strings count */
 }
 
 UNIT_TEST(pgc_json_helpers)
@@ -336,6 +487,35 @@ UNIT_TEST(pgc_client_matches_ids_and_bounds_in_flight)
 	/* an answer naming no request of ours is not taken for one */
 	fake_answer(&f, "{\"id\":99,\"ok\":true}");
 	CHECK_INT(f.nacks, 2);
+	pgc_row_free(r);
+	fake_free(&f);
+}
+
+UNIT_TEST(pgc_client_sends_upserts_and_keys)
+{
+	const char *cols[] = { "id", NULL }, *add[] = { "n", NULL };
+	struct pgc_on_conflict oc = { PGC_DO_UPDATE, cols, NULL, NULL, add };
+	struct pgc_insert_opts o = { .on_conflict = &oc, .key = "K1" };
+	struct fake f;
+	pgc_row *r = pgc_row_new();
+
+	fake_init(&f, 4);
+	pgc_row_add_int(r, "id", 1);
+	CHECK_INT(pgc_send_insert_ex(f.c, "t", r, &o, (void *)1, NULL), PGC_OK);
+	o.key = "";
+	CHECK_INT(pgc_send_insert_ex(f.c, "t", r, &o, (void *)2, NULL), PGC_E_INVALID);
+	CHECK_STR(pgc_errmsg(f.c), "the key must be 1 to 200 bytes of UTF-8 text");
+	CHECK_INT(pgc_in_flight(f.c), 1); /* nothing queued for the invalid one */
+	CHECK_INT(pgc_send_insert_ex(f.c, "t", r, NULL, (void *)3, NULL), PGC_OK);
+	fake_pump(&f);
+	CHECK_STR(buf_cstr(&f.got), "{\"id\":1,\"table\":\"t\",\"row\":{\"id\":1},\"on_conflict\":"
+				    "{\"columns\":[\"id\"],\"do\":\"update\",\"add\":[\"n\"]},\"key\":\"K1\"}\n"
+				    "{\"id\":2,\"table\":\"t\",\"row\":{\"id\":1}}\n");
+	fake_answer(&f, "{\"id\":1,\"ok\":true,\"action\":\"update\"}");
+	fake_answer(&f, "{\"id\":2,\"ok\":true,\"duplicate\":true}");
+	CHECK_INT(f.nacks, 2);
+	CHECK(f.users[0] == (void *)1 && f.acks[0].action == PGC_ACTION_UPDATE && !f.acks[0].duplicate);
+	CHECK(f.users[1] == (void *)3 && f.acks[1].duplicate && f.acks[1].action == PGC_ACTION_UNKNOWN);
 	pgc_row_free(r);
 	fake_free(&f);
 }

@@ -9,10 +9,10 @@
 const net = require('node:net');
 const { performance } = require('node:perf_hooks');
 const { parseAddress, formatAddress } = require('./address');
-const { insertBody, parse, defaultParseNumber } = require('./json');
+const { insertBody, neededFeatures, parse, defaultParseNumber } = require('./json');
 const {
   PgcoalesceError, InvalidRequest, ConnectionLost, ConnectFailed, RequestTimeout, ClientClosed,
-  fromResponse,
+  FeatureMissing, fromResponse,
 } = require('./errors');
 
 const DEFAULT_MAX_REQUEST_BYTES = 1048576; // the sidecar's --max-request-bytes default
@@ -28,7 +28,7 @@ function lostError(entry, where, reason) {
     return new ConnectionLost(`connection to the sidecar at ${where} lost (${reason}) before this ` +
       'request was sent: not written', { code, notWritten: true });
   }
-  if (entry.op === 'insert') {
+  if (entry.op.startsWith('insert')) {
     return new ConnectionLost(`connection to the sidecar at ${where} lost (${reason}) with this ` +
       'row in flight: it may or may not be written', { code });
   }
@@ -43,6 +43,16 @@ function responseResult(op, response) {
     return fromResponse(e !== null && typeof e === 'object' ? e : { message: JSON.stringify(response) });
   }
   if (op === 'insert') return response.row === undefined ? null : response.row;
+  if (op === 'insert+') { // with key or onConflict
+    return {
+      row: response.row === undefined ? null : response.row,
+      action: typeof response.action === 'string' ? response.action : null,
+      duplicate: response.duplicate === true,
+    };
+  }
+  if (op === 'features') { // a ping asked for its features
+    return Array.isArray(response.features) ? response.features.filter((f) => typeof f === 'string') : [];
+  }
   if (op === 'ping') return response.db === 'up';
   if (op === 'stats') return response.stats;
   return undefined;
@@ -88,10 +98,19 @@ class Client {
 
   /** Insert one row: resolves to the RETURNING columns (null without
    * options.returning) once it is committed, or rejects with its error.
-   * options: { returning: [...] or "*", schema, timeout }. */
+   * options: { returning: [...] or "*", schema, timeout, key, onConflict }.
+   * key: an idempotency key (a string of 1 to 200 bytes, e.g. a UUID): the
+   * sidecar writes a row with a given key at most once, so a row whose
+   * answer was lost can be resent with the same key. onConflict: the
+   * protocol's on_conflict, e.g. { columns: ['device_id'], do: 'update',
+   * set: ['seen'], add: ['hits'] }. With either, it resolves to
+   * { row, action, duplicate } instead, and the sidecar must list them in
+   * its ping's features (asked once per connection; FeatureMissing,
+   * nothing sent, if it does not). */
   async insert(table, row, options = {}) {
-    return this._request('insert', insertBody(table, row, options.returning, options.schema),
-      options.timeout);
+    const body = insertBody(table, row, options.returning, options.schema, options.onConflict, options.key);
+    const need = neededFeatures(options.onConflict, options.key);
+    return this._request(need.length ? 'insert+' : 'insert', body, options.timeout, need);
   }
 
   /** Resolves once every row the sidecar accepted before it is committed or failed. */
@@ -132,23 +151,60 @@ class Client {
 
   // ---------------------------------------------------------------- sending
 
-  async _request(op, body, timeoutOption) {
+  async _request(op, body, timeoutOption, need = []) {
     const timeout = timeoutOption === undefined ? this.timeout : timeoutOption;
     const deadline = timeout === null ? null : performance.now() + timeout;
     let conn;
     for (;;) {
       conn = await this._connected();
+      if (need.length) await this._checkFeatures(conn, need, deadline);
       await this._waitForRoom(deadline);
       while (!conn.dead && conn.drained) await conn.drained; // the socket's buffer is full
       if (!conn.dead) break;
       this._releaseRoom(); // it died while we waited: connect again
     }
+    return this._send(conn, op, body, deadline);
+  }
+
+  /** Ask the sidecar on `conn` for its features (a ping, once per
+   * connection); FeatureMissing if one in `need` is not among them. */
+  async _checkFeatures(conn, need, deadline) {
+    if (!conn.features) {
+      if (!conn.asking) conn.asking = this._askFeatures(conn, deadline);
+      try {
+        conn.features = new Set(await conn.asking);
+      } catch (e) {
+        conn.asking = null; // a later call asks again
+        if (!(e instanceof PgcoalesceError)) throw e;
+        throw new e.constructor(`asking the sidecar for its features failed (${e.message}): not sent`,
+          { code: e.code, notWritten: true });
+      }
+    }
+    const missing = need.filter((f) => !conn.features.has(f));
+    if (missing.length) {
+      throw new FeatureMissing(`the sidecar at ${formatAddress(this.address)} does not support ` +
+        `${missing.join(' and ')} (its ping lists no ${missing.map((f) => `"${f}"`).join(' or ')} ` +
+        'among its features: it is older than this client): not sent', { code: 'feature_missing' });
+    }
+  }
+
+  async _askFeatures(conn, deadline) {
+    await this._waitForRoom(deadline);
+    if (conn.dead) {
+      this._releaseRoom();
+      throw new ConnectionLost('connection to the sidecar lost', { code: 'connection_lost' });
+    }
+    return this._send(conn, 'features', ',"op":"ping"', deadline);
+  }
+
+  /** Write one request line on `conn` (its room under maxInFlight taken); its answer's promise. */
+  _send(conn, op, body, deadline) {
     const id = this._nextId++;
     const line = Buffer.from(`{"id":${id}${body}}\n`);
     if (line.length - 1 > this.maxRequestBytes) {
       this._releaseRoom();
-      throw new InvalidRequest(`request of ${line.length - 1} bytes is longer than maxRequestBytes ` +
-        `(${this.maxRequestBytes}): not sent`, { code: 'PC003' });
+      return Promise.reject(new InvalidRequest(`request of ${line.length - 1} bytes is longer than ` +
+        `maxRequestBytes (${this.maxRequestBytes}): not sent`, { code: 'PC003' }));
     }
     return new Promise((resolve, reject) => {
       const entry = { op, resolve, reject, sent: true, abandoned: false, timer: null };
@@ -255,7 +311,10 @@ class Client {
   }
 
   _adopt(socket) {
-    const conn = { socket, pending: new Map(), dead: false, partial: [], drained: null, onDrain: null };
+    const conn = {
+      socket, pending: new Map(), dead: false, partial: [], drained: null, onDrain: null,
+      features: null, asking: null, // the sidecar's ping features, once asked for
+    };
     socket.on('data', (chunk) => this._onData(conn, chunk));
     socket.on('drain', () => this._drained(conn));
     socket.on('error', (e) => this._kill(conn, `the connection failed: ${e.message}`));
@@ -346,4 +405,4 @@ class Client {
   }
 }
 
-module.exports = { Client, DEFAULT_MAX_REQUEST_BYTES };
+module.exports = { Client, DEFAULT_MAX_REQUEST_BYTES, responseResult };

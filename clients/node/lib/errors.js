@@ -8,8 +8,9 @@
 //          request that was never sent): a resend cannot store it twice
 //   false  it may or may not be in the database (PC007 commit unknown, the
 //          connection lost with the request in flight, a request that timed
-//          out after it was sent): a resend may store it twice unless the
-//          table has a unique key that makes the second copy fail
+//          out after it was sent): a resend may store it twice, unless it was
+//          sent with an idempotency key (insert's options.key): resent with
+//          the same key, it is written at most once
 
 /** Base class. `code`: the SQLSTATE, the PC code, or for errors raised by
  * the client itself a lower-case name ("connection_lost", ...). `detail`,
@@ -59,9 +60,14 @@ class ConnectFailed extends PgcoalesceError {}
 class RequestTimeout extends PgcoalesceError {}
 /** Client side: close() was called; nothing was sent. */
 class ClientClosed extends PgcoalesceError {}
+/** Client side: the insert uses an extension of the protocol (key,
+ * onConflict) that the sidecar's ping does not list in its features. One
+ * without it would ignore the field (a keyed resend written twice), so
+ * nothing was sent. */
+class FeatureMissing extends PgcoalesceError {}
 
 for (const cls of [RowError, InvalidRequest, TableNotAllowed, Overloaded, ShuttingDown,
-  Unavailable, ConnectFailed, ClientClosed]) {
+  Unavailable, ConnectFailed, ClientClosed, FeatureMissing]) {
   Object.defineProperty(cls.prototype, 'notWritten', certainlyNotWritten);
 }
 
@@ -88,5 +94,5 @@ function fromResponse(error) {
 module.exports = {
   PgcoalesceError, RowError, InvalidRequest, TableNotAllowed, Overloaded, ShuttingDown,
   Unavailable, CommitUnknown, ConnectionLost, ConnectFailed, RequestTimeout, ClientClosed,
-  fromResponse,
+  FeatureMissing, fromResponse,
 };

@@ -57,8 +57,77 @@ function encodeObject(o) {
   return `{${parts.join(',')}}`;
 }
 
-/** The fields of an insert request after its id, as JSON text starting with a comma. */
-function insertBody(table, row, returning, schema) {
+const KEY_MAX_BYTES = 200; // the protocol's longest idempotency key
+const CONFLICT_FIELDS = ['columns', 'constraint', 'do', 'set', 'add'];
+
+function conflictNames(v, what, nonEmpty) {
+  if (!Array.isArray(v) || !v.every((c) => typeof c === 'string' && c !== '') || (nonEmpty && !v.length)) {
+    throw new TypeError(`pgcoalesce: onConflict.${what} must be a non-empty array of column names`);
+  }
+  return v;
+}
+
+/** The protocol's on_conflict object, checked as the sidecar checks it
+ * (docs/PROTOCOL.md); a TypeError naming the field otherwise. */
+function checkOnConflict(oc) {
+  if (oc === null || typeof oc !== 'object' || Array.isArray(oc)) {
+    throw new TypeError("pgcoalesce: onConflict must be an object, e.g. { columns: ['id'], do: 'update', set: ['seen'], add: ['hits'] }");
+  }
+  const unknown = Object.keys(oc).filter((k) => oc[k] !== undefined && !CONFLICT_FIELDS.includes(k));
+  if (unknown.length) throw new TypeError(`pgcoalesce: onConflict has no field "${unknown[0]}"`);
+  if (oc.do !== 'nothing' && oc.do !== 'update') {
+    throw new TypeError("pgcoalesce: onConflict.do must be 'nothing' or 'update'");
+  }
+  const out = {};
+  if (oc.columns !== undefined) out.columns = conflictNames(oc.columns, 'columns', true);
+  if (oc.constraint !== undefined) {
+    if (oc.columns !== undefined) throw new TypeError('pgcoalesce: onConflict takes columns or constraint, not both');
+    if (typeof oc.constraint !== 'string' || oc.constraint === '') {
+      throw new TypeError('pgcoalesce: onConflict.constraint must be a non-empty name');
+    }
+    out.constraint = oc.constraint;
+  }
+  out.do = oc.do;
+  const set = oc.set === undefined ? [] : conflictNames(oc.set, 'set', false);
+  const add = oc.add === undefined ? [] : conflictNames(oc.add, 'add', false);
+  if (oc.do === 'nothing') {
+    if (set.length || add.length) throw new TypeError("pgcoalesce: onConflict.set and add need do: 'update'");
+    return out;
+  }
+  if (out.columns === undefined && out.constraint === undefined) {
+    throw new TypeError("pgcoalesce: onConflict do: 'update' needs columns or a constraint");
+  }
+  if (!set.length && !add.length) throw new TypeError("pgcoalesce: onConflict do: 'update' needs a column in set or add");
+  const both = set.find((c) => add.includes(c));
+  if (both !== undefined) throw new TypeError(`pgcoalesce: onConflict column "${both}" is in set and add`);
+  if (set.length) out.set = set;
+  if (add.length) out.add = add;
+  return out;
+}
+
+/** An idempotency key: a string of 1 to 200 bytes of UTF-8, without U+0000
+ * or lone surrogates. */
+function checkKey(key) {
+  if (typeof key !== 'string') throw new TypeError('pgcoalesce: key must be a string');
+  const n = Buffer.byteLength(key, 'utf8');
+  if (n === 0 || n > KEY_MAX_BYTES || key.includes('\0') || /[\ud800-\udfff]/.test(key.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) {
+    throw new TypeError(`pgcoalesce: key must be 1 to ${KEY_MAX_BYTES} bytes of UTF-8 text`);
+  }
+  return key;
+}
+
+/** The ping features a sidecar must list for these insert options: one
+ * without them would ignore the fields (a keyed resend written twice). */
+function neededFeatures(onConflict, key) {
+  const need = [];
+  if (onConflict !== undefined && onConflict !== null) need.push('on_conflict');
+  if (key !== undefined && key !== null) need.push('key');
+  return need;
+}
+
+/** The fields of an insert request after its id, as JSON text starting
+ * with a comma. onConflict and key: see checkOnConflict and checkKey. */
+function insertBody(table, row, returning, schema, onConflict, key) {
   if (typeof table !== 'string') throw new TypeError('pgcoalesce: table must be a string');
   if (row === null || typeof row !== 'object' || Array.isArray(row)) {
     throw new TypeError('pgcoalesce: row must be an object of column name to value');
@@ -76,11 +145,10 @@ function insertBody(table, row, returning, schema) {
     }
     body += `,"returning":${JSON.stringify(cols)}`;
   }
-  // IDEMPOTENCY KEY: when the protocol gains "key" on an insert (a coming
-  // feature: the sidecar will then answer a resend of a written row without
-  // writing it again), it goes here, from a `key` option of insert(). Not
-  // sent today: the sidecar ignores unknown fields, so it would silently
-  // protect nothing.
+  if (onConflict !== undefined && onConflict !== null) {
+    body += `,"on_conflict":${JSON.stringify(checkOnConflict(onConflict))}`;
+  }
+  if (key !== undefined && key !== null) body += `,"key":${JSON.stringify(checkKey(key))}`;
   return body;
 }
 
@@ -162,4 +230,7 @@ function parse(text, parseNumber = defaultParseNumber) {
   return v;
 }
 
-module.exports = { Numeric, numeric, encodeValue, insertBody, parse, defaultParseNumber };
+module.exports = {
+  Numeric, numeric, encodeValue, insertBody, checkOnConflict, checkKey, neededFeatures, parse,
+  defaultParseNumber,
+};

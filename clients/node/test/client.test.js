@@ -2,7 +2,8 @@
 // Against a running sidecar and its database; starts nothing itself. The
 // integration test test/integration/test_client_node.py runs it with:
 //   PGCOALESCE_TEST_SOCKET  a sidecar started with --allow-table for events,
-//                           t_values, t_checks, "App.Events" (not t_defaults)
+//                           t_values, t_checks, "App.Events", t_keyed, devices
+//                           (not t_defaults)
 //   PGCOALESCE_TEST_DSN     its database (checked with psql)
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -127,4 +128,25 @@ test('many concurrent inserts pipelined on one connection', { timeout: LIMIT }, 
   await c.close();
   assert.equal(sql("SELECT count(*) FROM events WHERE kind = 'many'"), '5000');
   await rejects(c.ping(), pgc.ClientClosed);
+});
+
+test('keys and upserts (needs the daemon side of issue 13)', { timeout: LIMIT }, async () => {
+  const c = new pgc.Client(SOCKET);
+  const oc = { columns: ['device_id'], do: 'update', add: ['hits'], set: ['kind'] };
+  assert.deepEqual(await c.insert('t_keyed', { k: 'a' }, { key: 'K-a' }), { row: null, action: null, duplicate: false });
+  assert.deepEqual(await c.insert('t_keyed', { k: 'a' }, { key: 'K-a' }), { row: null, action: null, duplicate: true });
+  assert.deepEqual(await c.insert('devices', { device_id: 1, hits: 2, kind: 'x' }, { returning: ['hits'], onConflict: oc }),
+    { row: { hits: 2 }, action: 'insert', duplicate: false });
+  assert.deepEqual(await c.insert('devices', { device_id: 1, hits: 3, kind: 'y' },
+    { returning: ['hits', 'kind'], onConflict: oc, key: 'inc-1' }),
+  { row: { hits: 5, kind: 'y' }, action: 'update', duplicate: false });
+  assert.deepEqual(await c.insert('devices', { device_id: 1, hits: 3 }, { returning: ['hits'], onConflict: oc, key: 'inc-1' }),
+    { row: null, action: null, duplicate: true });
+  assert.deepEqual(await c.insert('devices', { device_id: 1 }, { returning: ['hits'], onConflict: { do: 'nothing' } }),
+    { row: null, action: 'none', duplicate: false });
+  const again = await Promise.all(Array.from({ length: 100 }, (_, i) => c.insert('t_keyed', { k: 'a' }, { key: i % 2 ? 'K-a' : `K-${i}` })));
+  assert.equal(again.filter((r) => !r.duplicate).length, 50);
+  await c.close();
+  assert.equal(sql('SELECT hits || kind FROM devices WHERE device_id = 1'), '5y');
+  assert.equal(sql("SELECT count(*) FROM t_keyed WHERE k = 'a'"), '51');
 });

@@ -3,8 +3,13 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const pgc = require('..');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const fs = require('node:fs');
 const { insertBody, parse } = require('../lib/json');
 const { fromResponse } = require('../lib/errors');
+const { responseResult } = require('../lib/client');
 
 test('address forms', () => {
   const pa = pgc.parseAddress;
@@ -90,4 +95,85 @@ test('error classes and notWritten', () => {
   assert.equal(new pgc.ConnectionLost('x', { notWritten: true }).notWritten, true);
   assert.equal(new pgc.ConnectFailed('x').notWritten, true);
   assert.equal(new pgc.RequestTimeout('x').name, 'RequestTimeout');
+});
+
+test('key and onConflict on the wire; what the sidecar would refuse is refused before sending', () => {
+  const body = insertBody('devices', { device_id: 7, hits: 1 }, ['hits'], null,
+    { columns: ['device_id'], do: 'update', set: ['seen'], add: ['hits'] }, 'k-é"');
+  assert.equal(body, ',"table":"devices","row":{"device_id":7,"hits":1},"returning":["hits"],' +
+    '"on_conflict":{"columns":["device_id"],"do":"update","set":["seen"],"add":["hits"]},"key":"k-é\\""');
+  assert.equal(insertBody('t', {}, null, null, { do: 'nothing' }), ',"table":"t","row":{},"on_conflict":{"do":"nothing"}');
+  assert.equal(insertBody('t', {}, null, null, { constraint: 't_pkey', do: 'nothing' }),
+    ',"table":"t","row":{},"on_conflict":{"constraint":"t_pkey","do":"nothing"}');
+  for (const oc of ['update', { do: 'upsert' }, { do: 'update', set: ['a'] }, { columns: ['a'], do: 'update' },
+    { columns: ['a'], do: 'update', set: ['n'], add: ['n'] }, { columns: ['a'], constraint: 'c', do: 'nothing' },
+    { columns: [], do: 'nothing' }, { columns: 'a', do: 'nothing' }, { do: 'nothing', set: ['a'] },
+    { do: 'nothing', where: 'a > 0' }, { constraint: '', do: 'nothing' }]) {
+    assert.throws(() => insertBody('t', {}, null, null, oc), TypeError, JSON.stringify(oc));
+  }
+  for (const key of ['', 'x'.repeat(201), 'é'.repeat(100) + 'x', 'a\0b', '\ud800', 5]) {
+    assert.throws(() => insertBody('t', {}, null, null, null, key), TypeError, String(key));
+  }
+  assert.ok(insertBody('t', {}, null, null, null, 'x'.repeat(200)).endsWith(`"key":"${'x'.repeat(200)}"`));
+  assert.deepEqual(responseResult('insert+', { id: 1, ok: true, action: 'update', row: { n: 2 } }),
+    { row: { n: 2 }, action: 'update', duplicate: false });
+  assert.deepEqual(responseResult('insert+', { id: 1, ok: true, duplicate: true }),
+    { row: null, action: null, duplicate: true });
+  assert.deepEqual(responseResult('features', { ok: true, features: ['key', 3] }), ['key']);
+  assert.deepEqual(responseResult('features', { ok: true, db: 'up' }), []);
+  assert.equal(new pgc.FeatureMissing('x').notWritten, true);
+});
+
+/** A socket whose other end plays the sidecar for the feature check only:
+ * a ping is answered with `features` (null: a v1 answer without the field),
+ * anything else ok (a keyed row as a duplicate); every line is kept. */
+async function pingPeer(features) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgc-peer-'));
+  const sock = path.join(dir, 'peer.sock');
+  const lines = [];
+  const server = net.createServer((c) => {
+    let buf = '';
+    c.on('data', (chunk) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const req = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        lines.push(req);
+        const ans = { id: req.id, ok: true };
+        if (req.op === 'ping') {
+          ans.db = 'up';
+          if (features !== null) ans.features = features;
+        } else if (req.key !== undefined) {
+          ans.duplicate = true;
+        }
+        c.write(`${JSON.stringify(ans)}\n`);
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(sock, resolve));
+  const close = () => new Promise((resolve) => server.close(() => { fs.rmSync(dir, { recursive: true, force: true }); resolve(); }));
+  return { sock, lines, close };
+}
+
+test('a key or onConflict goes only to a sidecar whose ping lists it', async () => {
+  const v1 = await pingPeer(null);
+  let c = new pgc.Client(v1.sock);
+  const e = await c.insert('t_keyed', { k: 'a' }, { key: 'a' }).then(() => null, (err) => err);
+  assert.ok(e instanceof pgc.FeatureMissing, String(e));
+  assert.equal(e.notWritten, true);
+  assert.match(e.message, /"key"/);
+  await assert.rejects(c.insert('t', {}, { onConflict: { do: 'nothing' } }), pgc.FeatureMissing);
+  assert.equal(await c.insert('t_keyed', { k: 'plain' }), null); // no key: sent as always
+  await c.close();
+  assert.deepEqual(v1.lines.map((r) => r.op || 'insert'), ['ping', 'insert']);
+  assert.equal(v1.lines[1].key, undefined);
+  await v1.close();
+  const fresh = await pingPeer(['describe', 'on_conflict', 'key']);
+  c = new pgc.Client(fresh.sock);
+  const results = await Promise.all(Array.from({ length: 5 }, (_, i) => c.insert('t_keyed', { k: 'a' }, { key: `a${i}` })));
+  assert.deepEqual(results, Array(5).fill({ row: null, action: null, duplicate: true }));
+  assert.deepEqual(fresh.lines.map((r) => r.op || 'insert'), ['ping', 'insert', 'insert', 'insert', 'insert', 'insert']);
+  await c.close();
+  await fresh.close();
 });

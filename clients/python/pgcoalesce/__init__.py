@@ -7,17 +7,18 @@
 Client is blocking (and thread-safe), AsyncClient is for asyncio; both
 pipeline requests on one connection. Errors: see pgcoalesce.errors.
 """
-from ._wire import DEFAULT_SOCKET, parse_address
+from ._wire import DEFAULT_SOCKET, Result, parse_address
 from .aio import AsyncClient
 from .client import Client
-from .errors import (ClientClosed, CommitUnknown, ConnectFailed, ConnectionLost, InvalidRequest,
-                     Overloaded, PgcoalesceError, RequestTimeout, RowError, ShuttingDown,
-                     TableNotAllowed, Unavailable)
+from .errors import (ClientClosed, CommitUnknown, ConnectFailed, ConnectionLost, FeatureMissing,
+                     InvalidRequest, Overloaded, PgcoalesceError, RequestTimeout, RowError,
+                     ShuttingDown, TableNotAllowed, Unavailable)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AsyncClient", "Client", "ClientClosed", "CommitUnknown", "ConnectFailed", "ConnectionLost",
-    "DEFAULT_SOCKET", "InvalidRequest", "Overloaded", "PgcoalesceError", "RequestTimeout",
-    "RowError", "ShuttingDown", "TableNotAllowed", "Unavailable", "parse_address",
+    "DEFAULT_SOCKET", "FeatureMissing", "InvalidRequest", "Overloaded", "PgcoalesceError",
+    "RequestTimeout", "Result", "RowError", "ShuttingDown", "TableNotAllowed", "Unavailable",
+    "parse_address",
 ]

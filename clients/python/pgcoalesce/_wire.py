@@ -120,9 +120,98 @@ def _encode_object(d, out):
     out.append("}")
 
 
-def insert_body(table, row, returning=None, schema=None):
+KEY_MAX_BYTES = 200  # the protocol's longest idempotency key
+_CONFLICT_FIELDS = ("columns", "constraint", "do", "set", "add")
+
+
+class Result:
+    """What an insert with `key=` or `on_conflict=` returns:
+
+    row        the RETURNING columns as a dict, or None (no `returning`, a row
+               that did nothing, or a duplicate)
+    action     "insert", "update" or "none" for an upsert (what the row did:
+               inserted, updated the stored row, or nothing); None otherwise
+    duplicate  True when the row's key had been written before: the sidecar
+               did not write it again
+    """
+    __slots__ = ("row", "action", "duplicate")
+
+    def __init__(self, row=None, action=None, duplicate=False):
+        self.row = row
+        self.action = action
+        self.duplicate = duplicate
+
+    def __eq__(self, other):
+        return isinstance(other, Result) and (self.row, self.action, self.duplicate) == \
+            (other.row, other.action, other.duplicate)
+
+    def __repr__(self):
+        return "Result(row=%r, action=%r, duplicate=%r)" % (self.row, self.action, self.duplicate)
+
+
+def _names(value, what, nonempty=True):
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or \
+            not all(isinstance(c, str) and c for c in value) or (nonempty and not value):
+        raise ValueError("pgcoalesce: on_conflict %s must be a non-empty list of column names" % what)
+    return list(value)
+
+
+def check_on_conflict(oc):
+    """The protocol's on_conflict object, checked as the sidecar checks it
+    (docs/PROTOCOL.md); ValueError naming the field otherwise."""
+    if not isinstance(oc, dict):
+        raise ValueError("pgcoalesce: on_conflict must be a dict, e.g. "
+                         "{'columns': ['id'], 'do': 'update', 'set': ['seen'], 'add': ['hits']}")
+    unknown = [k for k in oc if k not in _CONFLICT_FIELDS]
+    if unknown:
+        raise ValueError("pgcoalesce: on_conflict has no field %r" % unknown[0])
+    if oc.get("do") not in ("nothing", "update"):
+        raise ValueError("pgcoalesce: on_conflict do must be 'nothing' or 'update'")
+    out = {}
+    if "columns" in oc:
+        out["columns"] = _names(oc["columns"], "columns")
+    if "constraint" in oc:
+        if "columns" in oc:
+            raise ValueError("pgcoalesce: on_conflict takes columns or constraint, not both")
+        if not isinstance(oc["constraint"], str) or not oc["constraint"]:
+            raise ValueError("pgcoalesce: on_conflict constraint must be a non-empty name")
+        out["constraint"] = oc["constraint"]
+    out["do"] = oc["do"]
+    updates = [c for f in ("set", "add") if f in oc for c in _names(oc[f], f, nonempty=False)]
+    if oc["do"] == "nothing":
+        if updates:
+            raise ValueError("pgcoalesce: on_conflict set and add need do 'update'")
+        return out
+    if "columns" not in out and "constraint" not in out:
+        raise ValueError("pgcoalesce: on_conflict do 'update' needs columns or a constraint")
+    if not updates:
+        raise ValueError("pgcoalesce: on_conflict do 'update' needs a column in set or add")
+    both = set(oc.get("set", ())) & set(oc.get("add", ()))
+    if both:
+        raise ValueError("pgcoalesce: on_conflict column %r is in set and add" % sorted(both)[0])
+    for f in ("set", "add"):
+        if oc.get(f):
+            out[f] = list(oc[f])
+    return out
+
+
+def check_key(key):
+    """An idempotency key: a str of 1 to 200 bytes of UTF-8, without U+0000."""
+    if not isinstance(key, str):
+        raise TypeError("pgcoalesce: key must be a str, got %s" % type(key).__name__)
+    try:
+        n = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        n = 0
+    if not 0 < n <= KEY_MAX_BYTES or "\0" in key:
+        raise ValueError("pgcoalesce: key must be 1 to %d bytes of UTF-8 text" % KEY_MAX_BYTES)
+    return key
+
+
+def insert_body(table, row, returning=None, schema=None, on_conflict=None, key=None):
     """The fields of an insert request after its id, as JSON text starting
-    with a comma. Raises TypeError for a value that cannot be sent."""
+    with a comma. Raises TypeError for a value that cannot be sent, and
+    ValueError for a malformed on_conflict or key."""
     if not isinstance(table, str):
         raise TypeError("pgcoalesce: table must be a str")
     if not isinstance(row, dict):
@@ -141,12 +230,18 @@ def insert_body(table, row, returning=None, schema=None):
             raise TypeError("pgcoalesce: returning must be a list of column names")
         out.append(',"returning":')
         _encode_value(list(returning), out)
-    # IDEMPOTENCY KEY: when the protocol gains "key" on an insert (a coming
-    # feature: the sidecar will then answer a resend of a written row without
-    # writing it again), it goes here, from a `key=` argument of insert().
-    # Not sent today: the sidecar ignores unknown fields, so it would
-    # silently protect nothing.
+    if on_conflict is not None:
+        out.append(',"on_conflict":')
+        _encode_object(check_on_conflict(on_conflict), out)
+    if key is not None:
+        out += [',"key":', _encode_str(check_key(key))]
     return "".join(out)
+
+
+def needed_features(on_conflict=None, key=None):
+    """The ping features a sidecar must list for these insert arguments: one
+    without them would ignore the fields (a keyed resend written twice)."""
+    return tuple(f for f, v in (("on_conflict", on_conflict), ("key", key)) if v is not None)
 
 
 def op_body(op):
@@ -181,6 +276,11 @@ def response_result(op, response):
         return from_response(err if isinstance(err, dict) else {"message": repr(response)})
     if op == "insert":
         return response.get("row")
+    if op == "insert+":  # with key= or on_conflict=
+        return Result(response.get("row"), response.get("action"), response.get("duplicate") is True)
+    if op == "features":  # a ping asked for its features
+        features = response.get("features")
+        return [f for f in features if isinstance(f, str)] if isinstance(features, list) else []
     if op == "ping":
         return response.get("db") == "up"
     if op == "stats":

@@ -11,7 +11,8 @@ import decimal
 
 from . import _wire
 from .client import lost_error
-from .errors import ClientClosed, ConnectFailed, PgcoalesceError, RequestTimeout
+from .errors import (ClientClosed, ConnectFailed, ConnectionLost, FeatureMissing, PgcoalesceError,
+                     RequestTimeout)
 
 _DEFAULT = object()
 _LINE_LIMIT = 1 << 26            # longest answer line read (stats of many tables is the largest)
@@ -37,6 +38,8 @@ class _Conn:
         self.pending = {}
         self.dead = False
         self.task = None
+        self.features = None  # the sidecar's ping features, once asked for
+        self.asking = None    # the task of the ping asking for them
 
 
 class AsyncClient:
@@ -74,11 +77,15 @@ class AsyncClient:
 
     # ---------------------------------------------------------------- the API
 
-    async def insert(self, table, row, returning=None, schema=None, timeout=_DEFAULT):
+    async def insert(self, table, row, returning=None, schema=None, timeout=_DEFAULT, *, key=None,
+                     on_conflict=None):
         """Insert one row; returns the RETURNING columns as a dict (None
-        without `returning`) once it is committed, or raises its error."""
-        return await self._request("insert", _wire.insert_body(table, row, returning, schema),
-                                   timeout)
+        without `returning`) once it is committed, or raises its error.
+        key= and on_conflict= as the blocking Client's insert(): with
+        either, it returns a Result (row, action, duplicate)."""
+        body = _wire.insert_body(table, row, returning, schema, on_conflict, key)
+        need = _wire.needed_features(on_conflict, key)
+        return await self._request("insert+" if need else "insert", body, timeout, need)
 
     async def flush(self, timeout=_DEFAULT):
         """Wait until every row the sidecar accepted before this call is
@@ -130,13 +137,15 @@ class AsyncClient:
 
     # ---------------------------------------------------------------- sending
 
-    async def _request(self, op, body, timeout):
+    async def _request(self, op, body, timeout, need=()):
         loop = asyncio.get_running_loop()
         if timeout is _DEFAULT:
             timeout = self.timeout
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             conn = await self._connected()
+            if need:
+                await self._check_features(conn, need, deadline)
             await self._wait_for_room(deadline)
             if not conn.dead:
                 break
@@ -161,6 +170,45 @@ class AsyncClient:
         except asyncio.CancelledError:
             entry.abandoned = True  # its answer is dropped; it holds its slot until then
             raise
+
+    async def _check_features(self, conn, need, deadline):
+        """Ask the sidecar on `conn` for its features (a ping, once per
+        connection); FeatureMissing if one in `need` is not among them."""
+        if conn.features is None:
+            if conn.asking is None:  # one ping per connection, however many callers wait
+                conn.asking = asyncio.ensure_future(self._ask_features(conn, deadline))
+            try:
+                features = await asyncio.shield(conn.asking)
+            except PgcoalesceError as e:
+                if conn.asking.done():
+                    conn.asking = None  # a later call asks again
+                raise type(e)("asking the sidecar for its features failed (%s): not sent" % e.message,
+                              code=e.code, not_written=True) from None
+            conn.features = frozenset(features)
+        missing = [f for f in need if f not in conn.features]
+        if missing:
+            raise FeatureMissing(
+                "the sidecar at %s does not support %s (its ping lists no %s among its features: "
+                "it is older than this client): not sent" % (
+                    _wire.format_address(self.address), " and ".join(missing),
+                    " or ".join('"%s"' % f for f in missing)), code="feature_missing")
+
+    async def _ask_features(self, conn, deadline):
+        """The features of the sidecar on `conn`, from a ping sent there."""
+        await self._wait_for_room(deadline)
+        if conn.dead:
+            self._release_room()
+            raise ConnectionLost("connection to the sidecar lost", code="connection_lost")
+        loop = asyncio.get_running_loop()
+        rid = self._next_id
+        self._next_id += 1
+        entry = _Pending(loop.create_future(), "features")
+        conn.pending[rid] = entry
+        if deadline is not None:
+            entry.timer = loop.call_at(deadline, self._expire, entry)
+        entry.sent = True
+        conn.writer.write(_wire.request_line(rid, _wire.op_body("ping"), self.max_request_bytes))
+        return await entry.future
 
     async def _drain(self, conn):
         if self._drain_lock is None:

@@ -14,7 +14,7 @@ import threading
 import time
 
 from . import _wire
-from .errors import (ClientClosed, ConnectFailed, ConnectionLost, PgcoalesceError,
+from .errors import (ClientClosed, ConnectFailed, ConnectionLost, FeatureMissing, PgcoalesceError,
                      RequestTimeout)
 
 _DEFAULT = object()  # "the client's timeout" in per-call arguments
@@ -46,6 +46,7 @@ class _Conn:
         self.wake_w.setblocking(False)
         self.wake_closed = False
         self.thread = None
+        self.features = None  # the sidecar's ping features, once asked for
 
 
 def connect_socket(addr, timeout):
@@ -109,29 +110,50 @@ class Client:
 
     # ---------------------------------------------------------------- the API
 
-    def insert(self, table, row, returning=None, schema=None, timeout=_DEFAULT):
+    def insert(self, table, row, returning=None, schema=None, timeout=_DEFAULT, *, key=None,
+               on_conflict=None):
         """Insert one row; returns the RETURNING columns as a dict (None
         without `returning`) once the row is committed, or raises the
-        row's error (see errors.py)."""
-        return self.insert_async(table, row, returning, schema, timeout).result()
+        row's error (see errors.py).
 
-    def insert_async(self, table, row, returning=None, schema=None, timeout=_DEFAULT):
+        key: an idempotency key (a str of 1 to 200 bytes, e.g. a UUID): the
+        sidecar writes a row with a given key at most once, so a row whose
+        answer was lost can be resent with the same key. on_conflict: what
+        to do when the row conflicts with a unique index, as the protocol's
+        object, e.g. {"columns": ["device_id"], "do": "update", "set":
+        ["seen"], "add": ["hits"]}. With either, insert() returns a Result
+        (row, action, duplicate) instead, and the sidecar must list them in
+        its ping's features (checked once per connection; FeatureMissing,
+        nothing sent, if it does not)."""
+        return self.insert_async(table, row, returning, schema, timeout, key=key,
+                                 on_conflict=on_conflict).result()
+
+    def insert_async(self, table, row, returning=None, schema=None, timeout=_DEFAULT, *, key=None,
+                     on_conflict=None):
         """Send an insert and return at once (after waiting for room under
         max_in_flight) a concurrent.futures.Future of what insert() returns.
         Errors found before sending (a value that cannot be sent, no
-        connection) are raised here; the rest come through the future."""
-        body = _wire.insert_body(table, row, returning, schema)
-        return self._request("insert", body, timeout)
+        connection, a missing feature) are raised here; the rest come
+        through the future."""
+        body = _wire.insert_body(table, row, returning, schema, on_conflict, key)
+        need = _wire.needed_features(on_conflict, key)
+        return self._request("insert+" if need else "insert", body, timeout, need)
 
-    def insert_many(self, table, rows, returning=None, schema=None, timeout=_DEFAULT):
+    def insert_many(self, table, rows, returning=None, schema=None, timeout=_DEFAULT, *, keys=None,
+                    on_conflict=None):
         """Insert rows pipelined; returns one result per row, in order: what
         insert() returns, or the PgcoalesceError it would raise (not raised:
-        check each with isinstance)."""
+        check each with isinstance). keys: one idempotency key per row (None
+        for a row without one)."""
         rows = list(rows)
+        keys = [None] * len(rows) if keys is None else list(keys)
+        if len(keys) != len(rows):
+            raise ValueError("pgcoalesce: %d keys for %d rows" % (len(keys), len(rows)))
         futures = []
-        for r in rows:
+        for r, k in zip(rows, keys):
             try:
-                futures.append(self.insert_async(table, r, returning, schema, timeout))
+                futures.append(self.insert_async(table, r, returning, schema, timeout, key=k,
+                                                 on_conflict=on_conflict))
             except (ConnectFailed, ClientClosed) as e:  # none of the rest can go either
                 futures.append(e)
                 futures.extend(e for _ in range(len(rows) - len(futures)))
@@ -190,13 +212,16 @@ class Client:
 
     # ---------------------------------------------------------------- sending
 
-    def _request(self, op, body, timeout):
-        """Send one request; its future. See insert_async for what raises."""
+    def _request(self, op, body, timeout, need=()):
+        """Send one request; its future. See insert_async for what raises.
+        need: ping features the sidecar must have (checked on each connection)."""
         if timeout is _DEFAULT:
             timeout = self.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             conn = self._connected()
+            if need:
+                self._check_features(conn, need, deadline)
             rid, entry = self._register(conn, op, deadline)
             if entry is not None:
                 break
@@ -207,6 +232,33 @@ class Client:
             raise
         self._send(conn, rid, entry, line)
         return entry.future
+
+    def _check_features(self, conn, need, deadline):
+        """Ask the sidecar on `conn` for its features (a ping, once per
+        connection); FeatureMissing if one in `need` is not among them."""
+        if conn.features is None:
+            if conn.thread is threading.current_thread():
+                raise RuntimeError("pgcoalesce: a future's callback cannot send the first key or "
+                                   "on_conflict of a connection (the feature check waits for an answer)")
+            rid, entry = self._register(conn, "features", deadline)
+            if entry is None:
+                raise ConnectionLost("connection to the sidecar lost while asking for its features: "
+                                     "not sent", code="connection_lost", not_written=True)
+            self._send(conn, rid, entry, _wire.request_line(rid, _wire.op_body("ping"),
+                                                            self.max_request_bytes))
+            try:
+                features = entry.future.result()  # the reader expires it at the deadline
+            except PgcoalesceError as e:
+                raise type(e)("asking the sidecar for its features failed (%s): not sent" % e.message,
+                              code=e.code, not_written=True) from None
+            conn.features = frozenset(features)
+        missing = [f for f in need if f not in conn.features]
+        if missing:
+            raise FeatureMissing(
+                "the sidecar at %s does not support %s (its ping lists no %s among its features: "
+                "it is older than this client): not sent" % (
+                    _wire.format_address(self.address), " and ".join(missing),
+                    " or ".join('"%s"' % f for f in missing)), code="feature_missing")
 
     def _register(self, conn, op, deadline):
         """Wait for room under max_in_flight, then enter a request in `conn`'s
@@ -413,7 +465,7 @@ def lost_error(entry, where, reason):
         return ConnectionLost("connection to the sidecar at %s lost (%s) before this request was "
                               "sent: not written" % (where, reason), code="connection_lost",
                               not_written=True)
-    if entry.op == "insert":
+    if entry.op.startswith("insert"):
         return ConnectionLost("connection to the sidecar at %s lost (%s) with this row in "
                               "flight: it may or may not be written" % (where, reason),
                               code="connection_lost")

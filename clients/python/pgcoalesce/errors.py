@@ -8,8 +8,9 @@ attribute is the one thing to look at before resending a row:
            request that was never sent): a resend cannot store it twice
     False  the row may or may not be in the database (PC007 commit unknown,
            the connection lost with the request in flight, a request that
-           timed out after it was sent): a resend may store it twice unless
-           the table has a unique key that makes the second copy fail
+           timed out after it was sent): a resend may store it twice, unless
+           it was sent with an idempotency key (insert's key=): resent with
+           the same key, it is written at most once
 """
 
 
@@ -109,6 +110,15 @@ class RequestTimeout(PgcoalesceError):
     True when the request was never sent (it waited for a connection or for
     room under max_in_flight), False once it was sent: its row may still be
     written, and its late answer is dropped."""
+
+
+class FeatureMissing(PgcoalesceError):
+    """Client side: the insert uses an extension of the protocol (key=,
+    on_conflict=) that the sidecar does not list in its ping's features.
+    A sidecar without it would ignore the field (a keyed row resent would be
+    written twice), so nothing was sent."""
+
+    not_written = True
 
 
 class ClientClosed(PgcoalesceError):
