@@ -260,6 +260,8 @@ def test_key_resend_after_lost_commit_that_committed(t):
     """The backend dies after its commit record was flushed (it waits for a
     synchronous standby): the sidecar resolves it (committed) and acks; a
     resend is a duplicate, not a second copy."""
+    # the key table first: creating it is a commit too, which the stall would hold
+    assert init_db(t, t.db.dsn).returncode == 0
     with sync_rep_stalled(t):
         d = t.daemon()
         c = d.client()
@@ -291,6 +293,8 @@ def test_key_resend_after_commit_unknown(t):
     stored). With a key the answer may still be PC007 (or ok, if the sidecar
     resolved it), but a resend once the database is back is always safe:
     stored exactly once, and a duplicate if the first copy had committed."""
+    # the key table first: creating it is a commit too, which the stall would hold
+    assert init_db(t, t.db.dsn).returncode == 0
     with sync_rep_stalled(t):
         d = t.daemon("--retry-timeout-ms", "1000")
         c = d.client()
