@@ -255,7 +255,7 @@ def check_no_database_configured(env):
     with the database down."""
     sc = env.sidecar(no_database=True)
     ping = sc.ping()
-    assert ping == {"id": "p", "ok": True, "db": "down"}, ping
+    assert ping == {"id": "p", "ok": True, "db": "down", "features": ["describe", "on_conflict", "key"]}, ping
     errors = [l for l in sc.logs().splitlines() if "level=error" in l]
     assert len(errors) == 1 and 'msg="no database configured"' in errors[0], sc.logs()[-3000:]
     assert "DATABASE_URL" in errors[0] and "PGHOST" in errors[0], errors[0]
@@ -269,7 +269,7 @@ def check_starts_before_database(env):
     sc = env.sidecar()
     env.main = sc
     ping = sc.ping()
-    assert ping == {"id": "p", "ok": True, "db": "down"}, ping
+    assert ping == {"id": "p", "ok": True, "db": "down", "features": ["describe", "on_conflict", "key"]}, ping
     hc = podman("healthcheck", "run", sc.name, check=False)
     assert hc.returncode == 0, "healthcheck failed with the database down: %s%s" % (
         hc.stdout, hc.stderr)
