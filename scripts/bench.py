@@ -103,8 +103,9 @@ BENCH_CEILING_RUNS (default 3); BENCH_FSYNC_US (default 1000).
 `scripts/bench.py --profile` (`make profile`) instead reports the sidecar's own
 CPU cost: callgrind instructions per acked row, as the difference between a
 run of PROFILE_ROWS (default 50000) rows and a run of 1000 rows, divided by
-the difference in rows, so start-up and connection set-up do not count.
-Instruction counts are repeatable where timings are not.
+the difference in rows, so start-up and connection set-up do not count,
+under PROFILE_LOAD (default 16x32: clients x requests in flight each; 256x1
+for the closed loop). Instruction counts are repeatable where timings are not.
 """
 import argparse
 import json
@@ -958,7 +959,7 @@ def parse_cli_bench(out):
     return rate, p50, p99
 
 
-def callgrind_run(db, tmp, rows):
+def callgrind_run(db, tmp, rows, clients, pipeline):
     """Total instructions of the daemon for one run of `rows` rows."""
     db.fresh_table()
     sock = os.path.join(tmp, "prof.sock")
@@ -970,7 +971,7 @@ def callgrind_run(db, tmp, rows):
     try:
         wait_socket(sock, timeout=60)
         run([os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench",
-             "--clients", "16", "--pipeline", "32", "--rows", str(rows)])
+             "--clients", str(clients), "--pipeline", str(pipeline), "--rows", str(rows)])
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=120)
@@ -984,11 +985,12 @@ def callgrind_run(db, tmp, rows):
 
 def profile(db, tmp):
     rows = int(os.environ.get("PROFILE_ROWS", "50000"))
-    log(f"profile: callgrind, 16 clients x 32 in flight, 1000 and {rows} rows")
-    small = callgrind_run(db, tmp, 1000)
-    large = callgrind_run(db, tmp, rows)
+    clients, pipeline, _ = parse_sidecar_spec(os.environ.get("PROFILE_LOAD", "16x32"))
+    log(f"profile: callgrind, {clients} clients x {pipeline} in flight, 1000 and {rows} rows")
+    small = callgrind_run(db, tmp, 1000, clients, pipeline)
+    large = callgrind_run(db, tmp, rows, clients, pipeline)
     per_row = (large - small) / (rows - 1000)
-    print(f"sidecar CPU: {per_row:.0f} instructions per acked row "
+    print(f"sidecar CPU at {clients} x {pipeline}: {per_row:.0f} instructions per acked row "
           f"(callgrind; {large} instructions for {rows} rows, {small} for 1000)")
 
 
