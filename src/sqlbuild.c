@@ -65,9 +65,15 @@ static void put_source(struct buf *sql, const struct table_schema *s, const stru
 	if (ordered)
 		buf_puts(sql, ",pgcoalesce_ord");
 	buf_putc(sql, ')');
+	/*
+	 * A row goes in if its key was stored by this attempt (the token). A
+	 * scalar subquery, not EXISTS: PostgreSQL may run an EXISTS under OR as
+	 * a hashed subplan, reading the whole key table every batch (seen: 6 ms
+	 * a batch with 100k keys); this one is a primary key probe per row.
+	 */
 	if (o->keyed)
-		buf_printf(sql, " WHERE u.pgcoalesce_key IS NULL OR EXISTS (SELECT FROM pgcoalesce.keys k "
-			   "WHERE k.key = u.pgcoalesce_key AND k.token = $%zu)", cs->n + 2);
+		buf_printf(sql, " WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
+			   "WHERE k.key = u.pgcoalesce_key) = $%zu", cs->n + 2);
 	if (ordered)
 		buf_puts(sql, " ORDER BY u.pgcoalesce_ord");
 }

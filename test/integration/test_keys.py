@@ -422,3 +422,29 @@ CREATE TRIGGER prune_log AFTER DELETE ON pgcoalesce.keys REFERENCING OLD TABLE A
     assert max(steps) < n, "one DELETE removed every key: %r" % steps
     assert first_write(d2.client().request(keyed("again", "old-7")))
     assert stored(t)["old-7"] == 2
+
+
+def test_key_check_probes_the_key_table_by_its_primary_key(t):
+    """A keyed batch looks its keys up by the primary key of pgcoalesce.keys,
+    never by reading the whole table: an EXISTS under OR was planned as a
+    hashed subplan over every stored key once batches held a hundred rows
+    (12 ms a batch at 200,000 keys). Counted with
+    pg_stat_user_tables.seq_scan of the key table over 12 keyed batches of
+    120 rows: the pruning step (a count and a DELETE, at most one step in
+    this test's seconds with the default retention) may scan it, the
+    batches must not."""
+    assert init_db(t, t.db.dsn).returncode == 0
+    d = t.daemon("--max-delay-ms", "5000", "--eager-flush", "off", "--max-batch-rows", "120")
+    c = d.client()
+    for b in range(12):  # 120 rows, flushed together when the 120th arrives
+        c.send(*[keyed("%d-%d" % (b, i), "seq-%d-%d" % (b, i)) for i in range(120)])
+        acks = c.recv_n(120, timeout=60)
+        assert all(first_write(a) for a in acks), [a for a in acks if not first_write(a)][:3]
+    assert t.db.scalar("SELECT count(*) FROM t_keyed") == 12 * 120
+    d.stop()
+    # backends report their statistics as they exit
+    wait_for(lambda: t.db.scalar("SELECT count(*) FROM pg_stat_activity WHERE " + SIDECAR) == 0,
+             what="the sidecar's backends gone")
+    scans = t.db.scalar("SELECT seq_scan FROM pg_stat_user_tables "
+                        "WHERE schemaname = 'pgcoalesce' AND relname = 'keys'")
+    assert scans <= 4, "%d sequential scans of pgcoalesce.keys for 12 keyed batches" % scans

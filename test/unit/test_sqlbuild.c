@@ -102,8 +102,8 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" AS pgcoalesce_t (\"Kind\",\"id\") "
 		  "SELECT c1,c2 FROM unnest($1::pg_catalog.text[],$2::pg_catalog.int8[],$3::text[]) "
 		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_key,pgcoalesce_ord) "
-		  "WHERE u.pgcoalesce_key IS NULL OR EXISTS (SELECT FROM pgcoalesce.keys k "
-		  "WHERE k.key = u.pgcoalesce_key AND k.token = $4) ORDER BY u.pgcoalesce_ord "
+		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
+		  "WHERE k.key = u.pgcoalesce_key) = $4 ORDER BY u.pgcoalesce_ord "
 		  "ON CONFLICT ON CONSTRAINT \"ev_pkey\" DO NOTHING "
 		  "RETURNING (pgcoalesce_t.xmax = 0), pgcoalesce_t.*");
 	buf_reset(&sql);
@@ -114,8 +114,8 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM unnest($1::text[]) "
 		  "WITH ORDINALITY AS u(pgcoalesce_key,pgcoalesce_ord) "
-		  "WHERE u.pgcoalesce_key IS NULL OR EXISTS (SELECT FROM pgcoalesce.keys k "
-		  "WHERE k.key = u.pgcoalesce_key AND k.token = $2) ORDER BY u.pgcoalesce_ord");
+		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
+		  "WHERE k.key = u.pgcoalesce_key) = $2 ORDER BY u.pgcoalesce_ord");
 	buf_free(&sql);
 	group_registry_free(&reg);
 	PQfinish(pg);
