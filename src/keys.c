@@ -39,7 +39,7 @@ const char keys_probe_query[] =
 
 const char keys_setup_hint[] =
 	"Keyed rows need the table pgcoalesce.keys: run `pgcoalesce --init-db` as a role with CREATE "
-	"on the database, then GRANT USAGE ON SCHEMA pgcoalesce and SELECT, INSERT, DELETE ON "
+	"on the database, then GRANT USAGE ON SCHEMA pgcoalesce and SELECT, INSERT, UPDATE, DELETE ON "
 	"pgcoalesce.keys to the sidecar's role.";
 
 /*

@@ -365,9 +365,9 @@ def test_key_needs_the_table_or_create_privilege(t):
     assert "pgcoalesce" in text and "--init-db" in text, ack
     assert stored(t) == {"plain": 1}
     assert init_db(t, t.db.dsn).returncode == 0
+    # exactly the privileges the README and the error's hint name
     t.db.execute("GRANT USAGE ON SCHEMA pgcoalesce TO pgc_nocreate; "
-                 "GRANT ALL ON ALL TABLES IN SCHEMA pgcoalesce TO pgc_nocreate; "
-                 "GRANT ALL ON ALL SEQUENCES IN SCHEMA pgcoalesce TO pgc_nocreate")
+                 "GRANT SELECT, INSERT, UPDATE, DELETE ON pgcoalesce.keys TO pgc_nocreate")
     n = [2]
 
     def send():
@@ -377,6 +377,12 @@ def test_key_needs_the_table_or_create_privilege(t):
     assert first_write(wait_for(send, 30, interval=0.5, what="keyed rows to work after --init-db"))
     assert is_duplicate(c.request(keyed(100, "K")))
     assert stored(t) == {"plain": 1, "K": 1}
+    d.stop()
+    # and it may prune: the key is gone after --key-retention, then written again
+    d2 = t.daemon("--key-retention", "1", dsn=dsn)
+    wait_for(lambda: d2.stats().get("keys_pruned") == 1, 30, interval=0.2, what="the old key pruned")
+    assert first_write(d2.client().request(keyed(101, "K")))
+    assert stored(t) == {"plain": 1, "K": 2}
 
 
 def test_key_pruning_is_bounded_and_counted(t):
