@@ -337,11 +337,12 @@ def test_upsert_with_a_concurrent_writer(t):
         assert actions[1] == ("update" if end == "COMMIT" else "insert"), (end, acks)
 
 
-def test_upsert_add_coalesces_a_thousand_increments(t):
-    """1000 increments of one key in one batch sum exactly (what write
-    coalescing exists for), on a new key and on a stored one; `set` takes
-    the last row's value, and each row's action is what it would be one by
-    one: the first inserts, the rest update."""
+def test_upsert_add_a_thousand_increments_of_one_key(t):
+    """1000 increments of one key in one batch sum exactly, on a new key and
+    on a stored one (the sidecar runs them as 1000 rounds in the batch's
+    transaction; summing them first would have to give the same); `set`
+    takes the last row's value, and each row's action is what it would be
+    one by one: the first inserts, the rest update."""
     t.db.execute("INSERT INTO devices (device_id, seen, hits, kind) VALUES (2, '2026-01-01 00:00+00', 5, 'old')")
     d = t.daemon("--max-delay-ms", "2000", "--eager-flush", "off", "--max-batch-rows", "2000")
     oc = {"columns": ["device_id"], "do": "update", "set": ["seen", "kind"], "add": ["hits"]}
