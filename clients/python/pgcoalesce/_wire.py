@@ -10,7 +10,7 @@ import os
 import re
 import uuid
 
-from .errors import InvalidRequest, from_response
+from .errors import FeatureMissing, InvalidRequest, from_response
 
 DEFAULT_SOCKET = "/tmp/pgcoalesce.sock"
 DEFAULT_MAX_REQUEST_BYTES = 1048576  # the sidecar's --max-request-bytes default
@@ -286,3 +286,15 @@ def response_result(op, response):
     if op == "stats":
         return response.get("stats")
     return None
+
+
+def require_features(address, have, need):
+    """FeatureMissing (nothing was sent) unless every feature in `need` is
+    among `have`, the features of the sidecar at `address`."""
+    missing = [f for f in need if f not in have]
+    if missing:
+        raise FeatureMissing(
+            "the sidecar at %s does not support %s (its ping lists no %s among its features: "
+            "it is older than this client): not sent" % (
+                format_address(address), " and ".join(missing),
+                " or ".join('"%s"' % f for f in missing)), code="feature_missing")

@@ -11,7 +11,7 @@ import decimal
 
 from . import _wire
 from .client import lost_error
-from .errors import (ClientClosed, ConnectFailed, ConnectionLost, FeatureMissing, PgcoalesceError,
+from .errors import (ClientClosed, ConnectFailed, ConnectionLost, PgcoalesceError,
                      RequestTimeout)
 
 _DEFAULT = object()
@@ -185,13 +185,7 @@ class AsyncClient:
                 raise type(e)("asking the sidecar for its features failed (%s): not sent" % e.message,
                               code=e.code, not_written=True) from None
             conn.features = frozenset(features)
-        missing = [f for f in need if f not in conn.features]
-        if missing:
-            raise FeatureMissing(
-                "the sidecar at %s does not support %s (its ping lists no %s among its features: "
-                "it is older than this client): not sent" % (
-                    _wire.format_address(self.address), " and ".join(missing),
-                    " or ".join('"%s"' % f for f in missing)), code="feature_missing")
+        _wire.require_features(self.address, conn.features, need)
 
     async def _ask_features(self, conn, deadline):
         """The features of the sidecar on `conn`, from a ping sent there."""

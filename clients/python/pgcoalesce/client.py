@@ -14,7 +14,7 @@ import threading
 import time
 
 from . import _wire
-from .errors import (ClientClosed, ConnectFailed, ConnectionLost, FeatureMissing, PgcoalesceError,
+from .errors import (ClientClosed, ConnectFailed, ConnectionLost, PgcoalesceError,
                      RequestTimeout)
 
 _DEFAULT = object()  # "the client's timeout" in per-call arguments
@@ -252,13 +252,7 @@ class Client:
                 raise type(e)("asking the sidecar for its features failed (%s): not sent" % e.message,
                               code=e.code, not_written=True) from None
             conn.features = frozenset(features)
-        missing = [f for f in need if f not in conn.features]
-        if missing:
-            raise FeatureMissing(
-                "the sidecar at %s does not support %s (its ping lists no %s among its features: "
-                "it is older than this client): not sent" % (
-                    _wire.format_address(self.address), " and ".join(missing),
-                    " or ".join('"%s"' % f for f in missing)), code="feature_missing")
+        _wire.require_features(self.address, conn.features, need)
 
     def _register(self, conn, op, deadline):
         """Wait for room under max_in_flight, then enter a request in `conn`'s
