@@ -87,6 +87,12 @@ void keys_pruner_free(struct keys_pruner *p);
  */
 bool keys_pruner_due(const struct keys_pruner *p);
 bool keys_pruner_more(const struct keys_pruner *p);
+/*
+ * Seconds a key is kept: --key-retention, but at least 2 x
+ * --retry-timeout-ms + 10 s, while a COMMIT in doubt may still be settled
+ * by its key.
+ */
+double keys_prune_age(const struct config *cfg);
 /* Run one bounded step on `pc`, an idle connection it now owns. */
 void keys_pruner_start(struct keys_pruner *p, struct pgconn *pc);
 /* Is `job` (a connection's owner) the pruner? */

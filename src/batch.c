@@ -1276,6 +1276,34 @@ static void batch_isolate_insert_result(struct batch *b, size_t i, const PGresul
 }
 
 /*
+ * Row i's key statement while isolating. Its error is the row's own (a
+ * lock on its key held past statement_timeout, a privilege or a trigger on
+ * the key table): the row fails alone, as its INSERT's error would. A
+ * transient error, a changed table or the key table gone (batch_keys_result
+ * sets it up again) still concern the whole batch.
+ */
+static void batch_isolate_keys_result(struct batch *b, size_t i, const PGresult *res)
+{
+	struct row *r = b->rows[i];
+	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (b->iso_failed != NO_ROW || b->err != ERR_NONE)
+		return; /* aborted along with an earlier row of the window */
+	if (result_ok(res) || PQresultStatus(res) == PGRES_PIPELINE_ABORTED || !code ||
+	    strcmp(code, "3F000") == 0 || classify(b, res) != ERR_ROW) {
+		batch_keys_result(b, res, i, i + 1);
+		return;
+	}
+	errdata_from_result(&r->error, res);
+	if (strcmp(code, "42501") == 0) {
+		free(r->error.hint);
+		r->error.hint = pgc_strdup(keys_setup_hint);
+	}
+	r->outcome = ROW_FAILED;
+	b->iso_failed = i;
+}
+
+/*
  * A Sync while isolating: the header's (NO_ROW) only ends BEGIN/xid, its
  * errors surface with the window's last Sync; the window's last one
  * recovers from a failed row and sends the next window.
@@ -1646,8 +1674,7 @@ void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult
 		batch_keys_result(b, res, 0, b->n);
 		break;
 	case T_ISO_KEYS:
-		if (b->iso_failed == NO_ROW)
-			batch_keys_result(b, res, arg, arg + 1);
+		batch_isolate_keys_result(b, arg, res);
 		break;
 	case T_INSERT:
 		if (result_ok(res))

@@ -68,6 +68,13 @@ static void prune_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct keys_pruner *p = w->data;
 
+	/*
+	 * libev stopped this one-shot timer before calling us, taking one more
+	 * reference off the loop: give back the one ev_unref took, or every
+	 * period would cost the loop a reference until ev_run returned (the
+	 * daemon exiting, silently, with --key-retention 1 after eight seconds).
+	 */
+	ev_ref(loop);
 	p->due = true;
 }
 
@@ -107,12 +114,26 @@ bool keys_pruner_owns(const struct keys_pruner *p, const void *job)
 	return job == p;
 }
 
+/*
+ * How old a key must be before it is pruned: --key-retention, but never
+ * less than the time within which a COMMIT in doubt may still be settled
+ * by its key (the batch may run until its rows' deadline, and the lost
+ * connection is retried for as long again): pruned sooner, the probe would
+ * read "not committed" and the row be written a second time.
+ */
+double keys_prune_age(const struct config *cfg)
+{
+	double floor = 2 * cfg->retry_timeout + 10.0;
+
+	return cfg->key_retention > floor ? cfg->key_retention : floor;
+}
+
 void keys_pruner_start(struct keys_pruner *p, struct pgconn *pc)
 {
 	char secs[32];
 	const char *params[1] = { secs };
 
-	snprintf(secs, sizeof(secs), "%.3f", p->cfg->key_retention);
+	snprintf(secs, sizeof(secs), "%.3f", keys_prune_age(p->cfg));
 	pgconn_acquire(pc, p);
 	p->pc = pc;
 	p->due = false;

@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import threading
+import time
 
 from faultkit import Load, Session, backend, login_role, sync_rep_stalled
 from harness import DAEMON, VALGRIND, Failure, wait_for
@@ -379,7 +380,7 @@ def test_key_needs_the_table_or_create_privilege(t):
     assert stored(t) == {"plain": 1, "K": 1}
     d.stop()
     # and it may prune: the key is gone after --key-retention, then written again
-    d2 = t.daemon("--key-retention", "1", dsn=dsn)
+    d2 = t.daemon("--key-retention", "1", "--retry-timeout-ms", "500", dsn=dsn)  # kept 11 s
     wait_for(lambda: d2.stats().get("keys_pruned") == 1, 30, interval=0.2, what="the old key pruned")
     assert first_write(d2.client().request(keyed(101, "K")))
     assert stored(t) == {"plain": 1, "K": 2}
@@ -415,7 +416,7 @@ CREATE TRIGGER prune_log AFTER DELETE ON pgcoalesce.keys REFERENCING OLD TABLE A
     assert m.value("pgcoalesce_keys_stored") == n and m.value("pgcoalesce_keys_pruned_total") == 0
     d.stop()
 
-    d2 = t.daemon(*metrics, "--key-retention", "2")
+    d2 = t.daemon(*metrics, "--key-retention", "2", "--retry-timeout-ms", "500")  # kept 11 s
     wait_for(lambda: t.db.scalar("SELECT count(*) FROM pgcoalesce.keys") == 0, 120, interval=0.2,
              what="every old key pruned")
     st = wait_for(lambda: (lambda s: s if s.get("keys_pruned") == n and s.get("keys_stored") == 0 else None)(
@@ -428,6 +429,32 @@ CREATE TRIGGER prune_log AFTER DELETE ON pgcoalesce.keys REFERENCING OLD TABLE A
     assert max(steps) < n, "one DELETE removed every key: %r" % steps
     assert first_write(d2.client().request(keyed("again", "old-7")))
     assert stored(t)["old-7"] == 2
+
+
+def test_key_pruner_keeps_the_sidecar_running(t):
+    """The pruner's one-shot timer does not hold the event loop alive, and
+    every firing used to take one more reference off the loop: with
+    --key-retention 1 (a step every second) the sidecar exited, status 0 and
+    not a word logged, after about eight seconds idle."""
+    d = t.daemon("--key-retention", "1")
+    time.sleep(15)  # no client connected meanwhile: a client holds the loop too
+    assert d.proc.poll() is None, "the sidecar exited with status %r:\n%s" % (d.proc.returncode, d.log()[-2000:])
+    assert d.client().request({"op": "ping", "id": 1})["ok"] is True
+
+
+def test_key_outlives_a_commit_in_doubt_whatever_the_retention(t):
+    """A key is the proof that settles a COMMIT in doubt, which can take up
+    to twice --retry-timeout-ms (the batch runs until its rows' deadline,
+    then the lost connection is retried as long): a --key-retention shorter
+    than that does not prune it sooner (2 x 3 s + 10 s here), or a resend
+    after the in-doubt commit would be written twice."""
+    d = t.daemon("--key-retention", "1", "--retry-timeout-ms", "3000")
+    c = d.client()
+    assert first_write(c.request(keyed(1, "young")))
+    time.sleep(3.5)  # the pruner runs every second with this retention
+    st = d.stats()
+    assert st["keys_pruned"] == 0 and t.db.scalar("SELECT count(*) FROM pgcoalesce.keys") == 1, st
+    assert is_duplicate(c.request(keyed(2, "young")))
 
 
 def test_key_check_probes_the_key_table_by_its_primary_key(t):
@@ -454,3 +481,151 @@ def test_key_check_probes_the_key_table_by_its_primary_key(t):
     scans = t.db.scalar("SELECT seq_scan FROM pg_stat_user_tables "
                         "WHERE schemaname = 'pgcoalesce' AND relname = 'keys'")
     assert scans <= 4, "%d sequential scans of pgcoalesce.keys for 12 keyed batches" % scans
+
+
+# ------------------------------------------- from a review of the daemon side
+
+def test_key_insert_privilege_lost_fails_only_keyed_rows(t):
+    """The role loses INSERT on pgcoalesce.keys mid-run. The keyed row cannot
+    be written; plain rows of the same batch (which would succeed alone)
+    must still be written, as when the key table cannot be set up."""
+    t.db.execute("CREATE SCHEMA pgcoalesce")
+    dsn = login_role(t, "pgc_revoked", "GRANT INSERT, SELECT ON t_keyed TO pgc_revoked")
+    d0 = t.daemon()
+    assert d0.client().request(keyed(0, "K0"))["ok"] is True  # creates the key table
+    d0.stop()
+    t.db.execute("GRANT USAGE ON SCHEMA pgcoalesce TO pgc_revoked; "
+                 "GRANT SELECT, INSERT, UPDATE, DELETE ON pgcoalesce.keys TO pgc_revoked")
+    d = t.daemon(*ONE_BATCH, dsn=dsn)
+    c = d.client()
+    assert c.request(keyed(1, "K1"))["ok"] is True
+    t.db.execute("REVOKE INSERT ON pgcoalesce.keys FROM pgc_revoked")
+    c.send({"id": "p1", "table": "t_keyed", "row": {"k": "p1"}},
+           keyed("k2", "K2"),
+           {"id": "p2", "table": "t_keyed", "row": {"k": "p2"}})
+    acks = c.by_id(c.recv_n(3))
+    err = acks['"k2"'].get("error", {})
+    assert acks['"k2"']["ok"] is False and err.get("code") == "42501", acks
+    assert "--init-db" in (err.get("hint") or ""), acks  # the way out: the key table's privileges
+    assert acks['"p1"']["ok"] is True and acks['"p2"']["ok"] is True, acks
+    assert stored(t) == {"K0": 1, "K1": 1, "p1": 1, "p2": 1}
+
+
+def test_key_with_odd_characters(t):
+    """Keys with array-literal specials are stored verbatim and deduplicated."""
+    d = t.daemon(*ONE_BATCH)
+    c = d.client()
+    keys = ["NULL", "null", 'a"b', "a\\b", "{x,y}", " sp ", "a,b", "\u00e9\u2603"]
+    c.send(*[keyed(i, k) for i, k in enumerate(keys)])
+    acks = c.recv_n(len(keys))
+    assert all(a["ok"] and not a.get("duplicate") for a in acks), acks
+    got = sorted(r["key"] for r in t.db.rows("SELECT key FROM pgcoalesce.keys"))
+    assert got == sorted(keys), got
+    c.send(*[keyed(100 + i, k) for i, k in enumerate(keys)])
+    acks = c.recv_n(len(keys))
+    assert all(a["ok"] and a.get("duplicate") for a in acks), acks
+    assert t.db.count("t_keyed") == len(keys)
+
+
+def test_key_table_dropped_while_running(t):
+    """pgcoalesce.keys dropped while the sidecar runs: set up again, no row lost."""
+    d = t.daemon(*ONE_BATCH)
+    c = d.client()
+    assert c.request(keyed(1, "K1"))["ok"] is True
+    t.db.execute("DROP TABLE pgcoalesce.keys")
+    c.send({"id": "p1", "table": "t_keyed", "row": {"k": "p1"}}, keyed("k2", "K2"))
+    acks = c.by_id(c.recv_n(2))
+    assert all(a["ok"] for a in acks.values()), acks
+    assert t.db.count("t_keyed") == 3
+
+
+def test_key_upsert_returning_maps_past_duplicates(t):
+    """One upsert statement with a duplicate in the middle: each ack's
+    returned row is its own, and the duplicate's add is not applied."""
+    oc = {"columns": ["device_id"], "do": "update", "add": ["hits"], "set": ["kind"]}
+
+    def up(i, dev, key, kind):
+        return {"id": i, "table": "devices", "row": {"device_id": dev, "hits": 1, "kind": kind},
+                "on_conflict": oc, "key": key, "returning": ["device_id", "kind", "hits"]}
+    d = t.daemon(*ONE_BATCH)
+    c = d.client()
+    assert c.request(up(0, 2, "B", "b0"))["ok"] is True
+    c.send(up(1, 1, "A", "a"), up(2, 2, "B", "b"), up(3, 3, "C", "c"),
+           {"id": 4, "table": "devices", "row": {"device_id": 4, "hits": None}, "on_conflict": oc,
+            "key": "D"},
+           up(5, 1, "E", "e"))
+    acks = c.by_id(c.recv_n(5))
+    assert acks["1"]["ok"] and acks["1"]["row"] == {"device_id": 1, "kind": "a", "hits": 1}, acks
+    assert acks["2"].get("duplicate") is True and "row" not in acks["2"], acks
+    assert acks["3"]["ok"] and acks["3"]["row"] == {"device_id": 3, "kind": "c", "hits": 1}, acks
+    assert acks["4"]["ok"] is False and acks["4"]["error"]["code"] == "23502", acks
+    assert acks["5"]["ok"] and acks["5"]["action"] == "update" and acks["5"]["row"]["hits"] == 2, acks
+    assert t.db.rows("SELECT device_id, hits, kind FROM devices ORDER BY 1") == [
+        {"device_id": 1, "hits": 2, "kind": "e"}, {"device_id": 2, "hits": 1, "kind": "b0"},
+        {"device_id": 3, "hits": 1, "kind": "c"}]
+    assert t.db.scalar("SELECT count(*) FROM pgcoalesce.keys WHERE key = 'D'") == 0
+    # the poison's key was not kept: corrected, it is written
+    fixed = dict(up(6, 4, "D", "d"))
+    assert c.request(fixed).get("duplicate") is None
+
+
+def test_key_rows_retried_after_a_transient_error(t):
+    """A transient error (40001) fails the first attempt after its keys were
+    stored: the retry writes each row once and does not call them duplicates."""
+    t.db.execute("UPDATE flaky_config SET code = '40001', times = 2")
+    d = t.daemon(*ONE_BATCH)
+    c = d.client()
+    c.send(*[{"id": i, "table": "t_flaky", "row": {"k": "k%d" % i}, "key": "F%d" % i} for i in range(5)])
+    acks = c.recv_n(5)
+    assert all(a["ok"] and not a.get("duplicate") for a in acks), acks
+    assert t.db.count("t_flaky") == 5
+    assert t.db.scalar("SELECT count(*) FROM pgcoalesce.keys") == 5
+
+
+def test_key_empty_row_and_hostile_upsert_names(t):
+    """A keyed row with no columns (all defaults), and a keyed upsert whose
+    table and columns have hostile names."""
+    t.db.execute("CREATE TABLE t_key_defaults (id serial PRIMARY KEY, at timestamptz DEFAULT now())")
+    d = t.daemon(*ONE_BATCH)
+    c = d.client()
+    c.send({"id": 1, "table": "t_key_defaults", "row": {}, "key": "E1"},
+           {"id": 2, "table": "t_key_defaults", "row": {}, "key": "E2"},
+           {"id": 3, "table": "t_key_defaults", "row": {}})
+    acks = c.recv_n(3)
+    assert all(a["ok"] for a in acks), acks
+    assert c.request({"id": 4, "table": "t_key_defaults", "row": {}, "key": "E1"}).get("duplicate") is True
+    assert t.db.count("t_key_defaults") == 3
+    tbl = "t'; DROP TABLE events; --"
+    col = 'c"; DROP TABLE events; --'
+    oc = {"columns": ["id"], "do": "update", "set": [col, "a'b"]}
+    c.send(*[{"id": 10 + i, "table": tbl, "row": {"id": 1, col: "v%d" % i, "a'b": "w%d" % i},
+              "on_conflict": oc, "key": "H%d" % (i % 2)} for i in range(4)])
+    acks = c.by_id(c.recv_n(4))
+    assert [acks[str(10 + i)].get("duplicate") for i in range(4)] == [None, None, True, True], acks
+    assert [acks[str(10 + i)].get("action") for i in range(2)] == ["insert", "update"], acks
+    assert t.db.scalar("SELECT count(*) FROM \"t'; DROP TABLE events; --\"") == 1
+    assert t.db.scalar("SELECT \"a'b\" FROM \"t'; DROP TABLE events; --\"") == "w1"
+
+
+def test_key_wait_timeout_fails_only_that_row(t):
+    """Another writer (a second sidecar, say) holds key K in an open
+    transaction; the role's statement_timeout (500 ms) cancels our key insert
+    waiting for it. README: a row that runs into the role's statement_timeout
+    alone fails alone (57014); the plain rows and the other keyed row of the
+    batch do not wait for K and must commit."""
+    d0 = t.daemon()
+    assert d0.client().request(keyed(0, "K0"))["ok"] is True  # creates the key table
+    d0.stop()
+    dsn = login_role(t, "pgc_keywait", "GRANT INSERT, SELECT ON t_keyed TO pgc_keywait; "
+                     "GRANT USAGE ON SCHEMA pgcoalesce TO pgc_keywait; "
+                     "GRANT SELECT, INSERT, UPDATE, DELETE ON pgcoalesce.keys TO pgc_keywait; "
+                     "ALTER ROLE pgc_keywait IN DATABASE %s SET statement_timeout = '500ms'" % t.db.name)
+    Session(t, "BEGIN; INSERT INTO pgcoalesce.keys (key, token) VALUES ('K', 'other');", "keyhold")
+    d = t.daemon(*ONE_BATCH, dsn=dsn)
+    c = d.client()
+    c.send({"id": "p1", "table": "t_keyed", "row": {"k": "p1"}}, keyed("k", "K"), keyed("l", "L"),
+           {"id": "p2", "table": "t_keyed", "row": {"k": "p2"}})
+    acks = c.by_id(c.recv_n(4, timeout=60))
+    assert acks['"k"']["ok"] is False and acks['"k"']["error"]["code"] == "57014", acks
+    assert all(acks[i]["ok"] for i in ('"p1"', '"l"', '"p2"')), acks
+    assert stored(t) == {"K0": 1, "L": 1, "p1": 1, "p2": 1}
