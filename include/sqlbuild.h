@@ -4,7 +4,8 @@
  * For rows naming columns (a, b) of table s.t, one statement:
  *
  *   INSERT INTO "s"."t" ("a","b")
- *   SELECT c1, c2::integer[] FROM unnest($1::integer[], $2::text[]) AS u(c1, c2)
+ *   SELECT c1, c2::integer[] FROM ROWS FROM (pg_catalog.unnest($1::integer[]),
+ *                                          pg_catalog.unnest($2::text[])) AS u(c1, c2)
  *   [RETURNING *]
  *
  * one parameter per column, each a PostgreSQL array literal holding that

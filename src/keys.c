@@ -31,7 +31,7 @@ const char keys_setup_query[] =
 /* RETURNING gives the stored keys in insertion order, which follows the ordinality. */
 const char keys_insert_query[] =
 	"INSERT INTO pgcoalesce.keys (key, token) "
-	"SELECT u.k, $2 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, o) ORDER BY u.o "
+	"SELECT u.k, $2 FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS u(k, o) ORDER BY u.o "
 	"ON CONFLICT (key) DO NOTHING RETURNING key";
 
 const char keys_probe_query[] =

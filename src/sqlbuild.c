@@ -32,7 +32,7 @@ static bool put_names(struct buf *sql, PGconn *pg, char *const *names, size_t n)
 	return true;
 }
 
-/* SELECT … FROM unnest(…) AS u(…): the rows to insert, in order where that matters. */
+/* SELECT … FROM ROWS FROM (pg_catalog.unnest(…), …) AS u(…): the rows to insert, in order where that matters. */
 static void put_source(struct buf *sql, const struct table_schema *s, const struct colset *cs,
 		       const int *col_index, const struct sqlbuild_opts *o)
 {
@@ -50,13 +50,19 @@ static void put_source(struct buf *sql, const struct table_schema *s, const stru
 		buf_puts(sql, " FROM pg_catalog.generate_series(1, $1::int)");
 		return;
 	}
-	buf_puts(sql, " FROM unnest(");
+	/*
+	 * ROWS FROM of qualified one-array unnests is what PostgreSQL turns
+	 * unnest(a, b) into; written out, no function of the role's search_path
+	 * can stand in for unnest (one with a single array argument could).
+	 */
+	buf_puts(sql, " FROM ROWS FROM (");
 	for (i = 0; i < cs->n; i++) {
 		const struct schema_column *c = &s->columns[col_index[i]];
-		buf_printf(sql, "%s$%zu::%s[]", i ? "," : "", i + 1, c->via_text ? "text" : c->type);
+		buf_printf(sql, "%spg_catalog.unnest($%zu::%s[])", i ? "," : "", i + 1,
+			   c->via_text ? "pg_catalog.text" : c->type);
 	}
 	if (o->keyed)
-		buf_printf(sql, "%s$%zu::text[]", cs->n ? "," : "", cs->n + 1);
+		buf_printf(sql, "%spg_catalog.unnest($%zu::pg_catalog.text[])", cs->n ? "," : "", cs->n + 1);
 	buf_puts(sql, ordered ? ") WITH ORDINALITY AS u(" : ") AS u(");
 	for (i = 0; i < cs->n; i++)
 		buf_printf(sql, "%sc%zu", i ? "," : "", i + 1);

@@ -226,6 +226,28 @@ def test_sql_injection_in_names_is_only_data(t):
     assert t.db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'events'") == 1
 
 
+def test_search_path_functions_do_not_stand_in_for_the_sidecars_own(t):
+    """A role whose search_path puts a schema before pg_catalog, holding an
+    unnest(int4[]) and an unnest(text[]) of its own: the sidecar's INSERTs
+    and key writes still use PostgreSQL's unnest (an unqualified one-array
+    unnest would resolve to the impostor and store 42 / 'hijacked')."""
+    t.db.execute("CREATE TABLE hs (v int4); CREATE TABLE ht (v text); CREATE SCHEMA ev; "
+                 "CREATE FUNCTION ev.unnest(pg_catalog.int4[]) RETURNS SETOF pg_catalog.int4 "
+                 "LANGUAGE sql AS 'SELECT 42'; "
+                 "CREATE FUNCTION ev.unnest(pg_catalog.text[]) RETURNS SETOF pg_catalog.text "
+                 "LANGUAGE sql AS $$SELECT 'hijacked'$$")
+    d = t.daemon(dsn=t.db.dsn + " options='-c search_path=ev,pg_catalog,public'")
+    c = d.client()
+    assert c.request({"id": 1, "table": "hs", "row": {"v": 7}}) == {"id": 1, "ok": True}
+    assert c.request({"id": 2, "table": "ht", "row": {"v": "mine"}}) == {"id": 2, "ok": True}
+    assert c.request({"id": 3, "table": "ht", "row": {"v": "keyed"}, "key": "k-1"}) == {"id": 3, "ok": True}
+    assert c.request({"id": 4, "table": "ht", "row": {"v": "keyed"}, "key": "k-1"}) == \
+        {"id": 4, "ok": True, "duplicate": True}
+    assert t.db.rows("SELECT v FROM hs") == [{"v": 7}]
+    assert t.db.rows("SELECT v FROM ht ORDER BY v") == [{"v": "keyed"}, {"v": "mine"}]
+    assert t.db.rows("SELECT key FROM pgcoalesce.keys") == [{"key": "k-1"}]
+
+
 def test_shutdown_answers_pc005(t):
     """After SIGTERM: new requests get PC005 at once (ping still answered);
     rows not written within --shutdown-timeout-ms get PC005 and are not stored."""

@@ -52,8 +52,8 @@ UNIT_TEST(sqlbuild_statement_text)
 	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &ret));
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" (\"Kind\",\"amount\",\"tags\") "
-		  "SELECT c1,c2,c3::pg_catalog._int4 FROM unnest($1::pg_catalog.text[],"
-		  "$2::pg_catalog.\"numeric\"[],$3::text[]) "
+		  "SELECT c1,c2,c3::pg_catalog._int4 FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		  "pg_catalog.unnest($2::pg_catalog.\"numeric\"[]),pg_catalog.unnest($3::pg_catalog.text[])) "
 		  "AS u(c1,c2,c3) RETURNING *");
 	buf_reset(&sql);
 	cs = group_colset(g, names, 0);
@@ -88,7 +88,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &o));
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" AS pgcoalesce_t (\"Kind\",\"id\") "
-		  "SELECT c1,c2 FROM unnest($1::pg_catalog.text[],$2::pg_catalog.int8[]) "
+		  "SELECT c1,c2 FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),pg_catalog.unnest($2::pg_catalog.int8[])) "
 		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_ord) ORDER BY u.pgcoalesce_ord "
 		  "ON CONFLICT (\"id\") DO UPDATE SET \"Kind\" = EXCLUDED.\"Kind\","
 		  "\"amount\" = pgcoalesce_t.\"amount\" + EXCLUDED.\"amount\" "
@@ -100,7 +100,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &o));
 	CHECK_STR(buf_cstr(&sql),
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" AS pgcoalesce_t (\"Kind\",\"id\") "
-		  "SELECT c1,c2 FROM unnest($1::pg_catalog.text[],$2::pg_catalog.int8[],$3::text[]) "
+		  "SELECT c1,c2 FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),pg_catalog.unnest($2::pg_catalog.int8[]),pg_catalog.unnest($3::pg_catalog.text[])) "
 		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_key,pgcoalesce_ord) "
 		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
 		  "WHERE k.key = u.pgcoalesce_key) = $4 ORDER BY u.pgcoalesce_ord "
@@ -112,7 +112,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 	cs = group_colset(g, names, 0);
 	CHECK(sqlbuild_insert(&sql, pg, test_schema(), cs, idx, &o));
 	CHECK_STR(buf_cstr(&sql),
-		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM unnest($1::text[]) "
+		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[])) "
 		  "WITH ORDINALITY AS u(pgcoalesce_key,pgcoalesce_ord) "
 		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
 		  "WHERE k.key = u.pgcoalesce_key) = $2 ORDER BY u.pgcoalesce_ord");
