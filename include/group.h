@@ -52,8 +52,14 @@ struct group {
 	                            * COMMIT; batch.c keeps it): while one does, the group
 	                            * starts no other, which would only queue behind it (or
 	                            * behind the same lock, holding a second connection that
-	                            * other tables need). A COMMIT in flight still overlaps
+	                            * other tables need). */
+	int           commit_held; /* of those, in a COMMIT short enough that the next batch
+	                            * waits for it rather than start on another connection
+	                            * (batch.c, COMMIT_HOLD_RATIO); longer COMMITs overlap
 	                            * with the next batch's INSERTs. */
+	double        exec_avg;    /* moving averages of a batch's INSERTs and of its COMMIT, */
+	double        commit_avg;  /* in seconds (batch.c keeps them) */
+	unsigned      commits_unheld; /* COMMITs since one last held the group */
 	ev_timer      deadline;    /* fires when the oldest row has waited max-delay */
 	struct colset *colsets;    /* most recently used first */
 	struct conflict *conflicts;/* on_conflict specs of its rows, interned (conflict.h) */
@@ -158,8 +164,9 @@ void group_make_ready(struct group_registry *reg, struct group *g);
 void group_make_all_ready(struct group_registry *reg);
 
 /*
- * The first ready group with no batch executing (removed from the ready
- * queue), or NULL; ready groups that have one stay queued, in order.
+ * The first ready group with no batch executing or holding it in a short
+ * COMMIT (removed from the ready queue), or NULL; ready groups that have
+ * one stay queued, in order.
  */
 struct group *group_pop_ready(struct group_registry *reg);
 

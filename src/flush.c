@@ -101,6 +101,10 @@ static void expire_reason(const struct expire_ctx *x, const struct group *g, str
 		errdata_set_pc(e, PC_DATABASE_UNAVAILABLE, "not written within --retry-timeout-ms (%.0f ms): "
 			       "queued behind a batch of table \"%s\" whose statement was still running "
 			       "(waiting for a lock?)", ms, g->display);
+	else if (g->commit_held)
+		errdata_set_pc(e, PC_DATABASE_UNAVAILABLE, "not written within --retry-timeout-ms (%.0f ms): "
+			       "queued behind a batch of table \"%s\" whose COMMIT was still running",
+			       ms, g->display);
 	else
 		errdata_set_pc(e, PC_DATABASE_UNAVAILABLE, "not written within --retry-timeout-ms (%.0f ms): "
 			       "no database connection was free in time for table \"%s\"", ms, g->display);

@@ -357,7 +357,7 @@ struct group *group_pop_ready(struct group_registry *reg)
 	struct group **pg = &reg->ready_head, *g, *prev = NULL;
 
 	while ((g = *pg)) {
-		if (g->nrows && g->executing) {
+		if (g->nrows && (g->executing || g->commit_held)) {
 			prev = g;
 			pg = &g->ready_next;
 			continue;

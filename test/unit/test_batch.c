@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -187,6 +188,132 @@ UNIT_TEST(batch_commits_and_acks_every_row)
 	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
 	CHECK_INT(w.ledger.pending_rows, 0);
 	CHECK_INT(w.stats.batches_committed, 1);
+	world_free(&w);
+}
+
+/*
+ * Let `ms` of the loop's time pass (ev_now moves only here: a phase with
+ * no call takes exactly 0 s, which keeps the tests below far from the
+ * COMMIT_HOLD_RATIO line whatever the machine's speed).
+ */
+static void world_wait_ms(struct world *w, long ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	ev_now_update(w->loop);
+}
+
+/* Run the batch of insert_three from its INSERTs to COMMIT sent (schema cached). */
+static void run_to_commit(struct world *w, long exec_ms)
+{
+	answer_begin(false);
+	answer("INSERT INTO \"public\".\"t\" (\"a\",\"b\") SELECT", fake_result_ok("INSERT 0 3"));
+	answer_check(false);
+	if (exec_ms)
+		world_wait_ms(w, exec_ms);
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(w), BATCH_COMMIT);
+}
+
+static void answer_commit(struct world *w, long commit_ms)
+{
+	if (commit_ms)
+		world_wait_ms(w, commit_ms);
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+}
+
+UNIT_TEST(batch_short_commit_holds_the_next_batch_for_its_connection)
+{
+	struct world w;
+
+	world_init(&w, 2);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	run_to_commit(&w, 20);            /* INSERTs took 20 ms, COMMITs (so far) nothing */
+	insert_three(&w);
+	group_make_all_ready(&w.groups);
+	flush_schedule(&w.fl);            /* the second connection is idle ... */
+	CHECK_INT(w.fl.batches.count, 1); /* ... but the next batch waits for this COMMIT */
+	answer_commit(&w, 0);
+	CHECK_INT(w.fl.batches.count, 0);
+	flush_schedule(&w.fl);
+	CHECK_INT(w.fl.batches.count, 1);
+	CHECK_INT(first_state(&w), BATCH_EXEC);
+	run_to_commit(&w, 0);
+	answer_commit(&w, 0);
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n"
+		  "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_INT(w.groups.ready_head != NULL, 0);
+	world_free(&w);
+}
+
+UNIT_TEST(batch_long_commit_overlaps_the_next_batch_on_another_connection)
+{
+	struct world w;
+
+	world_init(&w, 2);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	run_to_commit(&w, 0);
+	answer_commit(&w, 20);            /* a slow disk: COMMIT 20 ms, INSERTs nothing */
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	run_to_commit(&w, 0);
+	insert_three(&w);
+	group_make_all_ready(&w.groups);
+	flush_schedule(&w.fl);            /* this COMMIT holds nothing: the next batch starts */
+	CHECK_INT(w.fl.batches.count, 2);
+	answer_commit(&w, 0);
+	run_to_commit(&w, 0);
+	answer_commit(&w, 0);
+	CHECK_INT(w.fl.batches.count, 0);
+	CHECK_INT(w.stats.batches_committed, 3);
+	world_free(&w);
+}
+
+static void find_group(struct group *g, void *arg)
+{
+	*(struct group **)arg = g;
+}
+
+/* The world's one group (table t). */
+static struct group *world_group(struct world *w)
+{
+	struct group *g = NULL;
+
+	group_foreach(&w->groups, find_group, &g);
+	return g;
+}
+
+UNIT_TEST(batch_commit_holds_again_every_16th_to_measure_itself)
+{
+	struct world w;
+	struct group *g;
+	int i;
+
+	world_init(&w, 2);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	run_to_commit(&w, 0);
+	g = world_group(&w);
+	CHECK_INT(g->commit_held, 1);     /* not measured yet: it holds, and is measured */
+	answer_commit(&w, 20);
+	/* COMMITs that overlap are not measured (they share the server with
+	 * the next INSERTs); one in COMMIT_PROBE_EVERY (16) holds and is */
+	for (i = 1; i <= 16; i++) {
+		insert_three(&w);
+		flush_schedule(&w.fl);
+		run_to_commit(&w, 0);
+		CHECK_INT(g->commit_held, i == 16);
+		answer_commit(&w, 0);
+	}
+	CHECK_INT(g->commit_avg > 0.015 && g->commit_avg < 0.020, 1); /* 20 ms, then one 0 s sample */
+	CHECK_INT(w.stats.batches_committed, 17);
 	world_free(&w);
 }
 
