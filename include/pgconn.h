@@ -83,6 +83,7 @@ struct pgconn {
 	bool              cur_has_result; /* the head command delivered its result */
 	bool              ever_connected;
 	bool              broken;      /* a send failed: drop it from the loop */
+	const char       *broken_why;  /* pgconn_break's reason (static text), else libpq's */
 	struct pgconn_stmt *stmts;     /* prepared statements (PGCONN_MAX_STMTS slots) */
 	size_t            nstmts;
 	unsigned long     stmt_counter;/* for unique statement names */
@@ -178,6 +179,13 @@ void pgconn_forget_statements(struct pgconn *pc);
 
 /* Queue a sync point (ends an implicit transaction / error recovery). */
 bool pgconn_sync(struct pgconn *pc, int tag, size_t arg);
+
+/*
+ * The job cannot go on with what it has queued (a name it could not quote
+ * for the connection): drop the connection as for a failed send, `why` as
+ * its error; on_lost follows from the loop, never from inside this call.
+ */
+void pgconn_break(struct pgconn *pc, const char *why);
 
 /* Drop the connection now (e.g. shutdown timeout); on_lost is called. */
 void pgconn_abort(struct pgconn *pc, const char *why);

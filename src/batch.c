@@ -662,6 +662,8 @@ static bool batch_send_part(struct batch *b, int tag, size_t arg, const struct p
 		rows[i] = b->rows[p->idx[i]];
 	group_colset_resolve(b->g, cs); /* validated: every name resolves */
 	ok = sqlbuild_insert(&sql, b->pc->pg, s, cs, col_index, &o);
+	if (!ok) /* the caller stops sending: the loss it expects on false must come */
+		pgconn_break(b->pc, "an identifier could not be quoted for the database connection");
 	for (i = 0; ok && i < ncol; i++) {
 		if (cs->n)
 			sqlbuild_array_param(&params[i], rows, p->n, i, &s->columns[col_index[i]]);

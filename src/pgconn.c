@@ -166,6 +166,7 @@ static void pgconn_close_pg(struct pgconn *pc)
 	pc->cmd_head = 0;
 	pc->cur_has_result = false;
 	pc->broken = false;
+	pc->broken_why = NULL;
 	pgconn_forget_statements(pc);
 	pc->deallocate = false; /* a new session has none */
 }
@@ -469,7 +470,7 @@ static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (pc->broken) {
 		pc->broken = false;
-		pgconn_lost(pc, PQerrorMessage(pc->pg));
+		pgconn_lost(pc, pc->broken_why ? pc->broken_why : PQerrorMessage(pc->pg));
 		return;
 	}
 	if ((revents & EV_WRITE) && !pgconn_flush(pc))
@@ -568,6 +569,12 @@ static void pgconn_mark_broken(struct pgconn *pc)
 {
 	pc->broken = true;
 	ev_feed_event(pc->pool->loop, &pc->rio, EV_READ);
+}
+
+void pgconn_break(struct pgconn *pc, const char *why)
+{
+	pc->broken_why = why;
+	pgconn_mark_broken(pc);
 }
 
 bool pgconn_send(struct pgconn *pc, int tag, size_t arg, const char *sql,

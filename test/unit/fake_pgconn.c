@@ -311,6 +311,11 @@ bool pgconn_sync(struct pgconn *pc, int tag, size_t arg)
 	return true;
 }
 
+void pgconn_break(struct pgconn *pc, const char *why)
+{
+	pgconn_abort(pc, why);
+}
+
 /* The connection is lost: its queue is gone, the job is told (as pgconn_lost does). */
 void pgconn_abort(struct pgconn *pc, const char *why)
 {
