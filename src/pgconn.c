@@ -225,6 +225,7 @@ static void pgconn_setup_done(struct pgconn *pc)
 	ev_timer_stop(pool->loop, &pc->timer);
 	pc->state = PGCONN_IDLE;
 	pc->backoff = PGCONN_BACKOFF_MIN;
+	pgconn_set_up(pc, true); /* counted up before the line says so */
 	if (!pc->ever_connected)
 		log_info("database connected", "conn=%d server_version=%d epoch=%lu", pc->index,
 			 PQserverVersion(pc->pg), pc->epoch_id);
@@ -232,7 +233,6 @@ static void pgconn_setup_done(struct pgconn *pc)
 		log_info("database connection restored", "conn=%d server_version=%d epoch=%lu suppressed=%lu",
 			 pc->index, PQserverVersion(pc->pg), pc->epoch_id, dropped);
 	pc->ever_connected = true;
-	pgconn_set_up(pc, true);
 }
 
 /*
