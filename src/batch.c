@@ -128,8 +128,8 @@ struct batch {
 
 /* The fate of an xid; 'future' if no transaction has it yet (lost in a crash). */
 static const char resolve_query[] =
-	"SELECT CASE WHEN $1::xid8 >= pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
-	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::xid8) END";
+	"SELECT CASE WHEN $1::pg_catalog.xid8 OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
+	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::pg_catalog.xid8) END";
 
 static void batch_attempt(struct batch *b);
 static double batch_deadline(const struct batch *b);
@@ -206,8 +206,13 @@ static bool commit_holds(struct group *g)
 static void batch_time_phase(struct batch *b, enum batch_state to)
 {
 	struct group *g = b->g;
-	double now = ev_now(b->env->loop);
+	double now;
 
+	/* the loop's time is its iteration's start, before that iteration's
+	 * client work: a busy sidecar would see every phase last about one
+	 * iteration, and COMMITs as long as INSERTs */
+	ev_now_update(b->env->loop);
+	now = ev_now(b->env->loop);
 	if (b->state == BATCH_EXEC && to == BATCH_COMMIT)
 		moving_avg(&g->exec_avg, now - b->phase_at);
 	if (b->holds_group) {
@@ -1193,7 +1198,7 @@ static bool batch_begin(struct batch *b, bool immediate_constraints)
 	       (!immediate_constraints ||
 		pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
 	       pgconn_send_prepared(pc, T_XID, 0,
-				    "SELECT pg_catalog.pg_current_xact_id()::text, "
+				    "SELECT pg_catalog.pg_current_xact_id()::pg_catalog.text, "
 				    "pg_catalog.set_config('statement_timeout', $1, true)", 1, params);
 }
 

@@ -35,7 +35,8 @@ const char keys_insert_query[] =
 	"ON CONFLICT (key) DO NOTHING RETURNING key";
 
 const char keys_probe_query[] =
-	"SELECT EXISTS (SELECT FROM pgcoalesce.keys WHERE key = $1 AND token = $2)";
+	"SELECT EXISTS (SELECT FROM pgcoalesce.keys "
+	"WHERE key OPERATOR(pg_catalog.=) $1 AND token OPERATOR(pg_catalog.=) $2)";
 
 const char keys_setup_hint[] =
 	"Keyed rows need the table pgcoalesce.keys: run `pgcoalesce --init-db` as a role with CREATE "

@@ -10,9 +10,10 @@
 #include "buf.h"
 
 #define RELATION_OID                                                                    \
-	"pg_catalog.to_regclass(CASE WHEN $1::text IS NULL "                            \
-	"THEN pg_catalog.quote_ident($2::text) "                                        \
-	"ELSE pg_catalog.quote_ident($1::text) || '.' || pg_catalog.quote_ident($2::text) END)"
+	"pg_catalog.to_regclass(CASE WHEN $1::pg_catalog.text IS NULL "                 \
+	"THEN pg_catalog.quote_ident($2::pg_catalog.text) "                             \
+	"ELSE pg_catalog.quote_ident($1::pg_catalog.text) OPERATOR(pg_catalog.||) '.' " \
+	"OPERATOR(pg_catalog.||) pg_catalog.quote_ident($2::pg_catalog.text) END)"
 
 /*
  * One row per column, in attnum order; no row at all when the relation does

@@ -79,7 +79,8 @@ static void put_source(struct buf *sql, const struct table_schema *s, const stru
 	 */
 	if (o->keyed)
 		buf_printf(sql, " WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
-			   "WHERE k.key = u.pgcoalesce_key) = $%zu", cs->n + 2);
+			   "WHERE k.key OPERATOR(pg_catalog.=) u.pgcoalesce_key) OPERATOR(pg_catalog.=) $%zu",
+			   cs->n + 2);
 	if (ordered)
 		buf_puts(sql, " ORDER BY u.pgcoalesce_ord");
 }

@@ -228,14 +228,23 @@ def test_sql_injection_in_names_is_only_data(t):
 
 def test_search_path_functions_do_not_stand_in_for_the_sidecars_own(t):
     """A role whose search_path puts a schema before pg_catalog, holding an
-    unnest(int4[]) and an unnest(text[]) of its own: the sidecar's INSERTs
-    and key writes still use PostgreSQL's unnest (an unqualified one-array
-    unnest would resolve to the impostor and store 42 / 'hijacked')."""
+    unnest(int4[]), an unnest(text[]) and a text = text of its own: the
+    sidecar's INSERTs, key writes and key checks still use PostgreSQL's
+    (an unqualified one-array unnest would store 42 / 'hijacked'; an
+    unqualified = would match every stored key). The sidecar's catalog and
+    set-up queries are not all qualified yet: the impostor = differs from
+    PostgreSQL's only on keys."""
     t.db.execute("CREATE TABLE hs (v int4); CREATE TABLE ht (v text); CREATE SCHEMA ev; "
                  "CREATE FUNCTION ev.unnest(pg_catalog.int4[]) RETURNS SETOF pg_catalog.int4 "
                  "LANGUAGE sql AS 'SELECT 42'; "
                  "CREATE FUNCTION ev.unnest(pg_catalog.text[]) RETURNS SETOF pg_catalog.text "
-                 "LANGUAGE sql AS $$SELECT 'hijacked'$$")
+                 "LANGUAGE sql AS $$SELECT 'hijacked'$$; "
+                 # equal, and also any two strings starting "k-" (the keys below)
+                 "CREATE FUNCTION ev.keys_equal(a pg_catalog.text, b pg_catalog.text) "
+                 "RETURNS pg_catalog.bool LANGUAGE sql AS 'SELECT a OPERATOR(pg_catalog.=) b OR "
+                 "(pg_catalog.starts_with(a, ''k-'') AND pg_catalog.starts_with(b, ''k-''))'; "
+                 "CREATE OPERATOR ev.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, "
+                 "FUNCTION = ev.keys_equal)")
     d = t.daemon(dsn=t.db.dsn + " options='-c search_path=ev,pg_catalog,public'")
     c = d.client()
     assert c.request({"id": 1, "table": "hs", "row": {"v": 7}}) == {"id": 1, "ok": True}
@@ -243,9 +252,14 @@ def test_search_path_functions_do_not_stand_in_for_the_sidecars_own(t):
     assert c.request({"id": 3, "table": "ht", "row": {"v": "keyed"}, "key": "k-1"}) == {"id": 3, "ok": True}
     assert c.request({"id": 4, "table": "ht", "row": {"v": "keyed"}, "key": "k-1"}) == \
         {"id": 4, "ok": True, "duplicate": True}
+    # two keys stored: an impostor = would make the key check match both
+    assert c.request({"id": 5, "table": "ht", "row": {"v": "second"}, "key": "k-2"}) == {"id": 5, "ok": True}
+    assert c.request({"id": 6, "table": "ht", "row": {"v": "third"}, "key": "k-3"}) == {"id": 6, "ok": True}
     assert t.db.rows("SELECT v FROM hs") == [{"v": 7}]
-    assert t.db.rows("SELECT v FROM ht ORDER BY v") == [{"v": "keyed"}, {"v": "mine"}]
-    assert t.db.rows("SELECT key FROM pgcoalesce.keys") == [{"key": "k-1"}]
+    assert t.db.rows("SELECT v FROM ht ORDER BY v") == [{"v": "keyed"}, {"v": "mine"}, {"v": "second"},
+                                                         {"v": "third"}]
+    assert t.db.rows("SELECT key FROM pgcoalesce.keys ORDER BY key") == [{"key": "k-1"}, {"key": "k-2"},
+                                                                         {"key": "k-3"}]
 
 
 def test_shutdown_answers_pc005(t):

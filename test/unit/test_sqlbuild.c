@@ -103,7 +103,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 		  "SELECT c1,c2 FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),pg_catalog.unnest($2::pg_catalog.int8[]),pg_catalog.unnest($3::pg_catalog.text[])) "
 		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_key,pgcoalesce_ord) "
 		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
-		  "WHERE k.key = u.pgcoalesce_key) = $4 ORDER BY u.pgcoalesce_ord "
+		  "WHERE k.key OPERATOR(pg_catalog.=) u.pgcoalesce_key) OPERATOR(pg_catalog.=) $4 ORDER BY u.pgcoalesce_ord "
 		  "ON CONFLICT ON CONSTRAINT \"ev_pkey\" DO NOTHING "
 		  "RETURNING (pgcoalesce_t.xmax = 0), pgcoalesce_t.*");
 	buf_reset(&sql);
@@ -115,7 +115,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 		  "INSERT INTO \"my schema\".\"Ev\"\"ents\" SELECT FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[])) "
 		  "WITH ORDINALITY AS u(pgcoalesce_key,pgcoalesce_ord) "
 		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
-		  "WHERE k.key = u.pgcoalesce_key) = $2 ORDER BY u.pgcoalesce_ord");
+		  "WHERE k.key OPERATOR(pg_catalog.=) u.pgcoalesce_key) OPERATOR(pg_catalog.=) $2 ORDER BY u.pgcoalesce_ord");
 	buf_free(&sql);
 	group_registry_free(&reg);
 	PQfinish(pg);
