@@ -202,6 +202,37 @@ static bool commit_holds(struct group *g)
 	return true;
 }
 
+/* The COMMIT stops holding its group (it ended, or ran past its limit). */
+static void batch_hold_release(struct batch *b)
+{
+	b->g->commit_held--;
+	b->holds_group = false;
+	ev_timer_stop(b->env->loop, &b->timer);
+}
+
+/*
+ * A held COMMIT ran past its limit (a standby gone away, a deferred unique
+ * check waiting on another transaction): the table's next batch need not
+ * wait for it any more. The wait counts as a sample (capped at twice the
+ * average), so a disk that got slower moves the average and the table
+ * goes over to overlapping.
+ */
+static void batch_hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct batch *b = w->data;
+
+	if (!b->holds_group)
+		return;
+	moving_avg(&b->g->commit_avg, ev_now(loop) - b->phase_at);
+	batch_hold_release(b);
+}
+
+/* A COMMIT holds its group for at most this: twice its usual time, or as long as one that would not hold. */
+static double hold_limit(const struct group *g)
+{
+	return fmax(2 * g->commit_avg, COMMIT_HOLD_RATIO * g->exec_avg);
+}
+
 /* Time the INSERTs (EXEC) and the COMMIT; decide whether the COMMIT holds the group. */
 static void batch_time_phase(struct batch *b, enum batch_state to)
 {
@@ -221,12 +252,15 @@ static void batch_time_phase(struct batch *b, enum batch_state to)
 		 * busy server, and would keep the group from ever holding */
 		if (to == BATCH_DONE && b->committed)
 			moving_avg(&g->commit_avg, now - b->phase_at);
-		g->commit_held--;
-		b->holds_group = false;
+		batch_hold_release(b);
 	}
 	if (to == BATCH_COMMIT && commit_holds(g)) {
 		g->commit_held++;
 		b->holds_group = true;
+		/* the timer is free in COMMIT (BACKOFF and IN_DOUBT use it) */
+		ev_set_cb(&b->timer, batch_hold_cb);
+		ev_timer_set(&b->timer, hold_limit(g), 0.);
+		ev_timer_start(b->env->loop, &b->timer);
 	}
 	b->phase_at = now;
 }
@@ -362,7 +396,7 @@ static void batch_free(struct batch *b)
 	struct batch **pb;
 
 	if (b->holds_group) /* freed at exit in its COMMIT */
-		b->g->commit_held--;
+		batch_hold_release(b);
 	group_batch_ended(env->groups, b->g);
 	for (pb = &env->batches; *pb; pb = &(*pb)->next)
 		if (*pb == b) {

@@ -322,6 +322,36 @@ UNIT_TEST(batch_commit_holds_again_every_16th_to_measure_itself)
 	world_free(&w);
 }
 
+UNIT_TEST(batch_held_commit_lets_go_of_its_table_past_its_limit)
+{
+	struct world w;
+	struct group *g;
+
+	world_init(&w, 2);
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	run_to_commit(&w, 100);           /* INSERTs 100 ms; COMMIT not measured: limit 50 ms */
+	g = world_group(&w);
+	CHECK_INT(g->commit_held, 1);
+	insert_three(&w);
+	group_make_all_ready(&w.groups);
+	flush_schedule(&w.fl);
+	CHECK_INT(w.fl.batches.count, 1); /* held */
+	world_wait_ms(&w, 80);            /* the COMMIT hangs (a standby gone away, say) */
+	ev_run(w.loop, EVRUN_NOWAIT);
+	CHECK_INT(g->commit_held, 0);
+	CHECK_INT(g->commit_avg >= 0.050, 1); /* the wait counted */
+	flush_schedule(&w.fl);
+	CHECK_INT(w.fl.batches.count, 2); /* the next batch goes on the other connection */
+	answer_commit(&w, 0);             /* the first COMMIT returns after all */
+	run_to_commit(&w, 0);
+	answer_commit(&w, 0);
+	CHECK_INT(w.fl.batches.count, 0);
+	CHECK_INT(w.stats.batches_committed, 2);
+	world_free(&w);
+}
+
 UNIT_TEST(batch_one_slow_commit_does_not_end_the_holding)
 {
 	struct world w;
