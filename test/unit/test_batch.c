@@ -217,6 +217,16 @@ static void run_to_commit(struct world *w, long exec_ms)
 	CHECK_INT(first_state(w), BATCH_COMMIT);
 }
 
+/* Two connections; the first batch of insert_three has run its INSERTs (exec_ms) and sent COMMIT. */
+static void two_connections_first_commit(struct world *w, long exec_ms)
+{
+	world_init(w, 2);
+	insert_three(w);
+	flush_schedule(&w->fl);
+	answer_schema();
+	run_to_commit(w, exec_ms);
+}
+
 static void answer_commit(struct world *w, long commit_ms)
 {
 	if (commit_ms)
@@ -229,11 +239,7 @@ UNIT_TEST(batch_short_commit_holds_the_next_batch_for_its_connection)
 {
 	struct world w;
 
-	world_init(&w, 2);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	run_to_commit(&w, 20);            /* INSERTs took 20 ms, COMMITs (so far) nothing */
+	two_connections_first_commit(&w, 20); /* INSERTs took 20 ms, COMMITs (so far) nothing */
 	insert_three(&w);
 	group_make_all_ready(&w.groups);
 	flush_schedule(&w.fl);            /* the second connection is idle ... */
@@ -255,11 +261,7 @@ UNIT_TEST(batch_long_commit_overlaps_the_next_batch_on_another_connection)
 {
 	struct world w;
 
-	world_init(&w, 2);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	run_to_commit(&w, 0);
+	two_connections_first_commit(&w, 0);
 	answer_commit(&w, 20);            /* a slow disk: COMMIT 20 ms, INSERTs nothing */
 	insert_three(&w);
 	flush_schedule(&w.fl);
@@ -297,11 +299,7 @@ UNIT_TEST(batch_commit_holds_again_every_16th_to_measure_itself)
 	double first;
 	int i;
 
-	world_init(&w, 2);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	run_to_commit(&w, 0);
+	two_connections_first_commit(&w, 0);
 	g = world_group(&w);
 	CHECK_INT(g->commit_held, 1);     /* not measured yet: it holds, and is measured */
 	answer_commit(&w, 20);
@@ -327,11 +325,7 @@ UNIT_TEST(batch_held_commit_lets_go_of_its_table_past_its_limit)
 	struct world w;
 	struct group *g;
 
-	world_init(&w, 2);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	run_to_commit(&w, 100);           /* INSERTs 100 ms; COMMIT not measured: limit 50 ms */
+	two_connections_first_commit(&w, 100); /* INSERTs 100 ms; COMMIT not measured: limit 50 ms */
 	g = world_group(&w);
 	CHECK_INT(g->commit_held, 1);
 	insert_three(&w);
@@ -357,11 +351,7 @@ UNIT_TEST(batch_one_slow_commit_does_not_end_the_holding)
 	struct world w;
 	struct group *g;
 
-	world_init(&w, 2);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	run_to_commit(&w, 100);
+	two_connections_first_commit(&w, 100);
 	answer_commit(&w, 5);             /* INSERTs 100 ms, COMMIT 5 ms: holds */
 	insert_three(&w);
 	flush_schedule(&w.fl);
