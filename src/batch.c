@@ -128,7 +128,8 @@ struct batch {
 
 /* The fate of an xid; 'future' if no transaction has it yet (lost in a crash). */
 static const char resolve_query[] =
-	"SELECT CASE WHEN $1::pg_catalog.xid8 OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
+	"SELECT CASE WHEN $1::pg_catalog.xid8 OPERATOR(pg_catalog.>=) "
+	"pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
 	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::pg_catalog.xid8) END";
 
 static void batch_attempt(struct batch *b);
