@@ -12,6 +12,11 @@
  * Never blocks: after every send PQflush; EV_WRITE armed only while it
  * returns 1; on readable PQconsumeInput then drain PQgetResult while
  * !PQisBusy. PQsocket is re-read after every connect poll.
+ *
+ * The one exception to the pipeline is a script (pgconn_send_script): COPY
+ * cannot run in pipeline mode, so a script leaves it, runs its statements in
+ * the simple query protocol and enters it again; its job sees the same
+ * results a pipeline would have given.
  */
 #ifndef PGC_PGCONN_H
 #define PGC_PGCONN_H
@@ -22,6 +27,7 @@
 #include <ev.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "log.h"
 
 enum pgconn_state {
@@ -47,6 +53,9 @@ struct pgconn_cmd {
 	size_t arg;
 	int    stmt;     /* PGCONN_TAG_PREPARE: index in stmts ... */
 	unsigned long stmt_id; /* ... holding the statement with this id */
+	char  *copy;     /* a script's COPY FROM STDIN: the data it is fed (owned) */
+	size_t copy_len;
+	bool   script_end; /* a script's last command: its Sync */
 };
 
 /* Commands pgconn queues itself; their results never reach the job unless noted. */
@@ -83,6 +92,7 @@ struct pgconn {
 	bool              cur_has_result; /* the head command delivered its result */
 	bool              ever_connected;
 	bool              broken;      /* a send failed: drop it from the loop */
+	bool              in_script;   /* out of pipeline mode, running a script */
 	const char       *broken_why;  /* pgconn_break's reason (static text), else libpq's */
 	struct pgconn_stmt *stmts;     /* prepared statements (PGCONN_MAX_STMTS slots) */
 	size_t            nstmts;
@@ -179,6 +189,31 @@ void pgconn_forget_statements(struct pgconn *pc);
 
 /* Queue a sync point (ends an implicit transaction / error recovery). */
 bool pgconn_sync(struct pgconn *pc, int tag, size_t arg);
+
+/* One statement of a script. */
+struct pgconn_step {
+	int          tag;     /* its result's tag and arg */
+	size_t       arg;
+	const char  *sql;     /* one statement; with `prepare`, $1 ... $nparams for values */
+	bool         prepare; /* run as EXECUTE of the statement prepared on this connection
+	                       * as `sql` (as pgconn_send_prepared would), preparing it first */
+	int          nparams;
+	const char *const *values; /* quoted into the script as literals; NULL is NULL */
+	struct buf  *copy;    /* COPY ... FROM STDIN: its data, taken over (emptied); else NULL */
+};
+
+/*
+ * Run n steps as one script, in one round trip of the simple query protocol
+ * (COPY cannot run in pipeline mode). The pipeline must be empty. Each COPY
+ * ... FROM STDIN is fed its step's data when the server asks. The job gets
+ * what a pipeline would have given: one result per step (a failed PREPARE
+ * as pgconn_send_prepared reports it; PGRES_PIPELINE_ABORTED for the steps
+ * an error skipped), then one PGRES_PIPELINE_SYNC result with sync_tag and
+ * sync_arg, by when the connection is in pipeline mode again. Returns false
+ * as pgconn_send does.
+ */
+bool pgconn_send_script(struct pgconn *pc, const struct pgconn_step *steps, size_t n,
+			int sync_tag, size_t sync_arg);
 
 /*
  * The job cannot go on with what it has queued (a name it could not quote

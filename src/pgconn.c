@@ -19,6 +19,8 @@
 
 static void pgconn_connect(struct pgconn *pc);
 static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void pgconn_mark_broken(struct pgconn *pc);
+static bool pgconn_flush_queued(struct pgconn *pc);
 static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /*
@@ -88,17 +90,31 @@ static void cmd_push(struct pgconn *pc, int tag, size_t arg)
 		pc->cmd_cap = cap;
 		pc->cmd_head = 0;
 	}
-	pc->cmds[(pc->cmd_head + pc->cmd_count) % pc->cmd_cap] = (struct pgconn_cmd){ tag, arg, -1, 0 };
+	pc->cmds[(pc->cmd_head + pc->cmd_count) % pc->cmd_cap] =
+		(struct pgconn_cmd){ .tag = tag, .arg = arg, .stmt = -1 };
 	pc->cmd_count++;
 }
 
-static struct pgconn_cmd cmd_pop(struct pgconn *pc)
+static struct pgconn_cmd *cmd_last(struct pgconn *pc)
 {
-	struct pgconn_cmd c = pc->cmds[pc->cmd_head];
+	return &pc->cmds[(pc->cmd_head + pc->cmd_count - 1) % pc->cmd_cap];
+}
 
+static void cmd_pop(struct pgconn *pc)
+{
+	struct pgconn_cmd *c = &pc->cmds[pc->cmd_head];
+
+	free(c->copy); /* a COPY the server never asked for (an earlier statement failed) */
+	c->copy = NULL;
 	pc->cmd_head = (pc->cmd_head + 1) % pc->cmd_cap;
 	pc->cmd_count--;
-	return c;
+}
+
+static void cmd_clear(struct pgconn *pc)
+{
+	while (pc->cmd_count)
+		cmd_pop(pc);
+	pc->cmd_head = 0;
 }
 
 /* ---- watchers ---- */
@@ -162,8 +178,8 @@ static void pgconn_close_pg(struct pgconn *pc)
 		PQfinish(pc->pg);
 	pc->pg = NULL;
 	pc->fd = -1;
-	pc->cmd_count = 0;
-	pc->cmd_head = 0;
+	cmd_clear(pc);
+	pc->in_script = false;
 	pc->cur_has_result = false;
 	pc->broken = false;
 	pc->broken_why = NULL;
@@ -423,15 +439,21 @@ static bool pgconn_flush(struct pgconn *pc)
 	return true;
 }
 
+static void pgconn_script_result(struct pgconn *pc, PGresult *res);
+
 /* Deliver every result that is complete; see pgconn.h for the contract. */
 static void pgconn_drain(struct pgconn *pc)
 {
 	struct pgpool *pool = pc->pool;
 
-	while (pc->pg && pc->cmd_count && !PQisBusy(pc->pg)) {
+	while (pc->pg && pc->cmd_count && !pc->broken && !PQisBusy(pc->pg)) {
 		PGresult *res = PQgetResult(pc->pg);
 		struct pgconn_cmd cmd;
 
+		if (pc->in_script) {
+			pgconn_script_result(pc, res);
+			continue;
+		}
 		if (!res) {
 			if (!pc->cur_has_result)
 				break;
@@ -456,6 +478,87 @@ static void pgconn_drain(struct pgconn *pc)
 			pgconn_setup_result(pc, &cmd, res);
 		PQclear(res);
 	}
+}
+
+/* ---- scripts (pgconn_send_script) ---- */
+
+#define PGCONN_COPY_CHUNK (1 << 20) /* bytes per CopyData message */
+
+/* Give the head command of a script `res` (NULL: a made-up one of `status`), and pop it. */
+static void pgconn_script_deliver(struct pgconn *pc, PGresult *res, ExecStatusType status)
+{
+	struct pgconn_cmd cmd = pc->cmds[pc->cmd_head];
+
+	if (!res && !(res = PQmakeEmptyPGresult(pc->pg, status))) {
+		pgconn_break(pc, "out of memory");
+		return;
+	}
+	cmd_pop(pc);
+	if (cmd.tag >= 0)
+		pc->pool->ops.on_result(pc, pc->job, cmd.tag, cmd.arg, res);
+	else if (cmd.tag == PGCONN_TAG_PREPARE)
+		pgconn_prepared(pc, &cmd, res);
+	PQclear(res);
+}
+
+/* The server asks for the head command's COPY data: all of it, then the end. */
+static void pgconn_script_copy(struct pgconn *pc)
+{
+	struct pgconn_cmd *cmd = &pc->cmds[pc->cmd_head];
+	size_t off, n;
+	bool ok = true;
+
+	if (cmd->script_end || !cmd->copy) {
+		/* a COPY the job gave no data for is our bug: fail it, never hang */
+		ok = PQputCopyEnd(pc->pg, "pgcoalesce: no data for this COPY") == 1;
+	} else {
+		for (off = 0; ok && off < cmd->copy_len; off += n) {
+			n = cmd->copy_len - off < PGCONN_COPY_CHUNK ? cmd->copy_len - off : PGCONN_COPY_CHUNK;
+			ok = PQputCopyData(pc->pg, cmd->copy + off, (int)n) == 1;
+		}
+		ok = ok && PQputCopyEnd(pc->pg, NULL) == 1;
+		free(cmd->copy);
+		cmd->copy = NULL;
+	}
+	if (!ok)
+		pgconn_mark_broken(pc);
+	else
+		pgconn_flush_queued(pc);
+}
+
+/*
+ * A result while a script runs. NULL ends it: statements an error skipped
+ * get PGRES_PIPELINE_ABORTED, the connection goes back to pipeline mode,
+ * and the script's Sync is delivered.
+ */
+static void pgconn_script_result(struct pgconn *pc, PGresult *res)
+{
+	if (res && PQresultStatus(res) == PGRES_COPY_IN) {
+		PQclear(res);
+		pgconn_script_copy(pc);
+		return;
+	}
+	if (res && pc->cmds[pc->cmd_head].script_end) {
+		PQclear(res);
+		pgconn_break(pc, "a script returned more results than it has statements");
+		return;
+	}
+	if (res) {
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR)
+			pgconn_note_fatal(pc, res);
+		pgconn_script_deliver(pc, res, PQresultStatus(res));
+		return;
+	}
+	while (pc->pg && !pc->broken && pc->cmd_count && !pc->cmds[pc->cmd_head].script_end)
+		pgconn_script_deliver(pc, NULL, PGRES_PIPELINE_ABORTED);
+	if (!pc->pg || pc->broken)
+		return;
+	pc->in_script = false;
+	if (PQenterPipelineMode(pc->pg) != 1) {
+		pgconn_lost(pc, PQerrorMessage(pc->pg));
+		return;
+	}
+	pgconn_script_deliver(pc, NULL, PGRES_PIPELINE_SYNC);
 }
 
 static void pgconn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -530,39 +633,67 @@ static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGr
 	}
 }
 
-/* Slot of `sql`, preparing it first if needed; -1 if libpq refused. */
-static int pgconn_statement(struct pgconn *pc, int tag, size_t arg, const char *sql, int nparams)
+/* Slot of the statement prepared (or being prepared) as `sql`, or -1. */
+static int stmt_find(const struct pgconn *pc, const char *sql, unsigned h)
 {
-	unsigned h = stmt_hash(sql);
-	struct pgconn_stmt *st;
 	size_t i;
 
 	for (i = 0; i < pc->nstmts; i++)
 		if (pc->stmts[i].sql && pc->stmts[i].hash == h && strcmp(pc->stmts[i].sql, sql) == 0)
 			return (int)i;
+	return -1;
+}
+
+/*
+ * A new slot for `sql`, whose PREPARE the caller queues next, the command
+ * queued last (the table full: every statement is forgotten first, and
+ * pc->deallocate asks the caller to send DEALLOCATE ALL before it).
+ */
+static int stmt_add(struct pgconn *pc, int tag, size_t arg, const char *sql, unsigned h)
+{
+	struct pgconn_stmt *st;
+
 	if (pc->nstmts == PGCONN_MAX_STMTS)
 		pgconn_forget_statements(pc);
+	if (!pc->stmts)
+		pc->stmts = pgc_calloc(PGCONN_MAX_STMTS, sizeof(*pc->stmts));
+	st = &pc->stmts[pc->nstmts];
+	st->id = ++pc->stmt_counter;
+	snprintf(st->name, sizeof(st->name), "pgc_%lu", st->id);
+	st->sql = pgc_strdup(sql);
+	st->hash = h;
+	st->job_tag = tag;
+	st->job_arg = arg;
+	return (int)pc->nstmts++;
+}
+
+/* Queue the command that answers the PREPARE of slot idx. */
+static void stmt_push_prepare(struct pgconn *pc, int idx)
+{
+	cmd_push(pc, PGCONN_TAG_PREPARE, 0);
+	cmd_last(pc)->stmt = idx;
+	cmd_last(pc)->stmt_id = pc->stmts[idx].id;
+}
+
+/* Slot of `sql`, preparing it first if needed; -1 if libpq refused. */
+static int pgconn_statement(struct pgconn *pc, int tag, size_t arg, const char *sql, int nparams)
+{
+	unsigned h = stmt_hash(sql);
+	int idx = stmt_find(pc, sql, h);
+
+	if (idx >= 0)
+		return idx;
+	idx = stmt_add(pc, tag, arg, sql, h);
 	if (pc->deallocate) {
 		if (!PQsendQueryParams(pc->pg, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0))
 			return -1;
 		cmd_push(pc, PGCONN_TAG_INTERNAL, 0);
 		pc->deallocate = false;
 	}
-	if (!pc->stmts)
-		pc->stmts = pgc_calloc(PGCONN_MAX_STMTS, sizeof(*pc->stmts));
-	st = &pc->stmts[pc->nstmts];
-	st->id = ++pc->stmt_counter;
-	snprintf(st->name, sizeof(st->name), "pgc_%lu", st->id);
-	if (!PQsendPrepare(pc->pg, st->name, sql, nparams, NULL))
+	if (!PQsendPrepare(pc->pg, pc->stmts[idx].name, sql, nparams, NULL))
 		return -1;
-	st->sql = pgc_strdup(sql);
-	st->hash = h;
-	st->job_tag = tag;
-	st->job_arg = arg;
-	cmd_push(pc, PGCONN_TAG_PREPARE, 0);
-	pc->cmds[(pc->cmd_head + pc->cmd_count - 1) % pc->cmd_cap].stmt = (int)pc->nstmts;
-	pc->cmds[(pc->cmd_head + pc->cmd_count - 1) % pc->cmd_cap].stmt_id = st->id;
-	return (int)pc->nstmts++;
+	stmt_push_prepare(pc, idx);
+	return idx;
 }
 
 static void pgconn_mark_broken(struct pgconn *pc)
@@ -603,22 +734,110 @@ bool pgconn_send_prepared(struct pgconn *pc, int tag, size_t arg, const char *sq
 	return true;
 }
 
-bool pgconn_sync(struct pgconn *pc, int tag, size_t arg)
+/* Send what is queued; the rest goes when the socket is writable. */
+static bool pgconn_flush_queued(struct pgconn *pc)
 {
-	int r;
+	int r = PQflush(pc->pg);
 
-	if (!pc->pg || !PQpipelineSync(pc->pg)) {
-		pgconn_mark_broken(pc);
-		return false;
-	}
-	cmd_push(pc, tag, arg);
-	r = PQflush(pc->pg);
 	if (r < 0) {
 		pgconn_mark_broken(pc);
 		return false;
 	}
 	pgconn_watch(pc, true, r == 1);
 	return true;
+}
+
+bool pgconn_sync(struct pgconn *pc, int tag, size_t arg)
+{
+	if (!pc->pg || !PQpipelineSync(pc->pg)) {
+		pgconn_mark_broken(pc);
+		return false;
+	}
+	cmd_push(pc, tag, arg);
+	return pgconn_flush_queued(pc);
+}
+
+/* Append value `v` as an SQL literal (NULL as NULL); false if libpq could not quote it. */
+static bool put_literal(struct buf *out, PGconn *pg, const char *v)
+{
+	char *lit;
+
+	if (!v) {
+		buf_puts(out, "NULL");
+		return true;
+	}
+	if (!(lit = PQescapeLiteral(pg, v, strlen(v))))
+		return false;
+	buf_puts(out, lit);
+	PQfreemem(lit);
+	return true;
+}
+
+/*
+ * Append step `st` to the script, and queue the commands its results
+ * answer. A prepared step is "EXECUTE name(literals)", after the PREPARE
+ * (SQL's, the same statements as the protocol's) the first time.
+ */
+static bool script_add(struct pgconn *pc, struct buf *sql, const struct pgconn_step *st)
+{
+	unsigned h;
+	int idx, i;
+
+	if (!st->prepare) {
+		buf_puts(sql, st->sql);
+	} else {
+		h = stmt_hash(st->sql);
+		if ((idx = stmt_find(pc, st->sql, h)) < 0) {
+			idx = stmt_add(pc, st->tag, st->arg, st->sql, h);
+			if (pc->deallocate) {
+				buf_puts(sql, "DEALLOCATE ALL;");
+				cmd_push(pc, PGCONN_TAG_INTERNAL, 0);
+				pc->deallocate = false;
+			}
+			buf_printf(sql, "PREPARE %s AS %s;", pc->stmts[idx].name, st->sql);
+			stmt_push_prepare(pc, idx);
+		}
+		buf_printf(sql, "EXECUTE %s", pc->stmts[idx].name);
+		for (i = 0; i < st->nparams; i++) {
+			buf_puts(sql, i ? "," : "(");
+			if (!put_literal(sql, pc->pg, st->values[i]))
+				return false;
+		}
+		buf_puts(sql, st->nparams ? ")" : "");
+	}
+	buf_putc(sql, ';');
+	cmd_push(pc, st->tag, st->arg);
+	if (st->copy) { /* taken over: the data waits for the server's CopyInResponse */
+		cmd_last(pc)->copy_len = st->copy->len;
+		cmd_last(pc)->copy = st->copy->data;
+		buf_init(st->copy);
+	}
+	return true;
+}
+
+bool pgconn_send_script(struct pgconn *pc, const struct pgconn_step *steps, size_t n,
+			int sync_tag, size_t sync_arg)
+{
+	struct buf sql;
+	size_t i;
+	bool ok;
+
+	assert(pc->cmd_count == 0);
+	buf_init(&sql);
+	ok = pc->pg != NULL;
+	for (i = 0; ok && i < n; i++)
+		ok = script_add(pc, &sql, &steps[i]);
+	cmd_push(pc, sync_tag, sync_arg);
+	cmd_last(pc)->script_end = true;
+	ok = ok && PQexitPipelineMode(pc->pg) == 1;
+	pc->in_script = ok;
+	ok = ok && PQsendQuery(pc->pg, buf_cstr(&sql));
+	buf_free(&sql);
+	if (!ok) { /* a connection left half out of pipeline mode is dropped */
+		pgconn_mark_broken(pc);
+		return false;
+	}
+	return pgconn_flush_queued(pc);
 }
 
 void pgconn_abort(struct pgconn *pc, const char *why)
