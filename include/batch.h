@@ -50,6 +50,11 @@
  *   (waiting)  shutdown timeout (batch_abandon_all)    DONE (PC005, or PC007
  *                                                      once COMMIT was sent)
  *
+ * With --write-path copy, EXEC may run its steps as one script with a COPY
+ * per part (pgconn_send_script), whose results arrive tagged as the
+ * pipelined steps' would: the table above holds for both. ISOLATE always
+ * uses INSERT.
+ *
  * Rows are acked only in DONE: ok if the transaction committed (COMMIT
  * returned, or pg_xact_status said so) and the row was written in it, else
  * with the row's own error. A failed row is never in the database.
@@ -80,7 +85,7 @@ enum batch_state {
 	BATCH_QUEUED = 0,  /* in env->waiting: needs a connection for its next attempt */
 	BATCH_BACKOFF,     /* a transient failure: the retry timer runs */
 	BATCH_SCHEMA,      /* the table's column types are being fetched */
-	BATCH_EXEC,        /* BEGIN; xid; an INSERT per part; the schema check: in flight */
+	BATCH_EXEC,        /* BEGIN; xid; an INSERT (or a COPY) per part; the schema check: in flight */
 	BATCH_ROLLBACK,    /* ROLLBACK of a failed attempt: in flight; b->after says what next */
 	BATCH_ISOLATE,     /* one transaction, a savepoint per row, a window of rows in flight */
 	BATCH_COMMIT,      /* COMMIT in flight: a lost connection leaves the outcome in doubt */

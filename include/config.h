@@ -23,6 +23,12 @@ enum overload_mode {
 	OVERLOAD_REJECT,     /* answer PC004 at once */
 };
 
+/* How a batch's plain rows are written (README "Performance"). */
+enum write_path {
+	WRITE_UNNEST = 0,  /* INSERT ... SELECT FROM unnest of array parameters (sqlbuild.h) */
+	WRITE_COPY,        /* COPY FROM STDIN where it writes as INSERT does (sqlbuild.h) */
+};
+
 /* Where an option's value came from (each overrides the ones before). */
 enum config_source {
 	SRC_DEFAULT = 0,
@@ -51,6 +57,7 @@ struct config {
 	double  key_retention;   /* seconds an idempotency key is remembered */
 	enum overload_mode overload;
 	bool    eager_flush;     /* flush as soon as a connection is free */
+	enum write_path write_path;
 	char  **allow_tables;    /* NULL-terminated; NULL means every table */
 	size_t  n_allow_tables;
 	int     log_level;       /* enum log_level */

@@ -67,6 +67,7 @@ struct group {
 	size_t        colsets_sweep_at; /* free unheld colsets when ncolsets reaches this */
 	struct table_schema *tschema;  /* cached column types, or NULL */
 	bool          schema_stale;/* refetch before the next flush */
+	bool          copy_off;    /* a COPY failed where its rows one by one did not: no more COPY */
 	unsigned long schema_gen;  /* bumped by group_set_schema */
 	struct table_stats stats;  /* per-table counters for `stats` and /metrics */
 	struct log_limit warn_limit; /* for warnings that may repeat every batch */

@@ -9,7 +9,8 @@
  * Every batch also checks, in its own transaction and after its INSERTs
  * (whose locks keep the table as it is until COMMIT), that the name still
  * resolves to the cached relation and that its columns still have the
- * cached types (schema_check_query, schema_check_result): the INSERT casts
+ * cached types, and that COPY still writes it as INSERT does
+ * (schema_check_query, schema_check_result): the INSERT casts
  * values to cached type names, so a column whose type changed must never be
  * written through the old type. A mismatch rolls the batch back, the schema
  * is fetched again and the batch runs again. The check takes no lock and
@@ -35,6 +36,7 @@ struct schema_column {
 	char     delim;     /* ... whose elements its literal separates with this (',', ';' for box) */
 	unsigned typid;     /* the column's declared type and typmod, for the check */
 	int      typmod;
+	bool     no_copy;   /* identity ALWAYS or generated: COPY would write what INSERT refuses */
 };
 
 struct table_schema {
@@ -46,6 +48,8 @@ struct table_schema {
 	struct schema_column *columns;   /* in attnum order */
 	size_t                ncolumns;
 	double                fetched_at;/* ev_now() when the result arrived */
+	bool                  copy_ok;   /* COPY writes it as INSERT does: a table without
+	                                  * rules or row-level security (schema.c) */
 };
 
 /* The catalog query; $1 schema (NULL for search_path), $2 table. */

@@ -15,6 +15,16 @@
  * a composite or has no array type go as text[] and are cast (unnest would
  * flatten a 2-D array, and expand a composite into its fields). Rows naming no columns: INSERT ... SELECT FROM generate_series.
  * Identifiers go through PQescapeIdentifier; values are never in the SQL.
+ *
+ * COPY (--write-path copy): rows that need neither RETURNING, an upsert nor
+ * a key, of a table COPY writes as INSERT does (schema.h: copy_ok, and no
+ * column no_copy), may go as
+ *
+ *   COPY "s"."t" ("a","b") FROM STDIN
+ *
+ * fed one text-format line per row: each value the text it would have in
+ * the array parameter, escaped for COPY, NULL as \N. Each value then goes
+ * through the column's input function as a direct INSERT's literal does.
  */
 #ifndef PGC_SQLBUILD_H
 #define PGC_SQLBUILD_H
@@ -62,6 +72,13 @@ bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
  */
 void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 			  size_t vi, const struct schema_column *col);
+
+/* COPY of the columns of `cs` into the table. Returns false if PQescapeIdentifier failed. */
+bool sqlbuild_copy(struct buf *sql, PGconn *pg, const struct table_schema *s, const struct colset *cs);
+
+/* Append the COPY data of the n rows: value vi of each in column s->columns[col_index[vi]]. */
+void sqlbuild_copy_data(struct buf *out, struct row *const *rows, size_t n,
+			const struct table_schema *s, const int *col_index, size_t ncol);
 
 /* The keys parameter of a keyed statement: each row's key, NULL where it has none. */
 void sqlbuild_key_param(struct buf *out, struct row *const *rows, size_t n);

@@ -61,6 +61,8 @@ struct stats {
 	uint64_t batches_retried;    /* ended after at least one retry */
 	uint64_t retries;            /* batch attempts retried after a transient failure */
 	uint64_t in_doubt_resolved;
+	uint64_t copy_statements;    /* COPY statements that ran without error (--write-path copy) */
+	uint64_t copy_failed;        /* COPY statements that failed (their batch goes on as an INSERT's would) */
 	uint64_t rows_duplicate;     /* acked ok as duplicates: their key was already stored */
 	int64_t  keys_stored;        /* rows of pgcoalesce.keys at the last pruning step (keys.h) */
 	uint64_t keys_pruned;        /* keys deleted past --key-retention */

@@ -8,8 +8,9 @@ from an emptied, vacuumed table after a CHECKPOINT):
   - direct per-row INSERTs with pgbench: 16, 64 and 256 clients, simple and
     prepared protocol (what an application does without the sidecar);
   - the sidecar driven by `pgcoalesce-cli bench`: 256 clients x 1 insert in
-    flight (a drop-in for per-row code) and 64 clients x 32 in flight, default
-    options (SIDECARS below; a contender may add daemon options, and
+    flight (a drop-in for per-row code) and 64 clients x 32 in flight, each
+    with default options (INSERT ... unnest) and with `--write-path copy`
+    (SIDECARS below; a contender may add daemon options, and
     `--sidecar 'CxK [OPTION...]'` adds one from the command line, e.g.
     `make bench BENCH_ARGS="--sidecar '64x32 --connections 1'"`);
   - client-side batches, what a careful team writes itself
@@ -148,10 +149,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CEILING_MODES = ("unnest", "copy", "copy-binary")
 CEILING_SIZE = 1000  # rows per statement of the classic ceiling
 # The sidecar contenders: (clients, in flight per client, extra daemon options).
-# Adding a write path is one line, e.g. (64, 32, ["--write-path", "copy"]).
+# Each shape runs on both write paths (README "Performance": which one runs
+# when); the default path is the one these rows showed cheaper.
 SIDECARS = [
     (256, 1, []),
+    (256, 1, ["--write-path", "copy"]),
     (64, 32, []),
+    (64, 32, ["--write-path", "copy"]),
 ]
 # Processes of a PostgreSQL server other than client backends, by the name
 # they show in their command line ("postgres: walwriter ").

@@ -123,6 +123,9 @@ struct batch {
 	double            started_at;     /* ev_now() when the batch took its rows */
 	double            phase_at;       /* ev_now() when it entered its state */
 	bool              holds_group;    /* its COMMIT counts in g->commit_held */
+	bool              copying;        /* this attempt writes its parts with COPY */
+	bool              copy_failed;    /* an attempt's COPY failed, not transiently ... */
+	struct errdata    copy_error;     /* ... with this error */
 	unsigned          retries;        /* attempts retried so far */
 };
 
@@ -131,6 +134,11 @@ static const char resolve_query[] =
 	"SELECT CASE WHEN $1::pg_catalog.xid8 OPERATOR(pg_catalog.>=) "
 	"pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
 	"THEN 'future' ELSE pg_catalog.pg_xact_status($1::pg_catalog.xid8) END";
+
+/* The attempt's xid, and its statement_timeout ($1, ms) set for the transaction. */
+static const char xid_query[] =
+	"SELECT pg_catalog.pg_current_xact_id()::pg_catalog.text, "
+	"pg_catalog.set_config('statement_timeout', $1, true)";
 
 static void batch_attempt(struct batch *b);
 static double batch_deadline(const struct batch *b);
@@ -410,6 +418,7 @@ static void batch_free(struct batch *b)
 	ev_timer_stop(env->loop, &b->watchdog);
 	batch_clear_parts(b);
 	errdata_clear(&b->error);
+	errdata_clear(&b->copy_error);
 	free(b->rows);
 	free(b);
 }
@@ -497,6 +506,21 @@ static void batch_report(struct batch *b, size_t ok, size_t failed, const struct
 }
 
 /*
+ * Its COPY failed, yet every row went in one by one: COPY itself is what
+ * fails on this table (something sqlbuild.h's list of differences misses),
+ * so the table's batches use INSERT from now on.
+ */
+static void batch_copy_off(struct batch *b)
+{
+	if (b->g->copy_off)
+		return;
+	b->g->copy_off = true;
+	log_warn("COPY failed where INSERT did not: table written with INSERT ... unnest from now on",
+		 "table=%s code=%s error=%s", log_q(b->g->display), b->copy_error.code,
+		 log_q(b->copy_error.message));
+}
+
+/*
  * The end of a batch: ack every row (ok if it was written and the
  * transaction committed, else its error), count, free.
  */
@@ -519,6 +543,9 @@ static void batch_finish(struct batch *b)
 		}
 		ledger_complete(env->ledger, r, b->g, b->committed);
 	}
+	/* a table that changed so that COPY no longer suits it (copy_ok) is not COPY's fault */
+	if (b->copy_failed && b->committed && !failed && b->g->tschema && b->g->tschema->copy_ok)
+		batch_copy_off(b);
 	batch_report(b, ok, failed, &first);
 	errdata_clear(&first);
 	batch_free(b);
@@ -1113,6 +1140,7 @@ static void batch_reset_attempt(struct batch *b)
 	b->deadline_hit = false;
 	b->own_timeout = false;
 	b->schema_fetched = false;
+	b->copying = false;
 	b->iso_failed = NO_ROW;
 }
 
@@ -1213,6 +1241,15 @@ static long batch_statement_timeout(struct batch *b)
 	return b->own_timeout ? ms : session;
 }
 
+/* What an attempt's transaction is known by: its token and the server's crash epoch. */
+static void batch_mark_attempt(struct batch *b)
+{
+	/* unique to this attempt: the keys it stores carry it (keys.h) */
+	snprintf(b->token, sizeof(b->token), "%016llx.%llu", (unsigned long long)b->env->token_base,
+		 (unsigned long long)++b->env->token_seq);
+	b->epoch_id = b->pc->epoch_id;
+}
+
 /*
  * Open the transaction and learn its id before anything can commit. The
  * xid statement also sets the transaction's statement_timeout (the rows'
@@ -1225,16 +1262,11 @@ static bool batch_begin(struct batch *b, bool immediate_constraints)
 	const char *params[1] = { timeout };
 
 	snprintf(timeout, sizeof(timeout), "%ld", batch_statement_timeout(b));
-	/* unique to this attempt: the keys it stores carry it (keys.h) */
-	snprintf(b->token, sizeof(b->token), "%016llx.%llu", (unsigned long long)b->env->token_base,
-		 (unsigned long long)++b->env->token_seq);
-	b->epoch_id = pc->epoch_id;
+	batch_mark_attempt(b);
 	return pgconn_send(pc, T_BEGIN, 0, "BEGIN", 0, NULL) &&
 	       (!immediate_constraints ||
 		pgconn_send(pc, T_SETCONS, 0, "SET CONSTRAINTS ALL IMMEDIATE", 0, NULL)) &&
-	       pgconn_send_prepared(pc, T_XID, 0,
-				    "SELECT pg_catalog.pg_current_xact_id()::pg_catalog.text, "
-				    "pg_catalog.set_config('statement_timeout', $1, true)", 1, params);
+	       pgconn_send_prepared(pc, T_XID, 0, xid_query, 1, params);
 }
 
 /*
@@ -1248,6 +1280,90 @@ static bool batch_send_check(struct batch *b)
 	return pgconn_send_prepared(b->pc, T_CHECK, 0, schema_check_query, 2, params);
 }
 
+/*
+ * Can every part go by COPY (sqlbuild.h)? Only plain rows of a table COPY
+ * writes as INSERT does, and never while isolating: rows one by one are
+ * always INSERTs, so a row's error is exactly a direct INSERT's.
+ */
+static bool batch_copy_ok(struct batch *b)
+{
+	const struct table_schema *s = b->g->tschema;
+	size_t k, i;
+
+	if (b->env->cfg->write_path != WRITE_COPY || b->isolate || b->g->copy_off || !s->copy_ok)
+		return false;
+	for (k = 0; k < b->nparts; k++) {
+		const struct part *p = &b->parts[k];
+		if (!p->cs->n || p->returning || p->conflict || p->keyed)
+			return false;
+		group_colset_resolve(b->g, p->cs);
+		for (i = 0; i < p->cs->n; i++)
+			if (s->columns[p->cs->col_index[i]].no_copy)
+				return false;
+	}
+	return true;
+}
+
+/* Part p's COPY statement into `sql`, its data into `data`. */
+static bool batch_copy_part(struct batch *b, const struct part *p, struct buf *sql, struct buf *data)
+{
+	struct row **rows = pgc_malloc(p->n * sizeof(*rows));
+	size_t i;
+	bool ok;
+
+	for (i = 0; i < p->n; i++)
+		rows[i] = b->rows[p->idx[i]];
+	ok = sqlbuild_copy(sql, b->pc->pg, b->g->tschema, p->cs);
+	sqlbuild_copy_data(data, rows, p->n, b->g->tschema, p->cs->col_index, p->cs->n);
+	free(rows);
+	return ok;
+}
+
+/*
+ * batch_exec by COPY: the same steps in one script (pgconn.h: COPY cannot
+ * run in a pipeline), each result tagged as its pipelined twin's, so the
+ * rest of the machine cannot tell them apart: BEGIN; the xid and the
+ * statement_timeout; a COPY per part; the schema check. The xid and check
+ * statements are the pipeline's prepared ones: planning the check anew
+ * would cost PostgreSQL more than a hundred-row COPY.
+ */
+static void batch_exec_copy(struct batch *b)
+{
+	struct pgconn_step *steps = pgc_calloc(b->nparts + 3, sizeof(*steps));
+	struct buf *sql = pgc_calloc(b->nparts, sizeof(*sql)), *data = pgc_calloc(b->nparts, sizeof(*data));
+	const char *check[2] = { b->g->schema, b->g->table };
+	const char *timeout[1];
+	char ms[32];
+	size_t k, n = 0;
+	bool ok = true;
+
+	b->copying = true;
+	batch_mark_attempt(b);
+	snprintf(ms, sizeof(ms), "%ld", batch_statement_timeout(b));
+	timeout[0] = ms;
+	steps[n++] = (struct pgconn_step){ .tag = T_BEGIN, .sql = "BEGIN" };
+	steps[n++] = (struct pgconn_step){ .tag = T_XID, .sql = xid_query, .prepare = true,
+					   .nparams = 1, .values = timeout };
+	for (k = 0; ok && k < b->nparts; k++) {
+		ok = batch_copy_part(b, &b->parts[k], &sql[k], &data[k]);
+		steps[n++] = (struct pgconn_step){ .tag = T_INSERT, .arg = k, .sql = buf_cstr(&sql[k]),
+						   .copy = &data[k] };
+	}
+	steps[n++] = (struct pgconn_step){ .tag = T_CHECK, .sql = schema_check_query, .prepare = true,
+					   .nparams = 2, .values = check };
+	if (!ok) /* the caller stops sending: the loss it expects on false must come */
+		pgconn_break(b->pc, "an identifier could not be quoted for the database connection");
+	else
+		pgconn_send_script(b->pc, steps, n, T_SYNC, 0);
+	for (k = 0; k < b->nparts; k++) {
+		buf_free(&sql[k]);
+		buf_free(&data[k]);
+	}
+	free(sql);
+	free(data);
+	free(steps);
+}
+
 static void batch_exec(struct batch *b)
 {
 	size_t k;
@@ -1256,6 +1372,10 @@ static void batch_exec(struct batch *b)
 		return;
 	batch_partition(b);
 	batch_set_state(b, BATCH_EXEC);
+	if (batch_copy_ok(b)) {
+		batch_exec_copy(b);
+		return;
+	}
 	if (!batch_begin(b, false) || !batch_send_keys(b, T_KEYS, 0, b->n))
 		return;
 	for (k = 0; k < b->nparts; k++)
@@ -1753,6 +1873,24 @@ static void batch_check_result(struct batch *b, const PGresult *res)
 	}
 }
 
+/* A part's INSERT, or its COPY if the attempt copies. */
+static void batch_insert_result(struct batch *b, size_t k, const PGresult *res)
+{
+	if (result_ok(res)) {
+		b->env->stats->copy_statements += b->copying;
+		batch_part_written(b, res, &b->parts[k]);
+	} else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
+		batch_note_error(b, res);
+		if (b->copying) { /* the attempt's first error: nothing before a COPY fails without aborting it */
+			b->env->stats->copy_failed++;
+			if (b->err != ERR_TRANSIENT && !b->copy_failed) {
+				b->copy_failed = true;
+				errdata_copy(&b->copy_error, &b->error);
+			}
+		}
+	}
+}
+
 void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult *res)
 {
 	struct batch *b = job;
@@ -1784,10 +1922,7 @@ void batch_on_result(struct pgconn *pc, void *job, int tag, size_t arg, PGresult
 		batch_isolate_keys_result(b, arg, res);
 		break;
 	case T_INSERT:
-		if (result_ok(res))
-			batch_part_written(b, res, &b->parts[arg]);
-		else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
-			batch_note_error(b, res);
+		batch_insert_result(b, arg, res);
 		break;
 	case T_ISO_INSERT:
 		batch_isolate_insert_result(b, arg, res);

@@ -27,6 +27,7 @@ enum opt_kind {
 	OPT_SECONDS,   /* seconds in [min, max], or with a unit: 90s, 30m, 24h, 7d; stored as double */
 	OPT_MODE,
 	OPT_OVERLOAD,
+	OPT_WRITE_PATH,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_TABLES,
@@ -71,6 +72,9 @@ static const struct opt config_opts[] = {
 	  "... or when its oldest row has waited N ms", OPT_RELOAD },
 	{ "eager-flush", OPT_BOOL, OFF(eager_flush), 0, 0, "on", "on|off",
 	  "also flush a group as soon as a database connection is free", OPT_RELOAD },
+	{ "write-path", OPT_WRITE_PATH, OFF(write_path), 0, 0, "unnest", "unnest|copy",
+	  "write plain rows with INSERT ... unnest, or with COPY where it writes as INSERT does",
+	  OPT_RELOAD },
 	{ "connections", OPT_COUNT, OFF(connections), 1, 256, "2", "N",
 	  "database connections in the pool", 0 },
 	{ "max-pending-rows", OPT_COUNT, OFF(max_pending_rows), 1, 100000000, "100000", "N",
@@ -369,6 +373,14 @@ static bool opt_store(struct config *cfg, const struct opt *o, const char *val)
 			cfg->overload = OVERLOAD_BLOCK;
 		else if (strcmp(val, "reject") == 0)
 			cfg->overload = OVERLOAD_REJECT;
+		else
+			return false;
+		return true;
+	case OPT_WRITE_PATH:
+		if (strcmp(val, "unnest") == 0)
+			cfg->write_path = WRITE_UNNEST;
+		else if (strcmp(val, "copy") == 0)
+			cfg->write_path = WRITE_COPY;
 		else
 			return false;
 		return true;
@@ -752,6 +764,9 @@ static void opt_format(const struct config *cfg, const struct opt *o, struct buf
 	case OPT_OVERLOAD:
 		buf_puts(out, cfg->overload == OVERLOAD_REJECT ? "reject" : "block");
 		break;
+	case OPT_WRITE_PATH:
+		buf_puts(out, cfg->write_path == WRITE_COPY ? "copy" : "unnest");
+		break;
 	case OPT_LOG_LEVEL:
 		buf_puts(out, log_level_name((enum log_level)cfg->log_level));
 		break;
@@ -790,6 +805,7 @@ static void opt_move(struct config *to, struct config *from, const struct opt *o
 	case OPT_MS: size = sizeof(double); break;
 	case OPT_MODE: size = sizeof(mode_t); break;
 	case OPT_OVERLOAD: size = sizeof(enum overload_mode); break;
+	case OPT_WRITE_PATH: size = sizeof(enum write_path); break;
 	case OPT_LOG_LEVEL: case OPT_LOG_FORMAT: size = sizeof(int); break;
 	case OPT_BOOL: size = sizeof(bool); break;
 	default: return;

@@ -450,6 +450,12 @@ static void render_batches(struct buf *out, const struct metrics_src *src)
 	family_value(out, "pgcoalesce_in_doubt_resolved_total", "counter",
 		     "Commits in doubt (connection lost during COMMIT) resolved with pg_xact_status",
 		     (double)st->in_doubt_resolved);
+	family_value(out, "pgcoalesce_copy_statements_total", "counter",
+		     "COPY statements that ran without error (--write-path copy)",
+		     (double)st->copy_statements);
+	family_value(out, "pgcoalesce_copy_failed_total", "counter",
+		     "COPY statements that failed (a row's error: the batch goes row by row with INSERT)",
+		     (double)st->copy_failed);
 	family_value(out, "pgcoalesce_batches_in_flight", "gauge",
 		     "Batches started and not yet ended", (double)flush_in_flight(src->flusher));
 }
@@ -603,6 +609,8 @@ void metrics_stats_json(const struct metrics *m, struct buf *out)
 	buf_printf(out, ",\"rows_duplicate\":%llu,\"keys_stored\":%lld,\"keys_pruned\":%llu",
 		   (unsigned long long)st->rows_duplicate, (long long)st->keys_stored,
 		   (unsigned long long)st->keys_pruned);
+	buf_printf(out, ",\"copy_statements\":%llu,\"copy_failed\":%llu",
+		   (unsigned long long)st->copy_statements, (unsigned long long)st->copy_failed);
 	buf_printf(out, ",\"clients_connected_tcp\":%zu,\"listen\":", src->clients->n_tcp);
 	if (src->listen_address)
 		jsontext_put_string(out, src->listen_address, strlen(src->listen_address));

@@ -16,6 +16,18 @@
 	"OPERATOR(pg_catalog.||) pg_catalog.quote_ident($2::pg_catalog.text) END)"
 
 /*
+ * COPY FROM writes a table as INSERT does (the same input functions,
+ * defaults, constraints, triggers and partition routing) except that it
+ * ignores rules, refuses row-level security and views, and writes values
+ * into identity ALWAYS and generated columns that INSERT refuses
+ * (sqlbuild.h, "COPY"). c: the relation's pg_class row, a: a column's
+ * pg_attribute row.
+ */
+#define COPY_LIKE_INSERT \
+	"(c.relkind IN ('r', 'p') AND NOT c.relhasrules AND NOT c.relrowsecurity)"
+#define COPY_REFUSED "(a.attidentity = 'a' OR a.attgenerated <> '')"
+
+/*
  * One row per column, in attnum order; no row at all when the relation does
  * not exist; one row with a NULL attname for a relation without columns.
  * `base` follows each column's type through domains to the base type (the
@@ -24,11 +36,12 @@
  */
 const char schema_catalog_query[] =
 	"WITH RECURSIVE rel AS ("
-	"  SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c"
+	"  SELECT c.oid, n.nspname, c.relname, " COPY_LIKE_INSERT " AS copy_ok FROM pg_catalog.pg_class c"
 	"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 	"  WHERE c.oid = " RELATION_OID "),"
 	" col AS ("
-	"  SELECT a.attnum, a.attname, a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a, rel"
+	"  SELECT a.attnum, a.attname, a.atttypid, a.atttypmod, " COPY_REFUSED " AS no_copy"
+	"  FROM pg_catalog.pg_attribute a, rel"
 	"  WHERE a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped),"
 	" base(attnum, typid) AS ("
 	"  SELECT attnum, atttypid FROM col"
@@ -41,7 +54,8 @@ const char schema_catalog_query[] =
 	"  t.typcategory = 'A',"
 	"  t.typelem IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype),"
 	"  rel.oid::pg_catalog.int8, col.atttypid::pg_catalog.int8, col.atttypmod,"
-	"  (SELECT e.typdelim FROM pg_catalog.pg_type e WHERE e.oid = t.typelem)"
+	"  (SELECT e.typdelim FROM pg_catalog.pg_type e WHERE e.oid = t.typelem),"
+	"  rel.copy_ok, col.no_copy"
 	" FROM rel LEFT JOIN col ON true"
 	" LEFT JOIN base ON base.attnum = col.attnum AND NOT EXISTS ("
 	"  SELECT FROM pg_catalog.pg_type d WHERE d.oid = base.typid AND d.typtype = 'd')"
@@ -50,8 +64,10 @@ const char schema_catalog_query[] =
 	" ORDER BY col.attnum";
 
 const char schema_check_query[] =
-	"SELECT r.oid::pg_catalog.int8, a.attname, a.atttypid::pg_catalog.int8, a.atttypmod"
+	"SELECT r.oid::pg_catalog.int8, a.attname, a.atttypid::pg_catalog.int8, a.atttypmod,"
+	" " COPY_LIKE_INSERT ", " COPY_REFUSED
 	" FROM (SELECT " RELATION_OID " AS oid) r"
+	" LEFT JOIN pg_catalog.pg_class c ON c.oid = r.oid"
 	" LEFT JOIN pg_catalog.pg_attribute a"
 	"  ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped";
 
@@ -67,7 +83,7 @@ const char schema_describe_query[] =
 	" WHERE c.oid = " RELATION_OID
 	" ORDER BY a.attnum";
 
-#define CATALOG_FIELDS 11
+#define CATALOG_FIELDS 13
 
 struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 {
@@ -87,6 +103,7 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 	s->qualname = pgc_malloc(strlen(s->nspname) + strlen(s->relname) + 2);
 	sprintf(s->qualname, "%s.%s", s->nspname, s->relname);
 	s->oid = (unsigned)strtoul(PQgetvalue(res, 0, 7), NULL, 10);
+	s->copy_ok = PQgetvalue(res, 0, 11)[0] == 't';
 	s->columns = pgc_calloc((size_t)n, sizeof(*s->columns));
 	for (i = 0; i < n; i++) {
 		struct schema_column *c;
@@ -101,6 +118,7 @@ struct table_schema *schema_from_result(const PGresult *res, double fetched_at)
 		c->typid = (unsigned)strtoul(PQgetvalue(res, i, 8), NULL, 10);
 		c->typmod = atoi(PQgetvalue(res, i, 9));
 		c->delim = PQgetisnull(res, i, 10) || !PQgetvalue(res, i, 10)[0] ? ',' : PQgetvalue(res, i, 10)[0];
+		c->no_copy = PQgetvalue(res, i, 12)[0] == 't';
 	}
 	return s;
 }
@@ -137,13 +155,17 @@ bool schema_check_result(const struct table_schema *s, const PGresult *res, char
 	int i, n = PQntuples(res), k;
 	const struct schema_column *c;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4 || n < 1) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 6 || n < 1) {
 		snprintf(why, whysz, "the check returned no result");
 		return false;
 	}
 	if (!s->exists || PQgetisnull(res, 0, 0) ||
 	    (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10) != s->oid) {
 		snprintf(why, whysz, "the name resolves to another relation now");
+		return false;
+	}
+	if ((PQgetvalue(res, 0, 4)[0] == 't') != s->copy_ok) {
+		snprintf(why, whysz, "its rules, row-level security or kind changed");
 		return false;
 	}
 	if ((size_t)n != s->ncolumns && !(n == 1 && !s->ncolumns && PQgetisnull(res, 0, 1))) {
@@ -156,6 +178,11 @@ bool schema_check_result(const struct table_schema *s, const PGresult *res, char
 		if (!c || c->typid != (unsigned)strtoul(PQgetvalue(res, i, 2), NULL, 10) ||
 		    c->typmod != atoi(PQgetvalue(res, i, 3))) {
 			snprintf(why, whysz, "column \"%.100s\" was renamed or changed type", PQgetvalue(res, i, 1));
+			return false;
+		}
+		if (c->no_copy != (PQgetvalue(res, i, 5)[0] == 't')) {
+			snprintf(why, whysz, "column \"%.100s\" became or stopped being identity or generated",
+				 PQgetvalue(res, i, 1));
 			return false;
 		}
 	}

@@ -177,6 +177,71 @@ void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 	buf_free(&tmp);
 }
 
+bool sqlbuild_copy(struct buf *sql, PGconn *pg, const struct table_schema *s, const struct colset *cs)
+{
+	buf_puts(sql, "COPY ");
+	if (!put_ident(sql, pg, s->nspname))
+		return false;
+	buf_putc(sql, '.');
+	if (!put_ident(sql, pg, s->relname))
+		return false;
+	buf_puts(sql, " (");
+	if (!put_names(sql, pg, cs->names, cs->n))
+		return false;
+	buf_puts(sql, ") FROM STDIN");
+	return true;
+}
+
+/* Text-format COPY escaping: the backslash, and the characters that end a value or a line. */
+static void put_copy_escaped(struct buf *out, const char *s, size_t n)
+{
+	size_t i, from = 0;
+	char e;
+
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '\\': e = '\\'; break;
+		case '\t': e = 't'; break;
+		case '\n': e = 'n'; break;
+		case '\r': e = 'r'; break;
+		default: continue;
+		}
+		buf_append(out, s + from, i - from);
+		buf_putc(out, '\\');
+		buf_putc(out, e);
+		from = i + 1;
+	}
+	buf_append(out, s + from, n - from);
+}
+
+void sqlbuild_copy_data(struct buf *out, struct row *const *rows, size_t n,
+			const struct table_schema *s, const int *col_index, size_t ncol)
+{
+	struct buf tmp;
+	size_t i, k;
+
+	buf_init(&tmp);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < ncol; k++) {
+			const struct value *v = &rows[i]->values[k];
+			const struct schema_column *col = &s->columns[col_index[k]];
+			if (k)
+				buf_putc(out, '\t');
+			if (v->kind == VALUE_NULL) {
+				buf_append(out, "\\N", 2);
+			} else if (col->is_array && v->kind == VALUE_ARRAY) {
+				buf_reset(&tmp);
+				jsontext_to_pg_array(&tmp, v->text, v->len, col->elem_json, col->delim);
+				put_copy_escaped(out, tmp.data, tmp.len);
+			} else {
+				put_copy_escaped(out, v->text, v->len);
+			}
+		}
+		buf_putc(out, '\n');
+	}
+	buf_free(&tmp);
+}
+
 void sqlbuild_key_param(struct buf *out, struct row *const *rows, size_t n)
 {
 	size_t i;

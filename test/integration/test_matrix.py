@@ -407,10 +407,12 @@ def direct_results(t, m):
     return {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
 
 
-def sidecar_results(d, m):
-    """Every sidecar request in one pipelined burst (written on a thread while
-    the acks are read); returns {sidecar id: "ok" or the ack's code}."""
-    lines = [line for _, _, _, _, forms in m.cases for _, _, line in forms]
+def sidecar_results(d, m, only=None):
+    """Every sidecar request (of the cases whose direct id is in `only`, if
+    given) in one pipelined burst (written on a thread while the acks are
+    read); returns {sidecar id: "ok" or the ack's code}."""
+    lines = [line for _, _, did, _, forms in m.cases if only is None or did in only
+             for _, _, line in forms]
     c = d.client(timeout=300)
     sender = threading.Thread(target=c.send_raw, args=("\n".join(lines) + "\n",), daemon=True)
     sender.start()
@@ -442,11 +444,19 @@ def check_direct(m, direct):
                       "INSERT for: %s" % ", ".join(weak))
 
 
-def compare(t, d, m):
-    """Returns (number of cells, mismatch lines)."""
+def compare(t, d, m, between=None):
+    """Returns (number of cells, mismatch lines). With `between`, the cases
+    a direct INSERT stored go first, in a burst of their own, then
+    between(d) runs, then the other cases."""
     direct = direct_results(t, m)
     check_direct(m, direct)
-    side = sidecar_results(d, m)
+    if between is None:
+        side = sidecar_results(d, m)
+    else:
+        stored_ids = {did for did, r in direct.items() if r == "ok"}
+        side = sidecar_results(d, m, stored_ids)
+        between(d)
+        side.update(sidecar_results(d, m, set(direct) - stored_ids))
     stored = {}
     for r in t.db.rows(" UNION ALL ".join("(%s)" % q for q in m.readback)):
         stored[r["id"]] = r["v"]
@@ -482,10 +492,8 @@ def setup_role(t):
                       COLUMN_GRANTS.format(role=ROLE))
 
 
-def test_type_and_relation_matrix(t):
-    """Issue 10, "Done when": every type and relation kind, each value written
-    directly and through the sidecar, compared value by value and SQLSTATE by
-    SQLSTATE; every mismatching cell is listed."""
+def build_matrix(t):
+    """The matrix's types, relations and role; returns (matrix, daemon DSN, summary head)."""
     t.db.execute(SETUP_SQL)
     entries, unknown = matrix_types(t.db)
     m = Matrix()
@@ -501,11 +509,50 @@ def test_type_and_relation_matrix(t):
     add_relations(m)
     run_psql(t.db, "\n".join(m.create))
     dsn = setup_role(t)
-    d = t.daemon(dsn=dsn)
-    cells, bad = compare(t, d, m)
+    return m, dsn, entries, n, unknown
+
+
+def report(m, entries, n, unknown, cells, bad):
     summary = "%d types (%d tables), %d cases, %d cells compared" % (len(entries), 2 * n, len(m.cases), cells)
     if unknown:
         summary += "; types without curated literals (generic ones used): %s" % ", ".join(unknown)
     print("    matrix: " + summary)
     if bad:
         raise Failure("%d of %d cells differ (%s):\n%s" % (len(bad), cells, summary, table(bad)))
+
+
+def test_type_and_relation_matrix(t):
+    """Issue 10, "Done when": every type and relation kind, each value written
+    directly and through the sidecar, compared value by value and SQLSTATE by
+    SQLSTATE; every mismatching cell is listed."""
+    m, dsn, entries, n, unknown = build_matrix(t)
+    d = t.daemon(dsn=dsn)
+    cells, bad = compare(t, d, m)
+    report(m, entries, n, unknown, cells, bad)
+
+
+def test_type_and_relation_matrix_through_copy(t):
+    """Issue 12, item 3: the same matrix with --write-path copy. First every
+    case a direct INSERT stores, in a burst of their own: each batch is then
+    COPY-able rows only (of the relation kinds COPY writes as INSERT does),
+    so COPY itself must store each value as the direct INSERT did, and no
+    COPY may fail (a failed COPY would hide behind the row-by-row INSERTs).
+    Then the refused cases: COPY fails on them and their batches go row by
+    row, and each row must get the direct INSERT's SQLSTATE."""
+    m, dsn, entries, n, unknown = build_matrix(t)
+    d = t.daemon("--write-path", "copy", dsn=dsn)
+    seen = {}
+
+    def after_stored(d):
+        seen.update(d.stats())
+
+    cells, bad = compare(t, d, m, between=after_stored)
+    after = d.stats()
+    print("    COPY statements %d, failed %d before the refused cases; %d and %d after"
+          % (seen["copy_statements"], seen["copy_failed"], after["copy_statements"], after["copy_failed"]))
+    report(m, entries, n, unknown, cells, bad)
+    if seen["copy_statements"] < len(entries) or seen["copy_failed"]:
+        raise Failure("the stored cases ran %d COPY statements (want one per type at least, %d types) "
+                      "and %d failed (want none)" % (seen["copy_statements"], len(entries), seen["copy_failed"]))
+    if after["copy_failed"] == 0:
+        raise Failure("no COPY failed on the refused cases: the fallback was not exercised")

@@ -175,6 +175,7 @@ static void fake_record(struct pgconn *pc, int tag, size_t arg, const char *sql,
 	c->arg = arg;
 	c->sql = strdup(sql);
 	c->param1 = param1 ? strdup(param1) : NULL;
+	c->script = false;
 	pc->cmd_count++;
 }
 
@@ -298,6 +299,24 @@ bool pgconn_send_prepared(struct pgconn *pc, int tag, size_t arg, const char *sq
 			  int nparams, const char *const *values)
 {
 	return pgconn_send(pc, tag, arg, sql, nparams, values);
+}
+
+/* Each step of a script is recorded as a command of its own; a COPY's data as its param1. */
+bool pgconn_send_script(struct pgconn *pc, const struct pgconn_step *steps, size_t n,
+			int sync_tag, size_t sync_arg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *param1 = steps[i].copy ? buf_cstr(steps[i].copy)
+				     : steps[i].nparams ? steps[i].values[0] : NULL;
+		fake_record(pc, steps[i].tag, steps[i].arg, steps[i].sql, param1);
+		fake_cmds[(fake_head + fake_count - 1) % FAKE_MAX_CMDS].script = true;
+		if (steps[i].copy)
+			buf_reset(steps[i].copy);
+	}
+	fake_record(pc, sync_tag, sync_arg, "SYNC", NULL);
+	return true;
 }
 
 void pgconn_forget_statements(struct pgconn *pc)

@@ -18,7 +18,8 @@ struct fake_cmd {
 	int            tag;
 	size_t         arg;
 	char          *sql;   /* "SYNC" for a sync point */
-	char          *param1;/* its first parameter's value, or NULL */
+	char          *param1;/* its first parameter's value (a COPY's: its data), or NULL */
+	bool           script;/* a step of a script (pgconn_send_script) */
 };
 
 /* Results to answer with (freed once delivered). */

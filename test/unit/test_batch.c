@@ -126,11 +126,11 @@ static void answer(const char *sql, PGresult *res)
 static void answer_catalog(void)
 {
 	static const char *const v[] = {
-		"public", "t", "a", "pg_catalog.int4", "f", "f", "f", "16384", "23", "-1", NULL,
-		"public", "t", "b", "pg_catalog.text", "f", "f", "f", "16384", "25", "-1", NULL,
+		"public", "t", "a", "pg_catalog.int4", "f", "f", "f", "16384", "23", "-1", NULL, "t", "f",
+		"public", "t", "b", "pg_catalog.text", "f", "f", "f", "16384", "25", "-1", NULL, "t", "f",
 	};
 
-	answer("WITH RECURSIVE rel AS", fake_result_rows(11, 2, v));
+	answer("WITH RECURSIVE rel AS", fake_result_rows(13, 2, v));
 }
 
 static void answer_schema(void)
@@ -142,10 +142,10 @@ static void answer_schema(void)
 /* The schema check's answer: the table as cached, or with column b now int8. */
 static void answer_check(bool changed)
 {
-	static const char *const same[] = { "16384", "a", "23", "-1", "16384", "b", "25", "-1" };
-	static const char *const altered[] = { "16384", "a", "23", "-1", "16384", "b", "20", "-1" };
+	static const char *const same[] = { "16384", "a", "23", "-1", "t", "f", "16384", "b", "25", "-1", "t", "f" };
+	static const char *const altered[] = { "16384", "a", "23", "-1", "t", "f", "16384", "b", "20", "-1", "t", "f" };
 
-	answer("SELECT r.oid", fake_result_rows(4, 2, changed ? altered : same));
+	answer("SELECT r.oid", fake_result_rows(6, 2, changed ? altered : same));
 }
 
 /* BEGIN; [SET CONSTRAINTS]; xid and statement_timeout — all fine. */
@@ -420,6 +420,144 @@ UNIT_TEST(batch_isolates_a_bad_row_and_commits_the_others)
 		  "{\"id\":1,\"ok\":true}\n"
 		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"23505\",\"message\":\"duplicate key value\"}}\n"
 		  "{\"id\":3,\"ok\":true}\n");
+	world_free(&w);
+}
+
+/* --write-path copy: BEGIN and the xid of a script, whose next step is the COPY. */
+static void answer_copy_script_head(void)
+{
+	static const char *const xid[] = { "1234", "31500" };
+
+	CHECK(fake_pgconn_peek() && fake_pgconn_peek()->script);
+	answer("BEGIN", fake_result_ok("BEGIN"));
+	answer("SELECT pg_catalog.pg_current_xact_id", fake_result_rows(2, 1, xid));
+	CHECK(fake_pgconn_peek() && fake_pgconn_peek()->script);
+	EXPECT("COPY \"public\".\"t\" (\"a\",\"b\") FROM STDIN");
+}
+
+/* Plain rows go as one COPY, its data one text line per row; COMMIT as always. */
+UNIT_TEST(batch_copy_writes_plain_rows_with_one_copy)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	w.cfg.write_path = WRITE_COPY;
+	world_insert(&w, "{\"id\":1,\"table\":\"t\",\"row\":{\"a\":1,\"b\":\"x\\ty\"}}");
+	world_insert(&w, "{\"id\":2,\"table\":\"t\",\"row\":{\"a\":null,\"b\":\"back\\\\slash\"}}");
+	flush_schedule(&w.fl);
+	answer_schema();
+	CHECK_INT(first_state(&w), BATCH_EXEC);
+	answer_copy_script_head();
+	CHECK(fake_pgconn_peek() && fake_pgconn_peek()->param1 &&
+	      strcmp(fake_pgconn_peek()->param1, "1\tx\\ty\n\\N\tback\\\\slash\n") == 0);
+	answer("COPY", fake_result_ok("COPY 2"));
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_COMMIT);
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n");
+	CHECK_INT(w.stats.copy_statements, 1);
+	CHECK_INT(w.stats.copy_failed, 0);
+	world_free(&w);
+}
+
+/*
+ * A COPY that fails on a row's data: rolled back, then row by row with
+ * INSERT as any batch; a row fails alone with the INSERT's error. Some row
+ * failed, so the table keeps COPY.
+ */
+UNIT_TEST(batch_copy_failure_goes_row_by_row_with_insert)
+{
+	struct world w;
+
+	world_init(&w, 1);
+	w.cfg.write_path = WRITE_COPY;
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_copy_script_head();
+	answer("COPY", fake_result_error("23505", "duplicate key value"));
+	answer("SELECT r.oid", fake_result_aborted()); /* the check, skipped */
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ROLLBACK);
+	CHECK_INT(w.stats.copy_failed, 1);
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+	CHECK_INT(first_state(&w), BATCH_ISOLATE);
+	answer_begin(true);
+	answer("SYNC", fake_result_sync());
+	answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+	answer("INSERT INTO \"public\".\"t\"", fake_result_ok("INSERT 0 1"));
+	answer("RELEASE", fake_result_ok("RELEASE"));
+	answer("SYNC", fake_result_sync());
+	answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+	answer("INSERT INTO \"public\".\"t\"", fake_result_error("23505", "duplicate key value"));
+	answer("RELEASE", fake_result_aborted());
+	answer("SYNC", fake_result_sync());
+	answer("SAVEPOINT", fake_result_aborted());
+	answer("INSERT", fake_result_aborted());
+	answer("RELEASE", fake_result_aborted());
+	answer("SYNC", fake_result_sync());
+	answer("ROLLBACK TO SAVEPOINT", fake_result_ok("ROLLBACK"));
+	answer("RELEASE", fake_result_ok("RELEASE"));
+	answer("SYNC", fake_result_sync());
+	answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+	answer("INSERT INTO \"public\".\"t\"", fake_result_ok("INSERT 0 1"));
+	answer("RELEASE", fake_result_ok("RELEASE"));
+	answer("SYNC", fake_result_sync());
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w),
+		  "{\"id\":1,\"ok\":true}\n"
+		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"23505\",\"message\":\"duplicate key value\"}}\n"
+		  "{\"id\":3,\"ok\":true}\n");
+	CHECK_INT(w.fl.batches.count, 0);
+	CHECK(!group_get(&w.groups, NULL, "t")->copy_off);
+	world_free(&w);
+}
+
+/*
+ * A COPY that fails although every row then goes in alone: COPY itself is
+ * what the table refuses, so its next batch is an INSERT.
+ */
+UNIT_TEST(batch_copy_refused_where_insert_is_not_turns_copy_off)
+{
+	struct world w;
+	int i;
+
+	world_init(&w, 1);
+	w.cfg.write_path = WRITE_COPY;
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	answer_schema();
+	answer_copy_script_head();
+	answer("COPY", fake_result_error("P0001", "no COPY here"));
+	answer("SELECT r.oid", fake_result_aborted());
+	answer("SYNC", fake_result_sync());
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+	answer_begin(true);
+	answer("SYNC", fake_result_sync());
+	for (i = 0; i < 3; i++) {
+		answer("SAVEPOINT", fake_result_ok("SAVEPOINT"));
+		answer("INSERT INTO \"public\".\"t\"", fake_result_ok("INSERT 0 1"));
+		answer("RELEASE", fake_result_ok("RELEASE"));
+		answer("SYNC", fake_result_sync());
+	}
+	answer_check(false);
+	answer("SYNC", fake_result_sync());
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	insert_three(&w);
+	flush_schedule(&w.fl);
+	CHECK(fake_pgconn_peek() && !fake_pgconn_peek()->script);
+	answer_begin(false);
+	answer("INSERT INTO \"public\".\"t\" (\"a\",\"b\") SELECT", fake_result_ok("INSERT 0 3"));
+	CHECK_INT(w.stats.copy_failed, 1);
 	world_free(&w);
 }
 

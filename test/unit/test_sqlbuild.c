@@ -24,12 +24,12 @@ static struct row *make_row(struct colset *cs, const struct value *vals)
 static struct table_schema *test_schema(void)
 {
 	static struct schema_column cols[] = {
-		{ "id", "pg_catalog.int8", false, false, false, ',', 20, -1 },
-		{ "Kind", "pg_catalog.text", false, false, false, ',', 25, -1 },
-		{ "tags", "pg_catalog._int4", true, true, false, ',', 1007, -1 },
-		{ "amount", "pg_catalog.\"numeric\"", false, false, false, ',', 1700, -1 },
+		{ "id", "pg_catalog.int8", false, false, false, ',', 20, -1, false },
+		{ "Kind", "pg_catalog.text", false, false, false, ',', 25, -1, false },
+		{ "tags", "pg_catalog._int4", true, true, false, ',', 1007, -1, false },
+		{ "amount", "pg_catalog.\"numeric\"", false, false, false, ',', 1700, -1, false },
 	};
-	static struct table_schema s = { true, 16384, "my schema", "Ev\"ents", "my schema.Ev\"ents", cols, 4, 0 };
+	static struct table_schema s = { true, 16384, "my schema", "Ev\"ents", "my schema.Ev\"ents", cols, 4, 0, true };
 
 	return &s;
 }
@@ -123,8 +123,8 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 
 UNIT_TEST(sqlbuild_array_params)
 {
-	static const struct schema_column text_col = { "a", "pg_catalog.text", false, false, false, ',', 25, -1 };
-	static const struct schema_column array_col = { "a", "pg_catalog._text", true, true, false, ',', 1009, -1 };
+	static const struct schema_column text_col = { "a", "pg_catalog.text", false, false, false, ',', 25, -1, false };
+	static const struct schema_column array_col = { "a", "pg_catalog._text", true, true, false, ',', 1009, -1, false };
 	struct group_registry reg;
 	struct group *g;
 	const char *names[] = { "a" };
@@ -163,4 +163,51 @@ UNIT_TEST(sqlbuild_array_params)
 	for (i = 0; i < 5; i++)
 		free(rows[i]);
 	group_registry_free(&reg);
+}
+
+/*
+ * COPY: one text-format line per row, values as the array parameter holds
+ * them before its own quoting (a JSON array of an array column as a
+ * PostgreSQL array literal), the backslash, tab, newline and carriage
+ * return escaped, NULL as \N.
+ */
+UNIT_TEST(sqlbuild_copy_text_and_data)
+{
+	PGconn *pg = PQconnectStart("host=/nonexistent-pgcoalesce-test dbname=x");
+	struct group_registry reg;
+	struct group *g;
+	const char *names[] = { "Kind", "tags" };
+	int idx[] = { 1, 2 };
+	struct value v1[2] = { { VALUE_STRING, "tab\tnl\ncr\rbs\\N \"q\" {a,b}", 0 },
+			       { VALUE_ARRAY, "[1,null,\"x\\\\y\"]", 0 } };
+	struct value v2[2] = { { VALUE_NULL, NULL, 0 }, { VALUE_STRING, "{7}", 0 } };
+	struct value v3[2] = { { VALUE_STRING, "\\.", 0 }, { VALUE_NULL, NULL, 0 } };
+	struct value *vs[3] = { v1, v2, v3 };
+	struct row *rows[3];
+	struct colset *cs;
+	struct buf out;
+	size_t i, k;
+
+	group_registry_init(&reg, ev_default_loop(0), 1.0, 10, 100);
+	g = group_get(&reg, "my schema", "Ev\"ents");
+	cs = group_colset(g, names, 2);
+	for (i = 0; i < 3; i++) {
+		for (k = 0; k < 2; k++)
+			vs[i][k].len = vs[i][k].text ? strlen(vs[i][k].text) : 0;
+		rows[i] = make_row(cs, vs[i]);
+	}
+	buf_init(&out);
+	CHECK(sqlbuild_copy(&out, pg, test_schema(), cs));
+	CHECK_STR(buf_cstr(&out), "COPY \"my schema\".\"Ev\"\"ents\" (\"Kind\",\"tags\") FROM STDIN");
+	buf_reset(&out);
+	sqlbuild_copy_data(&out, rows, 3, test_schema(), idx, 2);
+	CHECK_STR(buf_cstr(&out),
+		  "tab\\tnl\\ncr\\rbs\\\\N \"q\" {a,b}\t{\"1\",NULL,\"x\\\\\\\\y\"}\n"
+		  "\\N\t{7}\n"
+		  "\\\\.\t\\N\n");
+	buf_free(&out);
+	for (i = 0; i < 3; i++)
+		free(rows[i]);
+	group_registry_free(&reg);
+	PQfinish(pg);
 }
