@@ -417,6 +417,7 @@ class Result:
         self.pgbench = None            # direct: (clients, protocol)
         self.spec = None               # sidecar: (clients, pipeline, extra options)
         self.keys = False              # sidecar: every row with an idempotency key
+        self.upsert = None             # sidecar: "set" or "add" upserts
 
 
 def per_row_us(seconds, rows):
@@ -607,6 +608,7 @@ class Bench:
         r = self.add(name, "sidecar", mean_rows, rate, p50, p99, rows, cpu)
         r.spec = (clients, pipeline, opts)
         r.keys = keys
+        r.upsert = upsert
         self.batches.append(f"  {name}: {br['count']} batches, {mean_rows:.0f} rows each on average, "
                             f"flush mean {1000 * fl['sum'] / max(fl['count'], 1):.2f} ms, "
                             f"p50 <= {1000 * hist_quantile(fl, 0.5):g} ms, "
@@ -797,6 +799,27 @@ def print_targets(results):
                   f"{r.cpu['loadgen']:.2f} us (issue: about 6 and 5 before; aim: sidecar at half)")
 
 
+def print_write_paths(results):
+    """Each sidecar shape on --write-path copy against the same on the default
+    (unnest), same run: issue 12 item 3's choice of the default."""
+    lines = []
+    for r in results:
+        if r.kind != "sidecar" or r.keys or r.upsert or r.spec[2] != ["--write-path", "copy"]:
+            continue
+        plain = next((p for p in results if p.kind == "sidecar" and not p.keys and not p.upsert
+                      and p.spec[:2] == r.spec[:2] and not p.spec[2]), None)
+        if plain is None:
+            continue
+        lines.append(f"  {r.spec[0]} x {r.spec[1]}: PG backends {plain.cpu['backend']:.2f} -> "
+                     f"{r.cpu['backend']:.2f} us per row ({r.cpu['backend'] / plain.cpu['backend']:.2f}x), "
+                     f"PG total {plain.cpu['server']:.2f} -> {r.cpu['server']:.2f}, sidecar "
+                     f"{plain.cpu['sidecar']:.2f} -> {r.cpu['sidecar']:.2f}; {plain.rate:.0f} -> "
+                     f"{r.rate:.0f} rows/s; batches of {plain.batch:.0f} and {r.batch:.0f} rows")
+    if lines:
+        print("write paths, unnest (the default) -> copy (same run):")
+        print("\n".join(lines))
+
+
 def print_key_cost(results):
     """Each sidecar contender with keys against the same without, same run."""
     lines = []
@@ -834,6 +857,9 @@ def report(bench, header):
         if any(getattr(r, "keys", False) for r in results):
             print()
             print_key_cost(results)
+        if any(r.kind == "sidecar" and r.spec[2] == ["--write-path", "copy"] for r in results):
+            print()
+            print_write_paths(results)
         if batches:
             print()
             print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
