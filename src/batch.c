@@ -125,7 +125,8 @@ struct batch {
 	bool              holds_group;    /* its COMMIT counts in g->commit_held */
 	bool              copying;        /* this attempt writes its parts with COPY */
 	bool              copy_failed;    /* an attempt's COPY failed, not transiently ... */
-	struct errdata    copy_error;     /* ... with this error */
+	struct errdata    copy_error;     /* ... with this error, ... */
+	unsigned long     copy_schema_gen;/* ... with this schema (g->schema_gen) */
 	unsigned          retries;        /* attempts retried so far */
 };
 
@@ -543,8 +544,8 @@ static void batch_finish(struct batch *b)
 		}
 		ledger_complete(env->ledger, r, b->g, b->committed);
 	}
-	/* a table that changed so that COPY no longer suits it (copy_ok) is not COPY's fault */
-	if (b->copy_failed && b->committed && !failed && b->g->tschema && b->g->tschema->copy_ok)
+	/* a COPY that failed on a stale schema (its data built for an old column type) is not COPY's fault */
+	if (b->copy_failed && b->committed && !failed && b->copy_schema_gen == b->g->schema_gen)
 		batch_copy_off(b);
 	batch_report(b, ok, failed, &first);
 	errdata_clear(&first);
@@ -1482,8 +1483,8 @@ static void batch_isolate_start(struct batch *b)
 static void batch_isolate_insert_result(struct batch *b, size_t i, const PGresult *res)
 {
 	struct row *r = b->rows[i];
-
 	struct part p = row_part(b, &i);
+	enum err_class cls;
 
 	if (b->iso_failed != NO_ROW || b->err != ERR_NONE)
 		return; /* aborted along with an earlier row of the window */
@@ -1493,7 +1494,13 @@ static void batch_isolate_insert_result(struct batch *b, size_t i, const PGresul
 	}
 	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
 		return;
-	if (classify(b, res) == ERR_TRANSIENT) {
+	/*
+	 * A changed table is no row's doing, and a COPY may have hidden the
+	 * change (it names no type: a renamed one still works): refetch the
+	 * schema before blaming a row for what a stale one causes (42704).
+	 */
+	cls = classify(b, res);
+	if (cls == ERR_TRANSIENT || (cls == ERR_SCHEMA && b->schema_retries < 2)) {
 		batch_note_error(b, res);
 		return;
 	}
@@ -1885,6 +1892,7 @@ static void batch_insert_result(struct batch *b, size_t k, const PGresult *res)
 			b->env->stats->copy_failed++;
 			if (b->err != ERR_TRANSIENT && !b->copy_failed) {
 				b->copy_failed = true;
+				b->copy_schema_gen = b->g->schema_gen;
 				errdata_copy(&b->copy_error, &b->error);
 			}
 		}
