@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make test`: unit tests, the module ladder check (scripts/modladder.py), the
 # fuzz corpus replay, then the integration tests
-# against a real PostgreSQL and the real daemon, then the container image
+# against a real PostgreSQL and the real daemon (then those COPY can write
+# for, again with --write-path copy), then the container image
 # (test/docker/run.py, `make docker-test`) and the compose file
 # (`make compose-check`), which print "skipped: ..." and count nothing where
 # podman and its base image, or npm, are missing. Ends with "N passed,
@@ -49,6 +50,20 @@ fi
 echo "== integration tests"
 python3 test/integration/run.py "$@" 2>&1 | tee build/integration.out
 count "$(cat build/integration.out)" "the integration tests"
+
+# The suites whose rows COPY can write, again with every daemon started with
+# --write-path copy (harness.py: PGC_TEST_WRITE_PATH); about two minutes.
+# Not test_upserts and test_keys: their rows always go by INSERT.
+# Skipped under valgrind (CI's valgrind pass runs test/integration/run.py
+# itself, without this phase).
+COPY_MODULES="test_values. test_faults. test_core. test_hostile. test_promises."
+if [ $# -eq 0 ] && [ "${PGC_VALGRIND:-}" != 1 ]; then
+	echo "== integration tests, --write-path copy"
+	# shellcheck disable=SC2086
+	PGC_TEST_WRITE_PATH=copy python3 test/integration/run.py $COPY_MODULES 2>&1 |
+		tee build/integration-copy.out
+	count "$(cat build/integration-copy.out)" "the integration tests with --write-path copy"
+fi
 
 if [ $# -eq 0 ]; then
 	echo "== container image"

@@ -27,6 +27,10 @@ Environment:
   PGC_BIN_DIR      where pgcoalesce and pgcoalesce-cli live (default: bin/)
   PGC_VALGRIND=1   run the daemon and the CLI under valgrind (memcheck); reports fail tests
   PGC_KEEP=1       keep the temporary directory (logs) after the run
+  PGC_TEST_WRITE_PATH=copy   start every daemon with --write-path copy (or any
+                   value given) unless the test chose a write path itself
+                   (--write-path in its arguments, PGCOALESCE_WRITE_PATH in
+                   its environment)
 
 Operations (test_ops.py): d.events() parses every log line (formats.py),
 d.metrics() scrapes --metrics-listen (use "127.0.0.1:0": the log says which
@@ -49,6 +53,7 @@ BIN_DIR = os.environ.get("PGC_BIN_DIR", os.path.join(ROOT, "bin"))
 DAEMON = os.path.join(BIN_DIR, "pgcoalesce")
 CLI = os.path.join(BIN_DIR, "pgcoalesce-cli")
 VALGRIND = os.environ.get("PGC_VALGRIND") == "1"
+WRITE_PATH = os.environ.get("PGC_TEST_WRITE_PATH") or None
 IS_ROOT = os.geteuid() == 0
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -301,6 +306,9 @@ class Daemon:
             cmd += ["--dsn", ctx.db.dsn]
         elif dsn:
             cmd += ["--dsn", dsn]  # dsn=False: none at all (environment tests)
+        if WRITE_PATH and not any(a == "--write-path" or str(a).startswith("--write-path=")
+                                  for a in args) and "PGCOALESCE_WRITE_PATH" not in (env or {}):
+            cmd += ["--write-path", WRITE_PATH]
         cmd += list(args)
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
