@@ -151,11 +151,30 @@ bool sqlbuild_insert(struct buf *sql, PGconn *pg, const struct table_schema *s,
 	return true;
 }
 
+/*
+ * The text value v holds for column col: a JSON array of an array column
+ * becomes a PostgreSQL array literal, built in `tmp`.
+ */
+static void value_text(struct buf *tmp, const struct value *v, const struct schema_column *col,
+		       const char **text, size_t *len)
+{
+	if (col->is_array && v->kind == VALUE_ARRAY) {
+		buf_reset(tmp);
+		jsontext_to_pg_array(tmp, v->text, v->len, col->elem_json, col->delim);
+		*text = tmp->data;
+		*len = tmp->len;
+	} else {
+		*text = v->text;
+		*len = v->len;
+	}
+}
+
 void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 			  size_t vi, const struct schema_column *col)
 {
 	struct buf tmp;
-	size_t i;
+	const char *text;
+	size_t i, len;
 
 	buf_init(&tmp);
 	buf_putc(out, '{');
@@ -165,12 +184,9 @@ void sqlbuild_array_param(struct buf *out, struct row *const *rows, size_t n,
 			buf_putc(out, ',');
 		if (v->kind == VALUE_NULL) {
 			buf_append(out, "NULL", 4);
-		} else if (col->is_array && v->kind == VALUE_ARRAY) {
-			buf_reset(&tmp);
-			jsontext_to_pg_array(&tmp, v->text, v->len, col->elem_json, col->delim);
-			jsontext_put_pg_quoted(out, tmp.data, tmp.len);
 		} else {
-			jsontext_put_pg_quoted(out, v->text, v->len);
+			value_text(&tmp, v, col, &text, &len);
+			jsontext_put_pg_quoted(out, text, len);
 		}
 	}
 	buf_putc(out, '}');
@@ -218,23 +234,20 @@ void sqlbuild_copy_data(struct buf *out, struct row *const *rows, size_t n,
 			const struct table_schema *s, const int *col_index, size_t ncol)
 {
 	struct buf tmp;
-	size_t i, k;
+	const char *text;
+	size_t i, k, len;
 
 	buf_init(&tmp);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < ncol; k++) {
 			const struct value *v = &rows[i]->values[k];
-			const struct schema_column *col = &s->columns[col_index[k]];
 			if (k)
 				buf_putc(out, '\t');
 			if (v->kind == VALUE_NULL) {
 				buf_append(out, "\\N", 2);
-			} else if (col->is_array && v->kind == VALUE_ARRAY) {
-				buf_reset(&tmp);
-				jsontext_to_pg_array(&tmp, v->text, v->len, col->elem_json, col->delim);
-				put_copy_escaped(out, tmp.data, tmp.len);
 			} else {
-				put_copy_escaped(out, v->text, v->len);
+				value_text(&tmp, v, &s->columns[col_index[k]], &text, &len);
+				put_copy_escaped(out, text, len);
 			}
 		}
 		buf_putc(out, '\n');
