@@ -177,7 +177,7 @@ deps:
 unit: bin/test-unit
 	bin/test-unit
 
-test: deps all bin/test-unit bin/bench-ceiling
+test: deps all bin/test-unit bin/bench-ceiling bin/bench-ackfloor
 	@BUILD=$(BUILD) test/run.sh
 
 run: deps all
@@ -192,11 +192,15 @@ run: deps all
 bin/bench-ceiling: $(BUILD)/test/bench/ceiling.o $(BUILD)/src/buf.o build/flavor | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $(filter %.o,$^) -lpq
 
+# The I/O floor under the closed-loop figure: answers every line, no database.
+bin/bench-ackfloor: test/bench/ackfloor.c build/flavor | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lev
+
 # Preloaded into the PostgreSQL server, so never built with the sanitizers.
 bin/slowfsync.so: test/bench/slowfsync.c | bin
 	$(CC) -O2 -g -std=gnu11 $(WARN) $(if $(WERROR),-Werror) -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
 
-bench: deps all bin/bench-ceiling bin/slowfsync.so
+bench: deps all bin/bench-ceiling bin/bench-ackfloor bin/slowfsync.so
 	@scripts/bench.py $(BENCH_ARGS)
 
 # `make profile`: the sidecar's own CPU per acked row (callgrind instructions).

@@ -21,6 +21,12 @@ from an emptied, vacuumed table after a CHECKPOINT):
     (read from its `stats`: batch_rows sum / count). The median of
     BENCH_CEILING_RUNS runs (default 3) of BENCH_ROWS rows each.
 
+The I/O floor under the closed loop (issue 12 item 5): bin/bench-ackfloor
+(test/bench/ackfloor.c) answers every line ok with no JSON decoding and no
+database, with the sidecar's I/O at 256 x 1 (a read and a send per row), under
+the same `pgcoalesce-cli bench --clients 256 --pipeline 1`; its CPU per row
+answered is printed beside the sidecar's in the targets. Not a contender.
+
 Upserts (issue 13), a section each for `update set` (a device's last seen:
 SET seen = EXCLUDED.seen, kind = EXCLUDED.kind) and `add` (a counter: SET
 hits = devices.hits + EXCLUDED.hits), on the devices table of sql/demo.sql:
@@ -434,6 +440,7 @@ class Bench:
         self.sections = []   # (title, [Result])
         self.batches = []    # sidecar batch lines
         self.checks = {}     # lone-commit ms: 'plain', 'slow'; shim mapping checks
+        self.floor = None    # the I/O floor at 256 x 1 (ackfloor)
         self.conn_ms = 0.0   # mean time to open a connection (pgbench -C)
         self.seen = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())  # upserts' seen
 
@@ -615,6 +622,28 @@ class Bench:
                             f"p99 <= {1000 * hist_quantile(fl, 0.99):g} ms")
         return r
 
+    def ackfloor(self, clients, pipeline):
+        """The I/O floor under the sidecar's closed-loop CPU (issue 12 item 5):
+        bin/bench-ackfloor answers every line ok and does nothing else, with
+        the sidecar's I/O at 256 x 1 (a read and a send per row). Its CPU per
+        row answered, and the load generator's; not a contender."""
+        log(f"bench: the I/O floor, bin/bench-ackfloor, {clients} x {pipeline} ({SECONDS}s)")
+        sock = os.path.join(self.tmp, "floor.sock")
+        srv = subprocess.Popen(self.pin.load + [os.path.join(ROOT, "bin/bench-ackfloor"), sock])
+        try:
+            wait_socket(sock)
+            load0, srv0 = children_cpu(), process_cpu(srv.pid)
+            out = run(self.pin.load + [os.path.join(ROOT, "bin/pgcoalesce-cli"), "-s", sock, "bench",
+                                       "--clients", str(clients), "--pipeline", str(pipeline),
+                                       "--duration", str(SECONDS)]).stdout
+            srv_cpu, load = process_cpu(srv.pid) - srv0, children_cpu() - load0
+        finally:
+            srv.kill()
+            srv.wait()
+        acked = int(re.search(r"acked ok: (\d+)", out).group(1))
+        return dict(shape=(clients, pipeline), rate=parse_cli_bench(out)[0],
+                    server=per_row_us(srv_cpu, acked), loadgen=per_row_us(load, acked))
+
     def warm_key_table(self, sock):
         """One keyed row before the run, so the sidecar's key table exists (it
         is made on first use) and its creation is not in the measured run;
@@ -689,6 +718,7 @@ class Bench:
         for clients, pipeline, opts in self.sidecars:
             r = self.sidecar(clients, pipeline, opts)
             sizes.append(max(1, round(r.batch)))
+        self.floor = self.ackfloor(256, 1)
         for size in sorted(set(sizes), reverse=True):
             for conns in (1, 2):
                 for mode in CEILING_MODES:
@@ -778,7 +808,7 @@ def print_cpu(results, ratios=True):
                   f"{'s' if best.conns > 1 else ''} ({best.cpu['backend']:.2f} us)")
 
 
-def print_targets(results):
+def print_targets(results, floor=None):
     ceil = the_ceiling(results)
     print("issue 12 targets, from this run (default options):")
     for r in results:
@@ -797,6 +827,11 @@ def print_targets(results):
         if r.spec[:2] == (256, 1):
             print(f"  256 x 1 sidecar CPU per row: {r.cpu['sidecar']:.2f} us, load generator "
                   f"{r.cpu['loadgen']:.2f} us (issue: about 6 and 5 before; aim: sidecar at half)")
+            if floor and floor["shape"] == (256, 1):
+                print(f"  256 x 1 I/O floor (bin/bench-ackfloor: reads each line and answers it, no "
+                      f"JSON, no database): {floor['server']:.2f} us per row, load generator "
+                      f"{floor['loadgen']:.2f} us, {floor['rate']:.0f} rows/s; the sidecar's own work "
+                      f"above it: {r.cpu['sidecar'] - floor['server']:.2f} us")
 
 
 def print_write_paths(results):
@@ -871,7 +906,7 @@ def report(bench, header):
             print("\n".join(medians))
         if i == 0:
             print()
-            print_targets(results)
+            print_targets(results, bench.floor)
     print()
     print(slow_check_line(bench.checks))
     print()
