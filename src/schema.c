@@ -23,9 +23,12 @@
  * (sqlbuild.h, "COPY"). c: the relation's pg_class row, a: a column's
  * pg_attribute row.
  */
-#define COPY_LIKE_INSERT \
-	"(c.relkind IN ('r', 'p') AND NOT c.relhasrules AND NOT c.relrowsecurity)"
-#define COPY_REFUSED "(a.attidentity = 'a' OR a.attgenerated <> '')"
+#define COPY_LIKE_INSERT                                                                   \
+	"(c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog.\"char\"[])"              \
+	" AND NOT c.relhasrules AND NOT c.relrowsecurity)"
+/* qualified: a "char" = on the role's search_path must not let COPY write an identity column */
+#define COPY_REFUSED                                                                       \
+	"(a.attidentity OPERATOR(pg_catalog.=) 'a' OR a.attgenerated OPERATOR(pg_catalog.<>) '')"
 
 /*
  * One row per column, in attnum order; no row at all when the relation does

@@ -262,6 +262,26 @@ def test_search_path_functions_do_not_stand_in_for_the_sidecars_own(t):
                                                                          {"key": "k-3"}]
 
 
+def test_search_path_operator_does_not_let_copy_write_an_identity_column(t):
+    """--write-path copy: a "char" = of the role's own, ahead of pg_catalog,
+    that says attidentity is never 'a', must not make the sidecar take an
+    identity ALWAYS column for one COPY may write: the row still gets
+    INSERT's 428C9, and a plain row still goes by COPY."""
+    t.db.execute('CREATE TABLE hi (id int GENERATED ALWAYS AS IDENTITY, v int); CREATE SCHEMA ev; '
+                 'CREATE FUNCTION ev.char_eq(a pg_catalog."char", b pg_catalog."char") '
+                 'RETURNS pg_catalog.bool LANGUAGE sql AS $$SELECT a OPERATOR(pg_catalog.=) b '
+                 "AND b OPERATOR(pg_catalog.<>) 'a'$$; "
+                 'CREATE OPERATOR ev.= (LEFTARG = pg_catalog."char", RIGHTARG = pg_catalog."char", '
+                 'FUNCTION = ev.char_eq)')
+    d = t.daemon("--write-path", "copy", dsn=t.db.dsn + " options='-c search_path=ev,pg_catalog,public'")
+    c = d.client()
+    assert c.request({"id": 1, "table": "hi", "row": {"v": 1}}) == {"id": 1, "ok": True}
+    r = c.request({"id": 2, "table": "hi", "row": {"id": 99, "v": 2}})
+    assert not r["ok"] and r["error"]["code"] == "428C9", r
+    assert t.db.rows("SELECT id, v FROM hi") == [{"id": 1, "v": 1}]
+    assert d.stats()["copy_statements"] >= 1
+
+
 def test_shutdown_answers_pc005(t):
     """After SIGTERM: new requests get PC005 at once (ping still answered);
     rows not written within --shutdown-timeout-ms get PC005 and are not stored."""
