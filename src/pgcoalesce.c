@@ -15,6 +15,24 @@
 #include "log.h"
 #include "sidecar.h"
 
+/*
+ * The loop has ended and the exit status is decided. Stopping the signal
+ * watchers puts SIGTERM/SIGINT/SIGHUP back to their default (kill), so a
+ * signal in the time it takes to free everything (long under ASan's leak
+ * check) would turn a clean exit into death by that signal. Blocked, it stays
+ * pending and dies with the process.
+ */
+static void block_stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 /* Is any variable libpq reads a connection parameter from set (and not empty)? */
 static bool libpq_env_set(const PQconninfoOption *opts)
 {
@@ -105,6 +123,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = sidecar_run(&sc);
+	block_stop_signals();
 	sidecar_free(&sc);
 	ev_loop_destroy(loop);
 	config_free(&cfg);
