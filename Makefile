@@ -27,6 +27,10 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -Iinclude -I$(PG_INCLUDE) -DPGC_VERSION='"$(VERSION)"' \
            -D_GNU_SOURCE -MMD -MP
 LDLIBS  := -lpq -lev -lcjson -lm
+# uring.c tells memcheck about the bytes io_uring receives, where it can.
+ifneq ($(wildcard /usr/include/valgrind/memcheck.h),)
+CFLAGS  += -DHAVE_VALGRIND_MEMCHECK_H
+endif
 
 ifneq ($(WERROR),)
 CFLAGS  += -Werror
