@@ -9,7 +9,10 @@
  * table, like PgBouncer's sbuf_cb_t, so this module never calls up). Acks are
  * appended to the client's output buffer and written once per loop iteration
  * (client_set_flush_output, from the sidecar's before-sleep hook), so a flush
- * of 1000 rows costs one write per client.
+ * of 1000 rows costs one write per client. Where io_uring is in use
+ * (uring.h), the reads of all readable clients go to the kernel in one
+ * system call (client_set_read_ready, before the loop sleeps), and so do the
+ * writes: a row costs no system call of its own.
  *
  * Reading pauses while the client holds more than half of
  * --max-client-output-bytes of unread acks (it is disconnected past all of
@@ -33,6 +36,7 @@
 #include "buf.h"
 #include "config.h"
 #include "linebuf.h"
+#include "uring.h"
 
 struct client;
 
@@ -65,6 +69,11 @@ struct client_set {
 	struct client      *free_list;     /* closed, to free at the loop boundary */
 	bool                recheck;       /* some client is paused: re-check before sleeping */
 	struct buf          rbuf;          /* the read buffer every client's linebuf borrows in turn */
+	struct uring        uring;         /* one system call for many reads or writes (uring.h) */
+	int                 uring_err;     /* why it is not in use (errno; 0: in use or turned off) */
+	struct client      *read_list;     /* readable, to read through the ring before sleeping */
+	struct uring_op    *io;            /* the reads or writes of one uring_run */
+	struct buf         *rslots;        /* the read buffers lent to the clients in `io` */
 };
 
 struct client {
@@ -72,7 +81,9 @@ struct client {
 	struct client     *prev, *next;   /* set->clients */
 	struct client     *out_next;      /* set->out_list */
 	struct client     *free_next;     /* set->free_list */
+	struct client     *read_next;     /* set->read_list */
 	bool               in_out_list;
+	bool               in_read_list;
 	bool               read_paused;   /* backpressure: not reading */
 	bool               in_free_list;
 	uint64_t           id;
@@ -96,6 +107,12 @@ struct client *client_new(struct client_set *set, int fd, bool tcp);
 /* Queue one response line (the caller's text, without the newline). */
 void client_send_line(struct client *c, const char *line, size_t len);
 
+/*
+ * Read every client that was readable in this loop iteration, in one
+ * system call (before-sleep hook, first): with io_uring in use the read
+ * watchers only note a client as readable.
+ */
+void client_set_read_ready(struct client_set *set);
 /* Write queued output of every client that has some (before-sleep hook). */
 void client_set_flush_output(struct client_set *set);
 /* Does any client still have output queued? */

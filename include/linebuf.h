@@ -64,6 +64,17 @@ ssize_t linebuf_read(struct linebuf *lb, int fd, size_t chunk);
 ssize_t linebuf_read_shared(struct linebuf *lb, int fd, struct buf *shared, size_t chunk);
 
 /*
+ * linebuf_read_shared in parts, for a caller that does the read itself (the
+ * daemon's reads through io_uring): lend `shared` as above (false if lb
+ * keeps its own buffer: it holds one already, or too much is unconsumed),
+ * take room for `chunk` bytes (valid until the next call on lb), then
+ * commit the n bytes that arrived there.
+ */
+bool  linebuf_lend(struct linebuf *lb, struct buf *shared);
+char *linebuf_space(struct linebuf *lb, size_t chunk);
+void  linebuf_commit(struct linebuf *lb, size_t n);
+
+/*
  * Give the shared buffer back (no-op if lb holds none): the unconsumed
  * bytes move into lb's own buffer and `shared` is left empty.
  */

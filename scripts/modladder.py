@@ -34,7 +34,7 @@ LADDER = [
     ["netlisten"],
     ["group", "errdata", "config"],
     ["conflict"],
-    ["schema", "stats", "jsontok", "linebuf", "log"],
+    ["schema", "stats", "jsontok", "linebuf", "uring", "log"],
     ["jsontext"],
     ["buf"],
 ]

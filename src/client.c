@@ -12,6 +12,12 @@
 #include "log.h"
 
 #define CLIENT_READ_CHUNK 65536
+/*
+ * Reads or writes per io_uring_enter: more clients take more calls. Each
+ * read in flight has its own CLIENT_READ_CHUNK buffer, so this also bounds
+ * those buffers (4 MiB).
+ */
+#define CLIENT_OPS_PER_CALL 64
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -25,6 +31,9 @@ void client_set_init(struct client_set *set, struct ev_loop *loop, const struct 
 	set->cfg = cfg;
 	set->ops = *ops;
 	buf_init(&set->rbuf);
+	uring_init(&set->uring, cfg->io_uring, CLIENT_OPS_PER_CALL, &set->uring_err);
+	set->io = pgc_calloc(CLIENT_OPS_PER_CALL, sizeof(*set->io));
+	set->rslots = pgc_calloc(CLIENT_OPS_PER_CALL, sizeof(*set->rslots));
 }
 
 struct client *client_new(struct client_set *set, int fd, bool tcp)
@@ -121,11 +130,21 @@ void client_set_reap(struct client_set *set)
 
 void client_set_free(struct client_set *set)
 {
+	size_t i;
+
 	while (set->clients)
 		client_close(set->clients, "shutdown");
 	client_set_flush_output(set);
+	set->read_list = NULL; /* every client in it is closed */
 	client_set_reap(set);
 	buf_free(&set->rbuf);
+	uring_free(&set->uring);
+	for (i = 0; i < CLIENT_OPS_PER_CALL; i++)
+		buf_free(&set->rslots[i]);
+	free(set->rslots);
+	free(set->io);
+	set->rslots = NULL;
+	set->io = NULL;
 }
 
 void client_send_line(struct client *c, const char *line, size_t len)
@@ -177,16 +196,69 @@ static bool client_write(struct client *c)
 	return true;
 }
 
+/* What one send of c's output returned (bytes, or -errno): account for it. */
+static void client_wrote(struct client *c, ssize_t res)
+{
+	if (res == -EAGAIN || res == -EWOULDBLOCK) {
+		ev_io_start(c->set->loop, &c->wio);
+		return;
+	}
+	if (res < 0 && res != -EINTR) {
+		client_close(c, strerror((int)-res));
+		return;
+	}
+	if (res > 0)
+		buf_consume(&c->out, (size_t)res);
+	client_write(c); /* a short send's rest, and what follows an empty buffer */
+}
+
+/* Run the n ops in set->io; then `done` for each, with what it returned. */
+static void client_set_run(struct client_set *set, size_t n,
+			   void (*done)(struct client_set *set, size_t i, struct client *c, ssize_t res))
+{
+	bool ring = uring_active(&set->uring);
+	size_t i;
+
+	uring_run(&set->uring, set->io, n);
+	for (i = 0; i < n; i++)
+		done(set, i, set->io[i].arg, set->io[i].res);
+	if (ring && !uring_active(&set->uring))
+		log_warn("io_uring failed: reading and writing one system call at a time", "ring_ops=%llu",
+			 (unsigned long long)set->uring.ops);
+}
+
+static void client_sent(struct client_set *set, size_t i, struct client *c, ssize_t res)
+{
+	client_wrote(c, res);
+}
+
+/*
+ * Every client with output gets one send, all in one system call where
+ * io_uring is in use (uring.h); what a send leaves behind is written as
+ * client_write does, when the socket has room.
+ */
 void client_set_flush_output(struct client_set *set)
 {
 	struct client *c;
+	size_t n = 0;
 
 	while ((c = set->out_list)) {
 		set->out_list = c->out_next;
 		c->in_out_list = false;
-		if (c->state != CLIENT_CLOSED)
+		if (c->state == CLIENT_CLOSED)
+			continue;
+		if (!c->out.len) {
 			client_write(c);
+			continue;
+		}
+		set->io[n++] = (struct uring_op){ .fd = c->fd, .data = c->out.data, .len = c->out.len, .arg = c };
+		if (n == CLIENT_OPS_PER_CALL) {
+			client_set_run(set, n, client_sent);
+			n = 0;
+		}
 	}
+	if (n)
+		client_set_run(set, n, client_sent);
 }
 
 bool client_set_output_pending(const struct client_set *set)
@@ -268,23 +340,13 @@ static void client_pause(struct client *c)
 }
 
 /*
- * Readable: one read into the set's shared buffer, lines handed on from
- * there, what is left (a partial line, lines held back) kept by the client.
+ * After a read that returned n (or -1 and err) and whose lines were handed
+ * on: end of input, an error, or backpressure.
  */
-static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void client_read_done(struct client *c, ssize_t n, int err)
 {
-	struct client *c = w->data;
-	struct client_set *set = c->set;
-	ssize_t n;
-	int err;
-
-	n = linebuf_read_shared(&c->in, c->fd, &set->rbuf, CLIENT_READ_CHUNK);
-	err = errno;
-	if (n > 0)
-		client_process_lines(c);
-	linebuf_unshare(&c->in, &set->rbuf);
 	if (c->state == CLIENT_CLOSED) {
-		linebuf_free(&c->in); /* closed while it held the shared buffer */
+		linebuf_free(&c->in); /* closed while it held a shared buffer */
 		return;
 	}
 	if (n < 0) {
@@ -298,6 +360,71 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (!client_may_read(c))
 		client_pause(c);
+}
+
+/*
+ * Readable: one read into the set's shared buffer, lines handed on from
+ * there, what is left (a partial line, lines held back) kept by the client.
+ * With io_uring in use, only noted: client_set_read_ready reads it.
+ */
+static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = w->data;
+	struct client_set *set = c->set;
+	ssize_t n;
+	int err;
+
+	if (uring_active(&set->uring)) {
+		if (!c->in_read_list) {
+			c->in_read_list = true;
+			c->read_next = set->read_list;
+			set->read_list = c;
+		}
+		return;
+	}
+	n = linebuf_read_shared(&c->in, c->fd, &set->rbuf, CLIENT_READ_CHUNK);
+	err = errno;
+	if (n > 0)
+		client_process_lines(c);
+	linebuf_unshare(&c->in, &set->rbuf);
+	client_read_done(c, n, err);
+}
+
+/* One read of the ring's came back: frame, hand on, give the slot back. */
+static void client_received(struct client_set *set, size_t i, struct client *c, ssize_t res)
+{
+	if (res > 0 && c->state != CLIENT_CLOSED) {
+		linebuf_commit(&c->in, (size_t)res);
+		client_process_lines(c);
+	}
+	linebuf_unshare(&c->in, &set->rslots[i]);
+	client_read_done(c, res < 0 ? -1 : res, res < 0 ? (int)-res : 0);
+}
+
+void client_set_read_ready(struct client_set *set)
+{
+	struct client *c;
+	size_t n = 0;
+
+	while ((c = set->read_list)) {
+		set->read_list = c->read_next;
+		c->in_read_list = false;
+		if (c->state != CLIENT_OPEN || c->read_paused)
+			continue; /* a paused client is read again once resumed */
+		if (!client_may_read(c)) {
+			client_pause(c);
+			continue;
+		}
+		linebuf_lend(&c->in, &set->rslots[n]);
+		set->io[n] = (struct uring_op){ .fd = c->fd, .recv = true, .len = CLIENT_READ_CHUNK, .arg = c };
+		set->io[n].data = linebuf_space(&c->in, CLIENT_READ_CHUNK);
+		if (++n == CLIENT_OPS_PER_CALL) {
+			client_set_run(set, n, client_received);
+			n = 0;
+		}
+	}
+	if (n)
+		client_set_run(set, n, client_received);
 }
 
 /* Process buffered lines and (re)start reading, unless blocked again. */

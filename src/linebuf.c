@@ -30,19 +30,29 @@ void linebuf_compact(struct linebuf *lb)
 	lb->pos = 0;
 }
 
-ssize_t linebuf_read(struct linebuf *lb, int fd, size_t chunk)
+char *linebuf_space(struct linebuf *lb, size_t chunk)
 {
-	ssize_t n;
-
 	linebuf_compact(lb);
 	buf_reserve(&lb->in, chunk);
+	return lb->in.data + lb->in.len;
+}
+
+void linebuf_commit(struct linebuf *lb, size_t n)
+{
+	lb->in.len += n;
+	lb->in.data[lb->in.len] = '\0';
+}
+
+ssize_t linebuf_read(struct linebuf *lb, int fd, size_t chunk)
+{
+	char *p = linebuf_space(lb, chunk);
+	ssize_t n;
+
 	do {
-		n = read(fd, lb->in.data + lb->in.len, chunk);
+		n = read(fd, p, chunk);
 	} while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		lb->in.len += (size_t)n;
-		lb->in.data[lb->in.len] = '\0';
-	}
+	if (n > 0)
+		linebuf_commit(lb, (size_t)n);
 	return n;
 }
 
@@ -51,13 +61,13 @@ ssize_t linebuf_read(struct linebuf *lb, int fd, size_t chunk)
  * one (its unconsumed bytes moved to the front, so `scanned` still holds),
  * the lender keeps lb's own allocation until linebuf_unshare.
  */
-ssize_t linebuf_read_shared(struct linebuf *lb, int fd, struct buf *shared, size_t chunk)
+bool linebuf_lend(struct linebuf *lb, struct buf *shared)
 {
 	struct buf own;
 	size_t pending = linebuf_pending(lb);
 
 	if (lb->shared || pending > LINEBUF_SHARE_MAX)
-		return linebuf_read(lb, fd, chunk);
+		return false;
 	own = lb->in;
 	lb->in = *shared;
 	*shared = own;
@@ -66,6 +76,12 @@ ssize_t linebuf_read_shared(struct linebuf *lb, int fd, struct buf *shared, size
 		buf_append(&lb->in, own.data + lb->pos, pending);
 	lb->pos = 0;
 	lb->shared = true;
+	return true;
+}
+
+ssize_t linebuf_read_shared(struct linebuf *lb, int fd, struct buf *shared, size_t chunk)
+{
+	linebuf_lend(lb, shared);
 	return linebuf_read(lb, fd, chunk);
 }
 

@@ -4,7 +4,9 @@
  */
 #include "sidecar.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,11 +141,12 @@ static bool sidecar_may_read(void *arg, const struct client *c)
 
 /* ---- the loop ---- */
 
-/* Before the loop blocks: start flushes, write acks, free, maybe exit. */
+/* Before the loop blocks: read, start flushes, write acks, free, maybe exit. */
 static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct sidecar *sc = w->data;
 
+	client_set_read_ready(&sc->clients);
 	client_set_resume_paused(&sc->clients);
 	flush_schedule(&sc->flusher);
 	client_set_flush_output(&sc->clients);
@@ -291,15 +294,34 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	return true;
 }
 
+/* For the startup line: "on", "off", or off and why the kernel said no. */
+static const char *io_uring_state(const struct client_set *set, char *buf, size_t size)
+{
+	int err = set->uring_err;
+
+	if (uring_active(&set->uring))
+		return "on";
+	if (!err)
+		return "off";
+	snprintf(buf, size, "off (io_uring_setup: %s%s)",
+		 err == ENOTSUP ? "kernel before 5.7" : strerror(err),
+		 err == ENOSYS ? ": an old kernel, or a seccomp profile (podman's)" :
+		 err == EPERM ? ": kernel.io_uring_disabled, or a seccomp profile (Docker's)" : "");
+	return buf;
+}
+
 int sidecar_run(struct sidecar *sc)
 {
 	const char *metrics = metrics_address(&sc->metrics);
+	char uring[160];
 
 	log_info("listening", "socket=%s listen=%s connections=%zu max_batch_rows=%zu max_delay_ms=%.0f "
-		 "eager_flush=%s dsn_from=%s config=%s metrics=%s version=%s",
+		 "eager_flush=%s write_path=%s io_uring=%s dsn_from=%s config=%s metrics=%s version=%s",
 		 log_q(sc->cfg->socket_path), log_q(sc->cfg->listen ? sc->tcp.socks.address : "off"),
 		 sc->cfg->connections, sc->cfg->max_batch_rows,
-		 sc->cfg->max_delay * 1000.0, sc->cfg->eager_flush ? "on" : "off", log_q(sc->cfg->dsn_source),
+		 sc->cfg->max_delay * 1000.0, sc->cfg->eager_flush ? "on" : "off",
+		 sc->cfg->write_path == WRITE_COPY ? "copy" : "unnest", log_q(io_uring_state(&sc->clients, uring, sizeof(uring))),
+		 log_q(sc->cfg->dsn_source),
 		 log_q(sc->cfg->config_file ? sc->cfg->config_file : ""),
 		 log_q(metrics ? metrics : "off"), PGC_VERSION);
 	ev_run(sc->loop, 0);

@@ -1,8 +1,8 @@
 #!/bin/sh
 # `make test`: unit tests, the module ladder check (scripts/modladder.py), the
 # fuzz corpus replay, then the integration tests
-# against a real PostgreSQL and the real daemon (then those COPY can write
-# for, again with --write-path copy), then the container image
+# against a real PostgreSQL and the real daemon (then some of them again with
+# --write-path copy --io-uring off), then the container image
 # (test/docker/run.py, `make docker-test`) and the compose file
 # (`make compose-check`), which print "skipped: ..." and count nothing where
 # podman and its base image, or npm, are missing. Ends with "N passed,
@@ -51,18 +51,20 @@ echo "== integration tests"
 python3 test/integration/run.py "$@" 2>&1 | tee build/integration.out
 count "$(cat build/integration.out)" "the integration tests"
 
-# The suites whose rows COPY can write, again with every daemon started with
-# --write-path copy (harness.py: PGC_TEST_WRITE_PATH); about two minutes.
-# Not test_upserts and test_keys: their rows always go by INSERT.
-# Skipped under valgrind (CI's valgrind pass runs test/integration/run.py
-# itself, without this phase).
-COPY_MODULES="test_values. test_faults. test_core. test_hostile. test_promises."
+# A second pass of the suites whose rows COPY can write, with every daemon
+# started with --write-path copy (harness.py: PGC_TEST_WRITE_PATH), and of
+# those that load client I/O hardest, all with --io-uring off, the one
+# read/send per call that kernels and containers without io_uring get (the
+# first pass ran with io_uring on). About two and a half minutes. Not
+# test_upserts and test_keys: their rows always go by INSERT. Skipped under
+# valgrind (CI's valgrind pass runs test/integration/run.py itself).
+SECOND_MODULES="test_values. test_faults. test_core. test_hostile. test_promises. test_overload. test_tcp."
 if [ $# -eq 0 ] && [ "${PGC_VALGRIND:-}" != 1 ]; then
-	echo "== integration tests, --write-path copy"
+	echo "== integration tests, --write-path copy --io-uring off"
 	# shellcheck disable=SC2086
-	PGC_TEST_WRITE_PATH=copy python3 test/integration/run.py $COPY_MODULES 2>&1 |
-		tee build/integration-copy.out
-	count "$(cat build/integration-copy.out)" "the integration tests with --write-path copy"
+	PGC_TEST_WRITE_PATH=copy PGC_TEST_IO_URING=off python3 test/integration/run.py $SECOND_MODULES 2>&1 |
+		tee build/integration-second.out
+	count "$(cat build/integration-second.out)" "the integration tests with --write-path copy --io-uring off"
 fi
 
 if [ $# -eq 0 ]; then

@@ -31,6 +31,8 @@ Environment:
                    value given) unless the test chose a write path itself
                    (--write-path in its arguments, PGCOALESCE_WRITE_PATH in
                    its environment)
+  PGC_TEST_IO_URING=off   likewise --io-uring (the one-call-at-a-time client
+                   I/O a kernel or container without io_uring gets)
 
 Operations (test_ops.py): d.events() parses every log line (formats.py),
 d.metrics() scrapes --metrics-listen (use "127.0.0.1:0": the log says which
@@ -54,6 +56,7 @@ DAEMON = os.path.join(BIN_DIR, "pgcoalesce")
 CLI = os.path.join(BIN_DIR, "pgcoalesce-cli")
 VALGRIND = os.environ.get("PGC_VALGRIND") == "1"
 WRITE_PATH = os.environ.get("PGC_TEST_WRITE_PATH") or None
+IO_URING = os.environ.get("PGC_TEST_IO_URING") or None
 IS_ROOT = os.geteuid() == 0
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -309,6 +312,9 @@ class Daemon:
         if WRITE_PATH and not any(a == "--write-path" or str(a).startswith("--write-path=")
                                   for a in args) and "PGCOALESCE_WRITE_PATH" not in (env or {}):
             cmd += ["--write-path", WRITE_PATH]
+        if IO_URING and not any(a == "--io-uring" or str(a).startswith("--io-uring=")
+                                for a in args) and "PGCOALESCE_IO_URING" not in (env or {}):
+            cmd += ["--io-uring", IO_URING]
         cmd += list(args)
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",

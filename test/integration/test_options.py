@@ -168,3 +168,35 @@ def test_log_level_debug_and_error(t):
 def test_socket_mode_default_is_0660(t):
     d = t.daemon()
     assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o660
+
+
+def kernel_allows_io_uring():
+    """Does io_uring_setup(2) work for this process (kernel, sysctl, seccomp)?"""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)       # struct io_uring_params, zeroed
+    fd = libc.syscall(425, 4, params)               # __NR_io_uring_setup on x86_64 and arm64
+    if fd < 0:
+        return False
+    os.close(fd)
+    return True
+
+
+def test_io_uring_is_used_where_the_kernel_allows_and_named_at_startup(t):
+    """--io-uring on (the default) uses the ring exactly when the kernel lets
+    this process set one up, and the startup line says so; off is off. Rows
+    go through either way."""
+    want = "on" if kernel_allows_io_uring() else None
+    d = t.daemon("--io-uring", "on")
+    state = d.listening("io_uring")
+    if want:
+        assert state == "on", state
+    else:
+        assert state.startswith("off ("), state   # and why
+    c = d.client()
+    assert c.request(insert(1))["ok"] is True
+    d2 = t.daemon("--io-uring", "off")
+    assert d2.listening("io_uring") == "off"
+    c2 = d2.client()
+    assert c2.request(insert(2))["ok"] is True
+    assert t.db.count() == 2
