@@ -9,8 +9,10 @@ from an emptied, vacuumed table after a CHECKPOINT):
     prepared protocol (what an application does without the sidecar);
   - the sidecar driven by `pgcoalesce-cli bench`: 256 clients x 1 insert in
     flight (a drop-in for per-row code) and 64 clients x 32 in flight, each
-    with default options (INSERT ... unnest) and with `--write-path copy`
-    (SIDECARS below; a contender may add daemon options, and
+    with default options (INSERT ... unnest) and with `--write-path copy`,
+    and 256 x 1 with `--io-uring off` (one system call per read and per
+    send, what a kernel or container without io_uring gets) (SIDECARS
+    below; a contender may add daemon options, and
     `--sidecar 'CxK [OPTION...]'` adds one from the command line, e.g.
     `make bench BENCH_ARGS="--sidecar '64x32 --connections 1'"`);
   - client-side batches, what a careful team writes itself
@@ -23,7 +25,7 @@ from an emptied, vacuumed table after a CHECKPOINT):
 
 The I/O floor under the closed loop (issue 12 item 5): bin/bench-ackfloor
 (test/bench/ackfloor.c) answers every line ok with no JSON decoding and no
-database, with the sidecar's I/O at 256 x 1 (a read and a send per row), under
+database, one read and one send per row (the sidecar's I/O with --io-uring off), under
 the same `pgcoalesce-cli bench --clients 256 --pipeline 1`; its CPU per row
 answered is printed beside the sidecar's in the targets. Not a contender.
 
@@ -156,12 +158,16 @@ CEILING_MODES = ("unnest", "copy", "copy-binary")
 CEILING_SIZE = 1000  # rows per statement of the classic ceiling
 # The sidecar contenders: (clients, in flight per client, extra daemon options).
 # Each shape runs on both write paths (README "Performance": which one runs
-# when); the default path is the one these rows showed cheaper.
+# when); the default path is the one these rows showed cheaper. The closed
+# loop runs again without io_uring, the baseline of its client I/O.
+WRITE_PATH_COPY = ["--write-path", "copy"]
+IO_URING_OFF = ["--io-uring", "off"]
 SIDECARS = [
     (256, 1, []),
-    (256, 1, ["--write-path", "copy"]),
+    (256, 1, WRITE_PATH_COPY),
+    (256, 1, IO_URING_OFF),
     (64, 32, []),
-    (64, 32, ["--write-path", "copy"]),
+    (64, 32, WRITE_PATH_COPY),
 ]
 # Processes of a PostgreSQL server other than client backends, by the name
 # they show in their command line ("postgres: walwriter ").
@@ -830,28 +836,32 @@ def print_targets(results, floor=None):
             if floor and floor["shape"] == (256, 1):
                 print(f"  256 x 1 I/O floor (bin/bench-ackfloor: reads each line and answers it, no "
                       f"JSON, no database): {floor['server']:.2f} us per row, load generator "
-                      f"{floor['loadgen']:.2f} us, {floor['rate']:.0f} rows/s; the sidecar's own work "
-                      f"above it: {r.cpu['sidecar'] - floor['server']:.2f} us")
+                      f"{floor['loadgen']:.2f} us, {floor['rate']:.0f} rows/s, with one read and one "
+                      f"send per row; the sidecar against it: {r.cpu['sidecar'] - floor['server']:+.2f} us")
 
 
-def print_write_paths(results):
-    """Each sidecar shape on --write-path copy against the same on the default
-    (unnest), same run: issue 12 item 3's choice of the default."""
+def print_against_default(results, opts, title, off_first=False):
+    """Each sidecar shape run with daemon options `opts` against the same shape
+    on the defaults, same run: default -> opts, or opts -> default where opts
+    turn off what the default does (off_first)."""
     lines = []
     for r in results:
-        if r.kind != "sidecar" or r.keys or r.upsert or r.spec[2] != ["--write-path", "copy"]:
+        if r.kind != "sidecar" or r.keys or r.upsert or r.spec[2] != opts:
             continue
         plain = next((p for p in results if p.kind == "sidecar" and not p.keys and not p.upsert
                       and p.spec[:2] == r.spec[:2] and not p.spec[2]), None)
         if plain is None:
             continue
-        lines.append(f"  {r.spec[0]} x {r.spec[1]}: PG backends {plain.cpu['backend']:.2f} -> "
-                     f"{r.cpu['backend']:.2f} us per row ({r.cpu['backend'] / plain.cpu['backend']:.2f}x), "
-                     f"PG total {plain.cpu['server']:.2f} -> {r.cpu['server']:.2f}, sidecar "
-                     f"{plain.cpu['sidecar']:.2f} -> {r.cpu['sidecar']:.2f}; {plain.rate:.0f} -> "
-                     f"{r.rate:.0f} rows/s; batches of {plain.batch:.0f} and {r.batch:.0f} rows")
+        a, b = (r, plain) if off_first else (plain, r)
+        lines.append(f"  {r.spec[0]} x {r.spec[1]}: PG backends {a.cpu['backend']:.2f} -> "
+                     f"{b.cpu['backend']:.2f} us per row ({b.cpu['backend'] / a.cpu['backend']:.2f}x), "
+                     f"PG total {a.cpu['server']:.2f} -> {b.cpu['server']:.2f}, sidecar "
+                     f"{a.cpu['sidecar']:.2f} -> {b.cpu['sidecar']:.2f} "
+                     f"({b.cpu['sidecar'] / a.cpu['sidecar']:.2f}x), load generator "
+                     f"{a.cpu['loadgen']:.2f} -> {b.cpu['loadgen']:.2f}; {a.rate:.0f} -> "
+                     f"{b.rate:.0f} rows/s; batches of {a.batch:.0f} and {b.batch:.0f} rows")
     if lines:
-        print("write paths, unnest (the default) -> copy (same run):")
+        print(title)
         print("\n".join(lines))
 
 
@@ -892,9 +902,15 @@ def report(bench, header):
         if any(getattr(r, "keys", False) for r in results):
             print()
             print_key_cost(results)
-        if any(r.kind == "sidecar" and r.spec[2] == ["--write-path", "copy"] for r in results):
+        if any(r.kind == "sidecar" and r.spec[2] == WRITE_PATH_COPY for r in results):
             print()
-            print_write_paths(results)
+            print_against_default(results, WRITE_PATH_COPY,
+                                  "write paths, unnest (the default) -> copy (same run):")
+        if any(r.kind == "sidecar" and r.spec[2] == IO_URING_OFF for r in results):
+            print()
+            print_against_default(results, IO_URING_OFF, "client I/O, one system call per read "
+                                  "and per send (--io-uring off) -> io_uring (the default), same run:",
+                                  off_first=True)
         if batches:
             print()
             print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
