@@ -212,9 +212,10 @@ static void client_wrote(struct client *c, ssize_t res)
 	client_write(c); /* a short send's rest, and what follows an empty buffer */
 }
 
+typedef void client_io_done(struct client_set *set, size_t i, struct client *c, ssize_t res);
+
 /* Run the n ops in set->io; then `done` for each, with what it returned. */
-static void client_set_run(struct client_set *set, size_t n,
-			   void (*done)(struct client_set *set, size_t i, struct client *c, ssize_t res))
+static void client_set_run(struct client_set *set, size_t n, client_io_done *done)
 {
 	bool ring = uring_active(&set->uring);
 	size_t i;
@@ -225,6 +226,16 @@ static void client_set_run(struct client_set *set, size_t n,
 	if (ring && !uring_active(&set->uring))
 		log_warn("io_uring failed: reading and writing one system call at a time", "ring_ops=%llu",
 			 (unsigned long long)set->uring.ops);
+}
+
+/* Add op as set->io[n]; run the list once it is full. Returns the new n. */
+static size_t client_set_queue(struct client_set *set, size_t n, struct uring_op op, client_io_done *done)
+{
+	set->io[n++] = op;
+	if (n < CLIENT_OPS_PER_CALL)
+		return n;
+	client_set_run(set, n, done);
+	return 0;
 }
 
 static void client_sent(struct client_set *set, size_t i, struct client *c, ssize_t res)
@@ -251,11 +262,8 @@ void client_set_flush_output(struct client_set *set)
 			client_write(c);
 			continue;
 		}
-		set->io[n++] = (struct uring_op){ .fd = c->fd, .data = c->out.data, .len = c->out.len, .arg = c };
-		if (n == CLIENT_OPS_PER_CALL) {
-			client_set_run(set, n, client_sent);
-			n = 0;
-		}
+		n = client_set_queue(set, n, (struct uring_op){ .fd = c->fd, .data = c->out.data,
+							       .len = c->out.len, .arg = c }, client_sent);
 	}
 	if (n)
 		client_set_run(set, n, client_sent);
@@ -416,12 +424,8 @@ void client_set_read_ready(struct client_set *set)
 			continue;
 		}
 		linebuf_lend(&c->in, &set->rslots[n]);
-		set->io[n] = (struct uring_op){ .fd = c->fd, .recv = true, .len = CLIENT_READ_CHUNK, .arg = c };
-		set->io[n].data = linebuf_space(&c->in, CLIENT_READ_CHUNK);
-		if (++n == CLIENT_OPS_PER_CALL) {
-			client_set_run(set, n, client_received);
-			n = 0;
-		}
+		n = client_set_queue(set, n, (struct uring_op){ .fd = c->fd, .recv = true, .arg = c,
+			.data = linebuf_space(&c->in, CLIENT_READ_CHUNK), .len = CLIENT_READ_CHUNK }, client_received);
 	}
 	if (n)
 		client_set_run(set, n, client_received);
