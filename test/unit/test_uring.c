@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -142,4 +143,37 @@ UNIT_TEST(uring_more_ops_than_the_ring_holds)
 		pair_close(&p[i]);
 	}
 	uring_free(&u);
+}
+
+UNIT_TEST(uring_that_fails_hands_its_ops_to_the_plain_calls)
+{
+	struct uring u;
+	struct pair p = pair_open();
+	struct uring_op op[2];
+	char got[8] = { 0 };
+	int err, devnull;
+
+	if (!uring_init(&u, true, 4, &err)) {
+		CHECK(getenv("PGC_TEST_NO_IO_URING") != NULL);
+		pair_close(&p);
+		return;
+	}
+	/* the ring's descriptor now names something that is not a ring: enter fails */
+	devnull = open("/dev/null", O_RDONLY);
+	CHECK(devnull >= 0 && dup2(devnull, u.fd) == u.fd);
+	close(devnull);
+	CHECK_INT(send(p.peer, "ping", 4, 0), 4);
+	op[0] = (struct uring_op){ .fd = p.mine, .data = "pong", .len = 4 };
+	op[1] = (struct uring_op){ .fd = p.mine, .recv = true, .data = got, .len = sizeof(got) };
+	uring_run(&u, op, 2);
+	CHECK(!uring_active(&u));
+	CHECK_INT(op[0].res, 4);
+	CHECK_INT(op[1].res, 4);
+	CHECK(memcmp(got, "ping", 4) == 0);
+	CHECK_INT(recv(p.peer, got, sizeof(got), 0), 4);
+	CHECK(memcmp(got, "pong", 4) == 0);
+	uring_run(&u, op, 1); /* and stays plain */
+	CHECK_INT(op[0].res, 4);
+	uring_free(&u);
+	pair_close(&p);
 }
