@@ -142,8 +142,8 @@ static ssize_t plain_op(const struct uring_op *op)
 	return n < 0 ? -(ssize_t)errno : n;
 }
 
-/* Take every completion there is; returns how many. */
-static size_t reap(struct uring *u, struct uring_op *ops)
+/* Take every completion there is for ops[0..k); returns how many. */
+static size_t reap(struct uring *u, struct uring_op *ops, size_t k)
 {
 	unsigned head = *u->cq_head;
 	unsigned tail = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
@@ -151,10 +151,13 @@ static size_t reap(struct uring *u, struct uring_op *ops)
 	struct uring_op *op;
 	size_t n = 0;
 
-	for (; head != tail; head++, n++) {
+	for (; head != tail; head++) {
 		cqe = (const struct io_uring_cqe *)u->cqes + (head & *u->cq_mask);
+		if (cqe->user_data >= k || ops[cqe->user_data].res != OP_PENDING)
+			continue; /* not one of this call's: never expected, never counted */
 		op = &ops[cqe->user_data];
 		op->res = cqe->res;
+		n++;
 		if (op->recv && op->res > 0)
 			VALGRIND_MAKE_MEM_DEFINED(op->data, (size_t)op->res);
 	}
@@ -202,7 +205,7 @@ static bool ring_run(struct uring *u, struct uring_op *ops, size_t k)
 			break;
 		if (ret > 0)
 			submitted += (size_t)ret;
-		completed += reap(u, ops);
+		completed += reap(u, ops, k);
 	}
 	if (completed == k)
 		return true;
