@@ -10,8 +10,8 @@ from an emptied, vacuumed table after a CHECKPOINT):
   - the sidecar driven by `pgcoalesce-cli bench`: 256 clients x 1 insert in
     flight (a drop-in for per-row code) and 64 clients x 32 in flight, each
     with default options (INSERT ... unnest) and with `--write-path copy`,
-    and 256 x 1 with `--io-uring off` (one system call per read and per
-    send, what a kernel or container without io_uring gets) (SIDECARS
+    and 256 x 1 with `--io-uring off` (one system call per read, what a
+    kernel or container without io_uring gets) (SIDECARS
     below; a contender may add daemon options, and
     `--sidecar 'CxK [OPTION...]'` adds one from the command line, e.g.
     `make bench BENCH_ARGS="--sidecar '64x32 --connections 1'"`);
@@ -25,7 +25,7 @@ from an emptied, vacuumed table after a CHECKPOINT):
 
 The I/O floor under the closed loop (issue 12 item 5): bin/bench-ackfloor
 (test/bench/ackfloor.c) answers every line ok with no JSON decoding and no
-database, one read and one send per row (the sidecar's I/O with --io-uring off), under
+database, one read and one send per row (the sidecar's I/O before io_uring), under
 the same `pgcoalesce-cli bench --clients 256 --pipeline 1`; its CPU per row
 answered is printed beside the sidecar's in the targets. Not a contender.
 
@@ -908,8 +908,8 @@ def report(bench, header):
                                   "write paths, unnest (the default) -> copy (same run):")
         if any(r.kind == "sidecar" and r.spec[2] == IO_URING_OFF for r in results):
             print()
-            print_against_default(results, IO_URING_OFF, "client I/O, one system call per read "
-                                  "and per send (--io-uring off) -> io_uring (the default), same run:",
+            print_against_default(results, IO_URING_OFF, "client reads, one system call each "
+                                  "(--io-uring off) -> through io_uring (the default), same run:",
                                   off_first=True)
         if batches:
             print()

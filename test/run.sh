@@ -54,7 +54,7 @@ count "$(cat build/integration.out)" "the integration tests"
 # A second pass of the suites whose rows COPY can write, with every daemon
 # started with --write-path copy (harness.py: PGC_TEST_WRITE_PATH), and of
 # those that load client I/O hardest, all with --io-uring off, the one
-# read/send per call that kernels and containers without io_uring get (the
+# read per call that kernels and containers without io_uring get (the
 # first pass ran with io_uring on). About two and a half minutes. Not
 # test_upserts and test_keys: their rows always go by INSERT. Skipped under
 # valgrind (CI's valgrind pass runs test/integration/run.py itself).

@@ -32,7 +32,7 @@ Environment:
                    (--write-path in its arguments, PGCOALESCE_WRITE_PATH in
                    its environment)
   PGC_TEST_IO_URING=off   likewise --io-uring (the one-call-at-a-time client
-                   I/O a kernel or container without io_uring gets)
+                   reads a kernel or container without io_uring gets)
 
 Operations (test_ops.py): d.events() parses every log line (formats.py),
 d.metrics() scrapes --metrics-listen (use "127.0.0.1:0": the log says which
