@@ -605,3 +605,22 @@ def test_describe_without_a_database_is_pc006(t):
     d = t.daemon(dsn="host=%s dbname=x" % gone, wait_db=False)
     ack = d.client().request({"op": "describe", "id": 1, "table": "events"})
     assert not ack["ok"] and ack["error"]["code"] == "PC006", ack
+
+
+def test_a_client_reset_mid_read_is_closed_and_its_neighbours_go_on(t):
+    """A client that goes away with our ack unread makes the next read of its
+    socket fail (ECONNRESET on a Unix socket), not end: that client is closed
+    with the reason, its committed row stays, and other clients are not
+    touched. Runs the read error path with io_uring and (second pass) without."""
+    d = t.daemon()
+    other = d.client()
+    c = d.client()
+    c.send(insert(1))
+    wait_for(lambda: t.db.count() == 1, 10, what="the row committed")
+    time.sleep(0.2)                          # its ack is in c's receive buffer, unread
+    c.send_raw(b'{"id":2,"table":"events","row":')  # a partial line: the daemon reads again
+    c.sock.close()                           # closed with unread data: the peer sees a reset
+    wait_for(lambda: 'reason="Connection reset by peer"' in d.log(), 10,
+             what="the client closed for the reset")
+    assert other.request(insert(3))["ok"] is True
+    assert t.db.count() == 2
