@@ -11,7 +11,8 @@
  * (client_set_flush_output, from the sidecar's before-sleep hook), so a flush
  * of 1000 rows costs one write per client. Where io_uring is in use
  * (uring.h), the reads of all readable clients go to the kernel in one
- * system call (client_set_read_ready, before the loop sleeps).
+ * system call (client_set_read_ready, before the loop sleeps), and so do the
+ * writes: a row costs no system call of its own.
  *
  * Reading pauses while the client holds more than half of
  * --max-client-output-bytes of unread acks (it is disconnected past all of
@@ -68,10 +69,10 @@ struct client_set {
 	struct client      *free_list;     /* closed, to free at the loop boundary */
 	bool                recheck;       /* some client is paused: re-check before sleeping */
 	struct buf          rbuf;          /* the read buffer every client's linebuf borrows in turn */
-	struct uring        uring;         /* one system call for many reads (uring.h) */
+	struct uring        uring;         /* one system call for many reads or writes (uring.h) */
 	int                 uring_err;     /* why it is not in use (errno; 0: in use or turned off) */
 	struct client      *read_list;     /* readable, to read through the ring before sleeping */
-	struct uring_op    *io;            /* the reads of one uring_run */
+	struct uring_op    *io;            /* the reads or writes of one uring_run */
 	struct buf         *rslots;        /* the read buffers lent to the clients in `io` */
 };
 

@@ -58,7 +58,7 @@ struct config {
 	enum overload_mode overload;
 	bool    eager_flush;     /* flush as soon as a connection is free */
 	enum write_path write_path;
-	bool    io_uring;        /* read clients through io_uring where the kernel allows */
+	bool    io_uring;        /* write to clients through io_uring where the kernel allows */
 	char  **allow_tables;    /* NULL-terminated; NULL means every table */
 	size_t  n_allow_tables;
 	int     log_level;       /* enum log_level */

@@ -2,13 +2,12 @@
  * uring.h — many socket reads and writes in one system call (io_uring).
  *
  * Why: under a closed loop every client has one row in flight, so each loop
- * iteration reads one small request from each of a hundred sockets: a
- * recv() per row. On this kind of VM a system call costs about a
- * microsecond before it does any work (README "Performance"), so entering
- * and leaving the kernel was a large share of the daemon's CPU per row.
- * uring_run hands a whole list to the kernel in one io_uring_enter. The
- * daemon uses it for its clients' reads (client.c says why not for the
- * acks); sends work the same way.
+ * iteration reads one small request from each of a hundred sockets and
+ * writes one small ack to each: a recv() and a send() per row. On this kind
+ * of VM a system call costs over a microsecond before it does any work
+ * (README "Performance"), so entering and leaving the kernel was a large
+ * share of the daemon's CPU per row. uring_run hands a whole list to the
+ * kernel in one io_uring_enter.
  *
  * Contract: every op is non-blocking (MSG_DONTWAIT, so io_uring completes
  * it with -EAGAIN instead of waiting for data or room) and uring_run returns

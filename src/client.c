@@ -13,7 +13,7 @@
 
 #define CLIENT_READ_CHUNK 65536
 /*
- * Reads per io_uring_enter: more readable clients take more calls. Each
+ * Reads or writes per io_uring_enter: more clients take more calls. Each
  * read in flight has its own CLIENT_READ_CHUNK buffer, so this also bounds
  * those buffers (4 MiB).
  */
@@ -196,21 +196,77 @@ static bool client_write(struct client *c)
 	return true;
 }
 
+/* What one send of c's output returned (bytes, or -errno): account for it. */
+static void client_wrote(struct client *c, ssize_t res)
+{
+	if (res == -EAGAIN || res == -EWOULDBLOCK) {
+		ev_io_start(c->set->loop, &c->wio);
+		return;
+	}
+	if (res < 0 && res != -EINTR) {
+		client_close(c, strerror((int)-res));
+		return;
+	}
+	if (res > 0)
+		buf_consume(&c->out, (size_t)res);
+	client_write(c); /* a short send's rest, and what follows an empty buffer */
+}
+
+typedef void client_io_done(struct client_set *set, size_t i, struct client *c, ssize_t res);
+
+/* Run the n ops in set->io; then `done` for each, with what it returned. */
+static void client_set_run(struct client_set *set, size_t n, client_io_done *done)
+{
+	bool ring = uring_active(&set->uring);
+	size_t i;
+
+	uring_run(&set->uring, set->io, n);
+	for (i = 0; i < n; i++)
+		done(set, i, set->io[i].arg, set->io[i].res);
+	if (ring && !uring_active(&set->uring))
+		log_warn("io_uring failed: reading and writing one system call at a time", "ring_ops=%llu",
+			 (unsigned long long)set->uring.ops);
+}
+
+/* Add op as set->io[n]; run the list once it is full. Returns the new n. */
+static size_t client_set_queue(struct client_set *set, size_t n, struct uring_op op, client_io_done *done)
+{
+	set->io[n++] = op;
+	if (n < CLIENT_OPS_PER_CALL)
+		return n;
+	client_set_run(set, n, done);
+	return 0;
+}
+
+static void client_sent(struct client_set *set, size_t i, struct client *c, ssize_t res)
+{
+	client_wrote(c, res);
+}
+
 /*
- * One send per client, not through the ring: batching the sends too cut the
- * sidecar's CPU a little more, but acks landing all at once made closed-loop
- * batches smaller and PostgreSQL's CPU per row higher (README "Performance").
+ * Every client with output gets one send, all in one system call where
+ * io_uring is in use (uring.h); what a send leaves behind is written as
+ * client_write does, when the socket has room.
  */
 void client_set_flush_output(struct client_set *set)
 {
 	struct client *c;
+	size_t n = 0;
 
 	while ((c = set->out_list)) {
 		set->out_list = c->out_next;
 		c->in_out_list = false;
-		if (c->state != CLIENT_CLOSED)
+		if (c->state == CLIENT_CLOSED)
+			continue;
+		if (!c->out.len) {
 			client_write(c);
+			continue;
+		}
+		n = client_set_queue(set, n, (struct uring_op){ .fd = c->fd, .data = c->out.data,
+							       .len = c->out.len, .arg = c }, client_sent);
 	}
+	if (n)
+		client_set_run(set, n, client_sent);
 }
 
 bool client_set_output_pending(const struct client_set *set)
@@ -353,20 +409,6 @@ static void client_received(struct client_set *set, size_t i, struct client *c, 
 	client_read_done(c, res < 0 ? -1 : res, res < 0 ? (int)-res : 0);
 }
 
-/* Run the n reads in set->io, then hand each on with what it returned. */
-static void client_set_read_all(struct client_set *set, size_t n)
-{
-	bool ring = uring_active(&set->uring);
-	size_t i;
-
-	uring_run(&set->uring, set->io, n);
-	for (i = 0; i < n; i++)
-		client_received(set, i, set->io[i].arg, set->io[i].res);
-	if (ring && !uring_active(&set->uring))
-		log_warn("io_uring failed: reading clients one system call at a time", "ring_ops=%llu",
-			 (unsigned long long)set->uring.ops);
-}
-
 void client_set_read_ready(struct client_set *set)
 {
 	struct client *c;
@@ -382,15 +424,11 @@ void client_set_read_ready(struct client_set *set)
 			continue;
 		}
 		linebuf_lend(&c->in, &set->rslots[n]);
-		set->io[n] = (struct uring_op){ .fd = c->fd, .recv = true, .arg = c,
-			.data = linebuf_space(&c->in, CLIENT_READ_CHUNK), .len = CLIENT_READ_CHUNK };
-		if (++n == CLIENT_OPS_PER_CALL) {
-			client_set_read_all(set, n);
-			n = 0;
-		}
+		n = client_set_queue(set, n, (struct uring_op){ .fd = c->fd, .recv = true, .arg = c,
+			.data = linebuf_space(&c->in, CLIENT_READ_CHUNK), .len = CLIENT_READ_CHUNK }, client_received);
 	}
 	if (n)
-		client_set_read_all(set, n);
+		client_set_run(set, n, client_received);
 }
 
 /* Process buffered lines and (re)start reading, unless blocked again. */

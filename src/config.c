@@ -76,7 +76,7 @@ static const struct opt config_opts[] = {
 	  "write plain rows with INSERT ... unnest, or with COPY where it writes as INSERT does",
 	  OPT_RELOAD },
 	{ "io-uring", OPT_BOOL, OFF(io_uring), 0, 0, "on", "on|off",
-	  "read all readable clients in one system call (io_uring) where the kernel allows", 0 },
+	  "read and write all clients in one system call each (io_uring) where the kernel allows", 0 },
 	{ "connections", OPT_COUNT, OFF(connections), 1, 256, "2", "N",
 	  "database connections in the pool", 0 },
 	{ "max-pending-rows", OPT_COUNT, OFF(max_pending_rows), 1, 100000000, "100000", "N",
