@@ -58,7 +58,8 @@ struct config {
 	enum overload_mode overload;
 	bool    eager_flush;     /* flush as soon as a connection is free */
 	enum write_path write_path;
-	bool    io_uring;        /* write to clients through io_uring where the kernel allows */
+	bool    io_uring;        /* read and write clients through io_uring where the kernel allows */
+	bool    sched_batch;     /* SCHED_BATCH while batches are big (cpusched.h) */
 	char  **allow_tables;    /* NULL-terminated; NULL means every table */
 	size_t  n_allow_tables;
 	int     log_level;       /* enum log_level */

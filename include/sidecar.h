@@ -12,11 +12,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 
 #include "client.h"
 #include "config.h"
+#include "cpusched.h"
 #include "flush.h"
 #include "group.h"
 #include "ledger.h"
@@ -38,6 +40,9 @@ struct sidecar {
 	struct ledger          ledger;
 	struct flusher         flusher;
 	struct buf             scratch;       /* responses other than acks */
+	struct cpusched        cpu;           /* SCHED_BATCH under load (--sched-batch) */
+	uint64_t               seen_batches;  /* stats.batch_rows as cpu last saw it */
+	double                 seen_batch_rows;
 
 	bool                   shutting_down;
 	bool                   shutdown_expired;

@@ -142,6 +142,18 @@ static bool sidecar_may_read(void *arg, const struct client *c)
 /* ---- the loop ---- */
 
 /* Before the loop blocks: read, start flushes, write acks, free, maybe exit. */
+/* The batches ended since the last look: their size says the load (cpusched.h). */
+static void sidecar_follow_load(struct sidecar *sc)
+{
+	const struct histogram *h = &sc->stats.batch_rows;
+
+	if (h->count == sc->seen_batches)
+		return;
+	cpusched_follow(&sc->cpu, (h->sum - sc->seen_batch_rows) / (double)(h->count - sc->seen_batches));
+	sc->seen_batches = h->count;
+	sc->seen_batch_rows = h->sum;
+}
+
 static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct sidecar *sc = w->data;
@@ -152,6 +164,7 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	client_set_flush_output(&sc->clients);
 	client_set_reap(&sc->clients);
 	group_sweep(&sc->groups, ev_now(loop));
+	sidecar_follow_load(sc);
 	if (sc->shutting_down && !sc->ledger.pending_rows && !flush_in_flight(&sc->flusher) &&
 	    (!client_set_output_pending(&sc->clients) || sc->shutdown_expired)) {
 		log_info("shutdown complete", "rows_committed=%llu rows_failed=%llu",
@@ -232,6 +245,7 @@ static void sidecar_reloaded(void *arg)
 	group_registry_reconfigure(&sc->groups, cfg->max_delay, cfg->max_batch_rows,
 				   cfg->max_batch_bytes, cfg->eager_flush);
 	client_set_recheck(&sc->clients); /* backpressure with the new limits, before sleeping */
+	cpusched_set_wanted(&sc->cpu, cfg->sched_batch);
 }
 
 static void sidecar_init_hooks(struct sidecar *sc)
@@ -261,6 +275,7 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	sc->loop = loop;
 	sc->cfg = cfg;
 	stats_init(&sc->stats, ev_time());
+	cpusched_init(&sc->cpu, cfg->sched_batch);
 	buf_init(&sc->scratch);
 	/* signals first: once the socket accepts, a SIGTERM or SIGHUP must not kill us */
 	ev_signal_init(&sc->sig_term, signal_cb, SIGTERM);
@@ -314,13 +329,15 @@ int sidecar_run(struct sidecar *sc)
 {
 	const char *metrics = metrics_address(&sc->metrics);
 	char uring[160];
+	char sched[96];
 
 	log_info("listening", "socket=%s listen=%s connections=%zu max_batch_rows=%zu max_delay_ms=%.0f "
-		 "eager_flush=%s write_path=%s io_uring=%s dsn_from=%s config=%s metrics=%s version=%s",
+		 "eager_flush=%s write_path=%s io_uring=%s sched_batch=%s dsn_from=%s config=%s metrics=%s version=%s",
 		 log_q(sc->cfg->socket_path), log_q(sc->cfg->listen ? sc->tcp.socks.address : "off"),
 		 sc->cfg->connections, sc->cfg->max_batch_rows,
 		 sc->cfg->max_delay * 1000.0, sc->cfg->eager_flush ? "on" : "off",
 		 sc->cfg->write_path == WRITE_COPY ? "copy" : "unnest", log_q(io_uring_state(&sc->clients, uring, sizeof(uring))),
+		 log_q(cpusched_state(&sc->cpu, sched, sizeof(sched))),
 		 log_q(sc->cfg->dsn_source),
 		 log_q(sc->cfg->config_file ? sc->cfg->config_file : ""),
 		 log_q(metrics ? metrics : "off"), PGC_VERSION);

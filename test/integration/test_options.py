@@ -1,6 +1,7 @@
 """Options (DESIGN.md "Daemon interface"): flags, environment, --help, bad options."""
 import os
 import re
+import signal
 import stat
 import subprocess
 
@@ -200,3 +201,45 @@ def test_io_uring_is_used_where_the_kernel_allows_and_named_at_startup(t):
     c2 = d2.client()
     assert c2.request(insert(2))["ok"] is True
     assert t.db.count() == 2
+
+
+def test_sched_batch_follows_the_batch_size(t):
+    """--sched-batch on (the default): the daemon runs as SCHED_BATCH while
+    its batches are big (32 rows or more) and as SCHED_NORMAL once they are
+    small again, so a lone row is never left waiting for a busy CPU; off
+    never changes the policy; a reload that turns it off puts it back to
+    normal at once (cpusched.h)."""
+    conf = os.path.join(t.tmp, "sched.conf")
+    with open(conf, "w") as f:
+        f.write("sched-batch = on\n")
+    one_batch = ("--max-delay-ms", "300", "--eager-flush", "off")  # pipelined rows share a batch
+
+    def policy(d):
+        return os.sched_getscheduler(d.proc.pid)
+
+    def batch_of(d, c, n, first):
+        c.send(*[insert(i) for i in range(first, first + n)])
+        assert all(r["ok"] is True for r in c.recv_n(n)), "a row of %d failed" % n
+
+    d = t.daemon("--config", conf, *one_batch)
+    assert d.listening("sched_batch") == "on"
+    assert policy(d) == os.SCHED_OTHER                  # light load until a big batch says otherwise
+    c = d.client()
+    batch_of(d, c, 40, 0)
+    wait_for(lambda: policy(d) == os.SCHED_BATCH, what="SCHED_BATCH after a batch of 40")
+    batch_of(d, c, 1, 100)
+    wait_for(lambda: policy(d) == os.SCHED_OTHER, what="SCHED_NORMAL after a lone row")
+    batch_of(d, c, 40, 200)
+    wait_for(lambda: policy(d) == os.SCHED_BATCH, what="SCHED_BATCH again")
+    with open(conf, "w") as f:
+        f.write("sched-batch = off\n")
+    d.send_signal(signal.SIGHUP)
+    wait_for(lambda: policy(d) == os.SCHED_OTHER, what="SCHED_NORMAL after the reload turned it off")
+    batch_of(d, c, 40, 300)
+    assert policy(d) == os.SCHED_OTHER
+
+    d2 = t.daemon("--sched-batch", "off", *one_batch)
+    assert d2.listening("sched_batch") == "off"
+    batch_of(d2, d2.client(), 40, 400)
+    assert policy(d2) == os.SCHED_OTHER
+    assert t.db.count() == 161

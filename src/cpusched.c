@@ -1,0 +1,63 @@
+/*
+ * cpusched.c — SCHED_BATCH while batches are big (cpusched.h says why).
+ */
+#include "cpusched.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static bool cpusched_apply(struct cpusched *cs, bool batch)
+{
+	struct sched_param p = { .sched_priority = 0 };
+
+	if (sched_setscheduler(0, batch ? SCHED_BATCH : SCHED_OTHER, &p) != 0) {
+		cs->err = errno;
+		return false;
+	}
+	cs->batch = batch;
+	cs->changes++;
+	return true;
+}
+
+void cpusched_init(struct cpusched *cs, bool wanted)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->wanted = wanted;
+	/* a refusal is found now, at startup, not under the first load */
+	if (wanted && cpusched_apply(cs, true))
+		cpusched_apply(cs, false);
+}
+
+void cpusched_set_wanted(struct cpusched *cs, bool wanted)
+{
+	cs->wanted = wanted;
+	if (!wanted && cs->batch)
+		cpusched_apply(cs, false);
+}
+
+void cpusched_follow(struct cpusched *cs, double rows)
+{
+	bool big = rows >= CPUSCHED_BATCH_ROWS;
+
+	if (!cs->wanted || cs->err || big == cs->batch)
+		return;
+	if (!cpusched_apply(cs, big))
+		log_warn("cannot change the CPU scheduling policy: staying as is", "error=%s",
+			 log_q(strerror(cs->err)));
+	else
+		log_debug("CPU scheduling policy", "policy=%s batch_rows=%.0f", big ? "batch" : "normal", rows);
+}
+
+const char *cpusched_state(const struct cpusched *cs, char *buf, size_t size)
+{
+	if (!cs->wanted)
+		return "off";
+	if (!cs->err)
+		return "on";
+	snprintf(buf, size, "off (sched_setscheduler: %s)", strerror(cs->err));
+	return buf;
+}
