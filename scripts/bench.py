@@ -10,8 +10,9 @@ from an emptied, vacuumed table after a CHECKPOINT):
   - the sidecar driven by `pgcoalesce-cli bench`: 256 clients x 1 insert in
     flight (a drop-in for per-row code) and 64 clients x 32 in flight, each
     with default options (INSERT ... unnest) and with `--write-path copy`,
-    and 256 x 1 with `--io-uring off` (one system call per read, what a
-    kernel or container without io_uring gets) (SIDECARS
+    and 256 x 1 with `--io-uring off` (one system call per read and per
+    send, what a kernel or container without io_uring gets), with
+    `--sched-batch off`, and with both (SIDECARS
     below; a contender may add daemon options, and
     `--sidecar 'CxK [OPTION...]'` adds one from the command line, e.g.
     `make bench BENCH_ARGS="--sidecar '64x32 --connections 1'"`);
@@ -25,7 +26,7 @@ from an emptied, vacuumed table after a CHECKPOINT):
 
 The I/O floor under the closed loop (issue 12 item 5): bin/bench-ackfloor
 (test/bench/ackfloor.c) answers every line ok with no JSON decoding and no
-database, one read and one send per row (the sidecar's I/O before io_uring), under
+database, one read and one send per row (the sidecar's I/O with --io-uring off), under
 the same `pgcoalesce-cli bench --clients 256 --pipeline 1`; its CPU per row
 answered is printed beside the sidecar's in the targets. Not a contender.
 
@@ -159,13 +160,19 @@ CEILING_SIZE = 1000  # rows per statement of the classic ceiling
 # The sidecar contenders: (clients, in flight per client, extra daemon options).
 # Each shape runs on both write paths (README "Performance": which one runs
 # when); the default path is the one these rows showed cheaper. The closed
-# loop runs again without io_uring, the baseline of its client I/O.
+# loop runs again without io_uring (what a container gets), without
+# SCHED_BATCH, and without both: one read and one send per row under the
+# normal policy, its client I/O before issue 12 item 5 (the item's baseline).
 WRITE_PATH_COPY = ["--write-path", "copy"]
 IO_URING_OFF = ["--io-uring", "off"]
+SCHED_BATCH_OFF = ["--sched-batch", "off"]
+CLIENT_IO_BEFORE = IO_URING_OFF + SCHED_BATCH_OFF
 SIDECARS = [
     (256, 1, []),
     (256, 1, WRITE_PATH_COPY),
     (256, 1, IO_URING_OFF),
+    (256, 1, SCHED_BATCH_OFF),
+    (256, 1, CLIENT_IO_BEFORE),
     (64, 32, []),
     (64, 32, WRITE_PATH_COPY),
 ]
@@ -831,8 +838,12 @@ def print_targets(results, floor=None):
                       f"the best client-side batch of {size} rows ({best.name}: "
                       f"{r.cpu['backend']:.2f} vs {best.cpu['backend']:.2f} us; target <= 1.2x)")
         if r.spec[:2] == (256, 1):
+            before = next((b for b in results if b.kind == "sidecar" and not b.keys and not b.upsert
+                           and b.spec == (256, 1, CLIENT_IO_BEFORE)), None)
             print(f"  256 x 1 sidecar CPU per row: {r.cpu['sidecar']:.2f} us, load generator "
-                  f"{r.cpu['loadgen']:.2f} us (issue: about 6 and 5 before; aim: sidecar at half)")
+                  f"{r.cpu['loadgen']:.2f} us (issue: about 6 and 5 before; aim: sidecar at half)"
+                  + (f"; {r.cpu['sidecar'] / before.cpu['sidecar']:.2f}x the same run's "
+                     f"{before.cpu['sidecar']:.2f} us with {' '.join(CLIENT_IO_BEFORE)}" if before else ""))
             if floor and floor["shape"] == (256, 1):
                 print(f"  256 x 1 I/O floor (bin/bench-ackfloor: reads each line and answers it, no "
                       f"JSON, no database): {floor['server']:.2f} us per row, load generator "
@@ -906,11 +917,15 @@ def report(bench, header):
             print()
             print_against_default(results, WRITE_PATH_COPY,
                                   "write paths, unnest (the default) -> copy (same run):")
-        if any(r.kind == "sidecar" and r.spec[2] == IO_URING_OFF for r in results):
-            print()
-            print_against_default(results, IO_URING_OFF, "client reads, one system call each "
-                                  "(--io-uring off) -> through io_uring (the default), same run:",
-                                  off_first=True)
+        for opts, title in ((IO_URING_OFF, "client I/O, one system call per read and per send "
+                             "(--io-uring off) -> through io_uring (the default), same run:"),
+                            (SCHED_BATCH_OFF, "always SCHED_NORMAL (--sched-batch off) -> SCHED_BATCH "
+                             "while batches are big (the default), same run:"),
+                            (CLIENT_IO_BEFORE, "both off (the client I/O before issue 12 item 5) -> "
+                             "the defaults, same run:")):
+            if any(r.kind == "sidecar" and r.spec[2] == opts for r in results):
+                print()
+                print_against_default(results, opts, title, off_first=True)
         if batches:
             print()
             print("sidecar batches (from its stats: a flush is one transaction, BEGIN to COMMIT;")
