@@ -10,8 +10,11 @@
  * SCHED_BATCH the kernel lets the running task finish its turn, and the
  * sidecar then reads everything that came meanwhile (README "Performance").
  * A small batch means light load, where a row must be answered at once: the
- * sidecar goes back to SCHED_NORMAL. With a free CPU it runs at once
- * either way; the policy decides only who waits when a CPU is shared.
+ * sidecar goes back to SCHED_NORMAL. So do full batches (--max-batch-rows):
+ * rows then queue for the database, and a result taken late leaves it idle
+ * (64 x 32 lost 3-5% of its rows/s under SCHED_BATCH). With a free CPU the
+ * sidecar runs at once either way; the policy decides only who waits when a
+ * CPU is shared.
  *
  * The policy is the calling thread's (the daemon has one). Changing it
  * needs no privilege; where a kernel or seccomp profile refuses, the
@@ -23,8 +26,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Batches of this many rows or more (on average since the last look) are "big". */
+/* Batches of this many rows or more (on average since the last look) are "big"... */
 #define CPUSCHED_BATCH_ROWS 32
+/* ... and this share of --max-batch-rows or more, "full". */
+#define CPUSCHED_FULL 0.9
 
 struct cpusched {
 	bool               wanted;   /* --sched-batch on */
@@ -37,8 +42,8 @@ struct cpusched {
 void cpusched_init(struct cpusched *cs, bool wanted);
 /* --sched-batch changed by a reload: off goes back to SCHED_NORMAL now. */
 void cpusched_set_wanted(struct cpusched *cs, bool wanted);
-/* Batches just ended held `rows` rows on average: pick the policy for that load. */
-void cpusched_follow(struct cpusched *cs, double rows);
+/* Batches just ended held `rows` rows on average, of at most `max_rows`: pick the policy for that load. */
+void cpusched_follow(struct cpusched *cs, double rows, size_t max_rows);
 /* For the startup line: "on", "off", or off and why (buf holds it). */
 const char *cpusched_state(const struct cpusched *cs, char *buf, size_t size);
 

@@ -32,7 +32,7 @@ LADDER = [
     ["ledger", "request", "keys"],
     ["row", "client", "ack", "pgconn", "sqlbuild", "http"],
     ["netlisten"],
-    ["group", "errdata", "config"],
+    ["group", "errdata", "config", "cpusched"],
     ["conflict"],
     ["schema", "stats", "jsontok", "linebuf", "uring", "log"],
     ["jsontext"],

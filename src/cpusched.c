@@ -39,9 +39,10 @@ void cpusched_set_wanted(struct cpusched *cs, bool wanted)
 		cpusched_apply(cs, false);
 }
 
-void cpusched_follow(struct cpusched *cs, double rows)
+void cpusched_follow(struct cpusched *cs, double rows, size_t max_rows)
 {
-	bool big = rows >= CPUSCHED_BATCH_ROWS;
+	/* full batches: rows queue for the database, whose every result must be taken at once */
+	bool big = rows >= CPUSCHED_BATCH_ROWS && rows < CPUSCHED_FULL * (double)max_rows;
 
 	if (!cs->wanted || cs->err || big == cs->batch)
 		return;

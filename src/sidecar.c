@@ -149,7 +149,8 @@ static void sidecar_follow_load(struct sidecar *sc)
 
 	if (h->count == sc->seen_batches)
 		return;
-	cpusched_follow(&sc->cpu, (h->sum - sc->seen_batch_rows) / (double)(h->count - sc->seen_batches));
+	cpusched_follow(&sc->cpu, (h->sum - sc->seen_batch_rows) / (double)(h->count - sc->seen_batches),
+			sc->cfg->max_batch_rows);
 	sc->seen_batches = h->count;
 	sc->seen_batch_rows = h->sum;
 }

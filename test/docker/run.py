@@ -287,13 +287,16 @@ def check_starts_before_database(env):
 def check_rows_through_the_socket(env):
     """Rows go through the volume's socket, whether or not the container's
     seccomp profile lets the sidecar use io_uring (podman's and Docker's
-    defaults do not): the startup line says which, and why not."""
+    defaults do not): the startup line says which, and why not. The
+    scheduling policy (--sched-batch) is allowed."""
     sc = env.main
     listening = [l for l in sc.logs().splitlines() if 'msg="listening"' in l]
     assert len(listening) == 1, sc.logs()[-3000:]
     m = re.search(r'io_uring=("on"|"off \(io_uring_setup: [^"]+\)")', listening[0])
     assert m, listening[0]
-    print("     in the container: io_uring=%s" % m.group(1), flush=True)
+    # the scheduling policy needs no capability, so a container allows it
+    assert 'sched_batch="on"' in listening[0], listening[0]
+    print("     in the container: io_uring=%s sched_batch=\"on\"" % m.group(1), flush=True)
     c = sc.client()
     n = 300
     c.send(*[insert(i, device_id=i, kind="docker", value="%d.25" % i) for i in range(n)])

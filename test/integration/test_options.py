@@ -4,6 +4,7 @@ import re
 import signal
 import stat
 import subprocess
+import time
 
 import harness
 from harness import Client, Failure, insert, wait_for
@@ -204,11 +205,12 @@ def test_io_uring_is_used_where_the_kernel_allows_and_named_at_startup(t):
 
 
 def test_sched_batch_follows_the_batch_size(t):
-    """--sched-batch on (the default): the daemon runs as SCHED_BATCH while
+    """--sched-batch on: the daemon runs as SCHED_BATCH while
     its batches are big (32 rows or more) and as SCHED_NORMAL once they are
     small again, so a lone row is never left waiting for a busy CPU; off
     never changes the policy; a reload that turns it off puts it back to
-    normal at once (cpusched.h)."""
+    normal at once; full batches (the database is the bottleneck) stay
+    normal (cpusched.h)."""
     conf = os.path.join(t.tmp, "sched.conf")
     with open(conf, "w") as f:
         f.write("sched-batch = on\n")
@@ -242,4 +244,14 @@ def test_sched_batch_follows_the_batch_size(t):
     assert d2.listening("sched_batch") == "off"
     batch_of(d2, d2.client(), 40, 400)
     assert policy(d2) == os.SCHED_OTHER
-    assert t.db.count() == 161
+
+    # full batches (--max-batch-rows): rows queue for the database, whose
+    # results must be taken at once; a big batch below the limit still switches
+    d3 = t.daemon("--max-batch-rows", "40", *one_batch)
+    c3 = d3.client()
+    batch_of(d3, c3, 40, 500)
+    time.sleep(0.2)                                      # the loop has looked at the batch
+    assert policy(d3) == os.SCHED_OTHER
+    batch_of(d3, c3, 33, 600)
+    wait_for(lambda: policy(d3) == os.SCHED_BATCH, what="SCHED_BATCH after a big batch below the limit")
+    assert t.db.count() == 234
