@@ -18,7 +18,9 @@
  *
  * The policy is the calling thread's (the daemon has one). Changing it
  * needs no privilege; where a kernel or seccomp profile refuses, the
- * sidecar stays as it is and says so at startup.
+ * sidecar stays as it is and says so at startup. A daemon started under
+ * another policy (chrt, systemd's CPUSchedulingPolicy=) keeps it: the
+ * operator chose.
  */
 #ifndef PGC_CPUSCHED_H
 #define PGC_CPUSCHED_H
@@ -35,10 +37,12 @@ struct cpusched {
 	bool               wanted;   /* --sched-batch on */
 	bool               batch;    /* running as SCHED_BATCH now */
 	int                err;      /* errno of a refused change: no more tries */
+	int                started_under; /* a policy other than SCHED_NORMAL at startup: left alone */
+	int                reset_on_fork; /* SCHED_RESET_ON_FORK as it was at startup, kept */
 	unsigned long long changes;  /* policy changes made */
 };
 
-/* Start under SCHED_NORMAL; with `wanted`, check now that the kernel allows the change. */
+/* With `wanted`, check now that the kernel allows the change (the daemon starts as it was started). */
 void cpusched_init(struct cpusched *cs, bool wanted);
 /* --sched-batch changed by a reload: off goes back to SCHED_NORMAL now. */
 void cpusched_set_wanted(struct cpusched *cs, bool wanted);

@@ -141,7 +141,6 @@ static bool sidecar_may_read(void *arg, const struct client *c)
 
 /* ---- the loop ---- */
 
-/* Before the loop blocks: read, start flushes, write acks, free, maybe exit. */
 /* The batches ended since the last look: their size says the load (cpusched.h). */
 static void sidecar_follow_load(struct sidecar *sc)
 {
@@ -155,6 +154,7 @@ static void sidecar_follow_load(struct sidecar *sc)
 	sc->seen_batch_rows = h->sum;
 }
 
+/* Before the loop blocks: read, start flushes, write acks, free, maybe exit. */
 static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct sidecar *sc = w->data;
