@@ -113,6 +113,8 @@ void client_send_line(struct client *c, const char *line, size_t len);
  * watchers only note a client as readable.
  */
 void client_set_read_ready(struct client_set *set);
+/* For the startup line: "on", "off", or off and why the kernel refused (buf holds it). */
+const char *client_set_io_uring_state(const struct client_set *set, char *buf, size_t size);
 /* Write queued output of every client that has some (before-sleep hook). */
 void client_set_flush_output(struct client_set *set);
 /* Does any client still have output queued? */

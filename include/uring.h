@@ -17,7 +17,7 @@
  * fewer than asked; 0 for a recv at end of stream; or -errno).
  *
  * Where io_uring is unavailable (a kernel before 5.7, io_uring_disabled,
- * a container's seccomp profile: Docker's default refuses it) or turned off
+ * a container's seccomp profile: Docker's and podman's defaults refuse it) or turned off
  * (--io-uring off), the same list runs as one recv()/send() each, with the
  * same results. If the ring ever fails, it is closed and the rest runs so.
  */

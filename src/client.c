@@ -4,6 +4,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -468,4 +469,19 @@ void client_set_resume_paused(struct client_set *set)
 		else
 			set->recheck = true;
 	}
+}
+
+const char *client_set_io_uring_state(const struct client_set *set, char *buf, size_t size)
+{
+	int err = set->uring_err;
+
+	if (uring_active(&set->uring))
+		return "on";
+	if (!err)
+		return "off";
+	snprintf(buf, size, "off (io_uring_setup: %s%s)",
+		 err == ENOTSUP ? "kernel before 5.7" : strerror(err),
+		 err == ENOSYS ? ": an old kernel, or a seccomp profile (podman's)" :
+		 err == EPERM ? ": kernel.io_uring_disabled, or a seccomp profile (Docker's)" : "");
+	return buf;
 }

@@ -4,7 +4,6 @@
  */
 #include "sidecar.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,22 +309,6 @@ bool sidecar_init(struct sidecar *sc, struct ev_loop *loop, struct config *cfg)
 	return true;
 }
 
-/* For the startup line: "on", "off", or off and why the kernel said no. */
-static const char *io_uring_state(const struct client_set *set, char *buf, size_t size)
-{
-	int err = set->uring_err;
-
-	if (uring_active(&set->uring))
-		return "on";
-	if (!err)
-		return "off";
-	snprintf(buf, size, "off (io_uring_setup: %s%s)",
-		 err == ENOTSUP ? "kernel before 5.7" : strerror(err),
-		 err == ENOSYS ? ": an old kernel, or a seccomp profile (podman's)" :
-		 err == EPERM ? ": kernel.io_uring_disabled, or a seccomp profile (Docker's)" : "");
-	return buf;
-}
-
 int sidecar_run(struct sidecar *sc)
 {
 	const char *metrics = metrics_address(&sc->metrics);
@@ -337,7 +320,7 @@ int sidecar_run(struct sidecar *sc)
 		 log_q(sc->cfg->socket_path), log_q(sc->cfg->listen ? sc->tcp.socks.address : "off"),
 		 sc->cfg->connections, sc->cfg->max_batch_rows,
 		 sc->cfg->max_delay * 1000.0, sc->cfg->eager_flush ? "on" : "off",
-		 sc->cfg->write_path == WRITE_COPY ? "copy" : "unnest", log_q(io_uring_state(&sc->clients, uring, sizeof(uring))),
+		 sc->cfg->write_path == WRITE_COPY ? "copy" : "unnest", log_q(client_set_io_uring_state(&sc->clients, uring, sizeof(uring))),
 		 log_q(cpusched_state(&sc->cpu, sched, sizeof(sched))),
 		 log_q(sc->cfg->dsn_source),
 		 log_q(sc->cfg->config_file ? sc->cfg->config_file : ""),
