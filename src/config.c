@@ -78,7 +78,7 @@ static const struct opt config_opts[] = {
 	{ "io-uring", OPT_BOOL, OFF(io_uring), 0, 0, "on", "on|off",
 	  "read and write all clients in one system call each (io_uring) where the kernel allows", 0 },
 	{ "sched-batch", OPT_BOOL, OFF(sched_batch), 0, 0, "on", "on|off",
-	  "while batches are big, run as SCHED_BATCH: a row arriving does not preempt the client's CPU", OPT_RELOAD },
+	  "while batches are big but not full, run as SCHED_BATCH: the sidecar's wakeups do not preempt the task on its CPU", OPT_RELOAD },
 	{ "connections", OPT_COUNT, OFF(connections), 1, 256, "2", "N",
 	  "database connections in the pool", 0 },
 	{ "max-pending-rows", OPT_COUNT, OFF(max_pending_rows), 1, 100000000, "100000", "N",
