@@ -670,7 +670,10 @@ def test_copy_values_with_tabs_newlines_backslashes(t):
     data messages."""
     cols = "(id int, t text, by bytea, j json, j2 json, jb jsonb, ta text[])"
     t.db.execute("CREATE TABLE t_esc %s; CREATE TABLE t_esc_twin %s" % (cols, cols))
-    d = t.daemon(*COPY, *ONE_BATCH, "--max-request-bytes", "4000000", "--max-batch-bytes", "64000000")
+    # Two megabytes of rows take longer than ONE_BATCH's 200 ms to parse under
+    # valgrind: no deadline here, a flush after the last row starts the batch.
+    d = t.daemon(*COPY, "--max-delay-ms", "600000", "--eager-flush", "off",
+                 "--max-request-bytes", "4000000", "--max-batch-bytes", "64000000")
     raws, directs = [], []
     for i, s in enumerate(ESCAPES):
         obj = json.dumps({"s": s, "n": [s, None]}, separators=(",", ":"), ensure_ascii=(i % 2 == 0))
@@ -695,8 +698,10 @@ def test_copy_values_with_tabs_newlines_backslashes(t):
 
     c = d.client(timeout=120)
     before = batches(d)
-    c.send_raw("".join('{"id":%d,"table":"t_esc","row":%s}\n' % (i, r) for i, r in enumerate(raws)))
-    acks = c.by_id(c.recv_n(len(raws), timeout=120))
+    c.send_raw("".join('{"id":%d,"table":"t_esc","row":%s}\n' % (i, r) for i, r in enumerate(raws))
+               + '{"op":"flush","id":"flush"}\n')
+    acks = c.by_id(c.recv_n(len(raws) + 1, timeout=120))
+    assert acks.pop('"flush"') == {"id": "flush", "ok": True}, acks
     assert batches(d) - before == 1, "not one batch"
     bad = [a for a in acks.values() if a.get("ok") is not True]
     assert not bad, bad[:5]
