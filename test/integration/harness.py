@@ -67,6 +67,47 @@ class Failure(AssertionError):
     """A check failed; the message says what was expected and what was seen."""
 
 
+# A system call's number and the seccomp audit arch, per machine (refuse_syscall).
+SYSCALLS = {
+    "x86_64": (0xC000003E, {"sched_setscheduler": 144}),
+    "aarch64": (0xC00000B7, {"sched_setscheduler": 119}),
+}
+
+
+def refuse_syscall(name, err):
+    """A preexec_fn that installs a seccomp filter failing every call of the
+    system call `name` with errno `err` in the child, as a container
+    runtime's profile does; everything else is allowed. Raises Failure on a
+    machine SYSCALLS does not know, rather than test nothing."""
+    import ctypes
+    import platform
+    import struct
+    arch, numbers = SYSCALLS.get(platform.machine(), (None, {}))
+    if name not in numbers:
+        raise Failure("refuse_syscall: no number for %s on %s" % (name, platform.machine()))
+    ld_w_abs, jeq_k, ret_k = 0x20, 0x15, 0x06
+    allow, refuse = 0x7FFF0000, 0x00050000 | err    # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
+    prog = [(ld_w_abs, 0, 0, 4),                     # seccomp_data.arch
+            (jeq_k, 0, 3, arch),                     # another arch's numbers: allow
+            (ld_w_abs, 0, 0, 0),                     # seccomp_data.nr
+            (jeq_k, 0, 1, numbers[name]),
+            (ret_k, 0, 0, refuse),
+            (ret_k, 0, 0, allow)]
+    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in prog))
+    fprog = struct.pack("HxxxxxxP", len(prog), ctypes.addressof(code))
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    ul = ctypes.c_ulong
+
+    def install():
+        assert code  # the filter's instructions live as long as this function
+        # PR_SET_NO_NEW_PRIVS lets a process without CAP_SYS_ADMIN install a filter
+        if (libc.prctl(38, ul(1), ul(0), ul(0), ul(0)) != 0
+                or libc.prctl(22, ul(2), ctypes.c_char_p(fprog), ul(0), ul(0)) != 0):
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+    return install
+
+
 def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
     """Poll `cond()` until it returns a true value; return it, or raise Failure."""
     deadline = time.monotonic() + timeout
@@ -286,7 +327,7 @@ class Client:
 class Daemon:
     """bin/pgcoalesce on a fresh socket, logs in a file."""
 
-    def __init__(self, ctx, args, env=None, dsn=None, wait=True, wait_db=True):
+    def __init__(self, ctx, args, env=None, dsn=None, wait=True, wait_db=True, preexec_fn=None):
         self.ctx = ctx
         n = ctx.next_serial()
         self.socket = os.path.join(ctx.tmp, "pgc%d.sock" % n)
@@ -323,7 +364,7 @@ class Daemon:
         self.cmd = cmd
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
-                                     stderr=subprocess.STDOUT, env=e)
+                                     stderr=subprocess.STDOUT, env=e, preexec_fn=preexec_fn)
         self.returncode = None
         ctx.cleanups.append(self.cleanup)
         if wait:
@@ -610,11 +651,13 @@ class TestContext:
         self._serial += 1
         return self._serial
 
-    def daemon(self, *args, env=None, dsn=None, wait=True, wait_db=True):
+    def daemon(self, *args, env=None, dsn=None, wait=True, wait_db=True, preexec_fn=None):
         """Start bin/pgcoalesce with `args` on a fresh socket, against this
         test's database unless dsn is given (dsn=False: no --dsn at all).
-        Waits until it listens (wait) and its database is up (wait_db)."""
-        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait, wait_db=wait_db)
+        Waits until it listens (wait) and its database is up (wait_db).
+        preexec_fn runs in the child before exec (refuse_syscall)."""
+        return Daemon(self, list(args), env=env, dsn=dsn, wait=wait, wait_db=wait_db,
+                      preexec_fn=preexec_fn)
 
     def cli_command(self, args, socket_path=None, valgrind=VALGRIND):
         """The argv that runs bin/pgcoalesce-cli (under valgrind with PGC_VALGRIND=1)."""

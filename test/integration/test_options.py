@@ -1,4 +1,5 @@
 """Options (DESIGN.md "Daemon interface"): flags, environment, --help, bad options."""
+import errno
 import os
 import re
 import signal
@@ -255,3 +256,22 @@ def test_sched_batch_follows_the_batch_size(t):
     batch_of(d3, c3, 33, 600)
     wait_for(lambda: policy(d3) == os.SCHED_BATCH, what="SCHED_BATCH after a big batch below the limit")
     assert t.db.count() == 234
+
+
+def test_sched_batch_refused_by_seccomp(t):
+    """A container profile that refuses sched_setscheduler (EPERM) is found
+    at startup: the listening line says off and why, the daemon keeps the
+    policy it was started under through big batches, warns about nothing
+    more, and every row is still committed and acked (cpusched.h)."""
+    d = t.daemon("--max-delay-ms", "300", "--eager-flush", "off",
+                 preexec_fn=harness.refuse_syscall("sched_setscheduler", errno.EPERM))
+    assert d.listening("sched_batch") == "off (sched_setscheduler: %s)" % os.strerror(errno.EPERM), \
+        d.listening("sched_batch")
+    c = d.client()
+    for first in (0, 100, 200):                          # big batches that would switch the policy
+        c.send(*[insert(i) for i in range(first, first + 40)])
+        assert all(r["ok"] is True for r in c.recv_n(40)), "a row failed"
+    assert os.sched_getscheduler(d.proc.pid) == os.SCHED_OTHER
+    assert t.db.count() == 120
+    assert "cannot change the CPU scheduling policy" not in d.log(), d.log()
+    assert d.stats()["batch_rows"]["sum"] == 120
