@@ -69,8 +69,8 @@ class Failure(AssertionError):
 
 # A system call's number and the seccomp audit arch, per machine (refuse_syscall).
 SYSCALLS = {
-    "x86_64": (0xC000003E, {"sched_setscheduler": 144}),
-    "aarch64": (0xC00000B7, {"sched_setscheduler": 119}),
+    "x86_64": (0xC000003E, {"sched_setscheduler": 144, "io_uring_setup": 425, "io_uring_enter": 426}),
+    "aarch64": (0xC00000B7, {"sched_setscheduler": 119, "io_uring_setup": 425, "io_uring_enter": 426}),
 }
 
 

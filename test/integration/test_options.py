@@ -1,5 +1,6 @@
 """Options (DESIGN.md "Daemon interface"): flags, environment, --help, bad options."""
 import errno
+import json
 import os
 import re
 import signal
@@ -203,6 +204,35 @@ def test_io_uring_is_used_where_the_kernel_allows_and_named_at_startup(t):
     c2 = d2.client()
     assert c2.request(insert(2))["ok"] is True
     assert t.db.count() == 2
+
+
+def test_io_uring_refused_by_seccomp_at_setup_or_later(t):
+    """A seccomp profile that refuses io_uring_setup (Docker's and podman's
+    defaults do) leaves the daemon reading and writing one call at a time,
+    and the startup line says why. One that allows the setup but refuses
+    io_uring_enter makes the first ring call fail under load: the daemon
+    warns once, goes on without the ring, and every row of every client is
+    committed and acked exactly once (uring.h)."""
+    eperm = os.strerror(errno.EPERM)
+    d = t.daemon("--io-uring", "on", preexec_fn=harness.refuse_syscall("io_uring_setup", errno.EPERM))
+    assert d.listening("io_uring").startswith("off (io_uring_setup: %s" % eperm), d.listening("io_uring")
+    assert d.client().request(insert(1))["ok"] is True
+
+    d2 = t.daemon("--io-uring", "on", preexec_fn=harness.refuse_syscall("io_uring_enter", errno.EPERM))
+    if kernel_allows_io_uring():
+        assert d2.listening("io_uring") == "on", d2.listening("io_uring")
+    else:                                                # no ring to fail: the plain path only
+        assert d2.listening("io_uring").startswith("off ("), d2.listening("io_uring")
+    clients = [d2.client() for _ in range(8)]
+    for k, c in enumerate(clients):
+        c.send(*[insert(1000 + 100 * k + i) for i in range(50)])
+    for k, c in enumerate(clients):
+        acks = c.by_id(c.recv_n(50))
+        assert sorted(acks) == sorted(json.dumps(1000 + 100 * k + i) for i in range(50)), acks
+        assert all(a["ok"] is True for a in acks.values()), acks
+    assert t.db.count() == 401
+    warned = d2.log().count("io_uring failed: reading and writing one system call at a time")
+    assert warned == (1 if kernel_allows_io_uring() else 0), d2.log()
 
 
 def test_sched_batch_follows_the_batch_size(t):
