@@ -21,8 +21,8 @@ const char keys_setup_query[] =
 	"IF pg_catalog.to_regclass('pgcoalesce.keys') IS NULL THEN "
 	"CREATE SCHEMA IF NOT EXISTS pgcoalesce; "
 	"CREATE TABLE IF NOT EXISTS pgcoalesce.keys ("
-	"key text COLLATE \"C\" PRIMARY KEY, token text NOT NULL, "
-	"created_at timestamptz NOT NULL DEFAULT pg_catalog.now()); "
+	"key pg_catalog.text COLLATE pg_catalog.\"C\" PRIMARY KEY, token pg_catalog.text NOT NULL, "
+	"created_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()); "
 	"CREATE INDEX IF NOT EXISTS keys_created_at ON pgcoalesce.keys (created_at); "
 	"COMMENT ON TABLE pgcoalesce.keys IS 'idempotency keys of pgcoalesce: one row per key written "
 	"within --key-retention'; "
@@ -47,16 +47,17 @@ const char keys_setup_hint[] =
  * The oldest keys past the retention, KEYS_PRUNE_LIMIT at most, skipping
  * any a writer holds: a short statement however many are due.
  */
+/* OPERATOR() binds all alike, left to right: the parentheses keep now() - interval together */
 static const char prune_query[] =
-	"DELETE FROM pgcoalesce.keys WHERE key IN ("
-	"SELECT key FROM pgcoalesce.keys "
-	"WHERE created_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1::float8) "
+	"DELETE FROM pgcoalesce.keys WHERE key OPERATOR(pg_catalog.=) ANY ("
+	"SELECT key FROM pgcoalesce.keys WHERE created_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
+	"OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1::pg_catalog.float8)) "
 	"ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED)";
 
 /* Exact while small, the statistics' estimate once counting would cost. */
 static const char count_query[] =
-	"SELECT CASE WHEN s.n < 100000 THEN (SELECT pg_catalog.count(*) FROM pgcoalesce.keys) "
-	"ELSE s.n END FROM (SELECT pg_catalog.pg_stat_get_live_tuples('pgcoalesce.keys'::regclass) AS n) s";
+	"SELECT CASE WHEN s.n OPERATOR(pg_catalog.<) 100000 THEN (SELECT pg_catalog.count(*) FROM pgcoalesce.keys) "
+	"ELSE s.n END FROM (SELECT pg_catalog.pg_stat_get_live_tuples('pgcoalesce.keys'::pg_catalog.regclass) AS n) s";
 
 _Static_assert(KEYS_PRUNE_LIMIT == 1000, "prune_query's LIMIT");
 

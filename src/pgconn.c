@@ -34,13 +34,14 @@ static void pgconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
  * statement_timeout (ms), which a batch's own may not exceed.
  */
 #define PGCONN_EPOCH_MARK                                                                    \
-	"(SELECT CASE WHEN s.b = s.x OR s.b = s.a THEN s.b WHEN s.x = s.a THEN s.x END FROM ("    \
+	"(SELECT CASE WHEN s.b OPERATOR(pg_catalog.=) s.x OR s.b OPERATOR(pg_catalog.=) s.a THEN s.b " \
+	"WHEN s.x OPERATOR(pg_catalog.=) s.a THEN s.x END FROM ("                                 \
 	" SELECT (SELECT stats_reset FROM pg_catalog.pg_stat_bgwriter) AS b,"                     \
-	" (SELECT stats_reset FROM pg_catalog.pg_stat_slru WHERE name = 'Xact') AS x,"           \
+	" (SELECT stats_reset FROM pg_catalog.pg_stat_slru WHERE name OPERATOR(pg_catalog.=) 'Xact') AS x," \
 	" (SELECT stats_reset FROM pg_catalog.pg_stat_archiver) AS a) s)"
 static const char pgconn_epoch_query[] =
-	"SELECT " PGCONN_EPOCH_MARK "::text, "
-	"(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'statement_timeout')";
+	"SELECT " PGCONN_EPOCH_MARK "::pg_catalog.text, "
+	"(SELECT setting FROM pg_catalog.pg_settings WHERE name OPERATOR(pg_catalog.=) 'statement_timeout')";
 /*
  * One 16 MiB allocation in the new backend, freed at once. glibc's malloc
  * gives memory above its trim threshold (128 KiB at first) back to the
@@ -65,12 +66,12 @@ static const char pgconn_malloc_warmup[] =
  * timeline).
  */
 static const char pgconn_horizon_query[] =
-	"SELECT ((pg_catalog.split_part(c.next_xid, ':', 1)::bigint << 32) "
-	"| pg_catalog.split_part(c.next_xid, ':', 2)::bigint)::text, "
-	"c.checkpoint_lsn = c.redo_lsn "
-	"AND c.checkpoint_time >= pg_catalog.date_trunc('second', " PGCONN_EPOCH_MARK ") "
-	"AND c.timeline_id = ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name("
-	"pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+	"SELECT ((pg_catalog.split_part(c.next_xid, ':', 1)::bigint OPERATOR(pg_catalog.<<) 32) "
+	"OPERATOR(pg_catalog.|) pg_catalog.split_part(c.next_xid, ':', 2)::bigint)::pg_catalog.text, "
+	"c.checkpoint_lsn OPERATOR(pg_catalog.=) c.redo_lsn "
+	"AND c.checkpoint_time OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('second', " PGCONN_EPOCH_MARK ") "
+	"AND c.timeline_id OPERATOR(pg_catalog.=) ('x' OPERATOR(pg_catalog.||) pg_catalog.substr("
+	"pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int "
 	"FROM pg_catalog.pg_control_checkpoint() c";
 
 static void pgconn_prepared(struct pgconn *pc, const struct pgconn_cmd *cmd, PGresult *res);

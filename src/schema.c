@@ -31,6 +31,17 @@
 	"(a.attidentity OPERATOR(pg_catalog.=) 'a' OR a.attgenerated OPERATOR(pg_catalog.<>) '')"
 
 /*
+ * Every operator in these queries is pg_catalog's, written out: a role's
+ * search_path may name a schema before pg_catalog, and an = of its own on
+ * oid, int2 or "char" there would otherwise stand in for PostgreSQL's and
+ * hand the sidecar another table's columns, or none (test_hostile.py). A
+ * simple CASE and IN compare with the search_path's = too, so neither is
+ * used. Type names are qualified for the same reason.
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define CAT " OPERATOR(pg_catalog.||) "
+
+/*
  * One row per column, in attnum order; no row at all when the relation does
  * not exist; one row with a NULL attname for a relation without columns.
  * `base` follows each column's type through domains to the base type (the
@@ -40,50 +51,51 @@
 const char schema_catalog_query[] =
 	"WITH RECURSIVE rel AS ("
 	"  SELECT c.oid, n.nspname, c.relname, " COPY_LIKE_INSERT " AS copy_ok FROM pg_catalog.pg_class c"
-	"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-	"  WHERE c.oid = " RELATION_OID "),"
+	"  JOIN pg_catalog.pg_namespace n ON n.oid" EQ "c.relnamespace"
+	"  WHERE c.oid" EQ RELATION_OID "),"
 	" col AS ("
 	"  SELECT a.attnum, a.attname, a.atttypid, a.atttypmod, " COPY_REFUSED " AS no_copy"
 	"  FROM pg_catalog.pg_attribute a, rel"
-	"  WHERE a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped),"
+	"  WHERE a.attrelid" EQ "rel.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped),"
 	" base(attnum, typid) AS ("
 	"  SELECT attnum, atttypid FROM col"
 	"  UNION ALL"
-	"  SELECT base.attnum, t.typbasetype FROM base JOIN pg_catalog.pg_type t ON t.oid = base.typid"
-	"  WHERE t.typtype = 'd')"
+	"  SELECT base.attnum, t.typbasetype FROM base JOIN pg_catalog.pg_type t ON t.oid" EQ "base.typid"
+	"  WHERE t.typtype" EQ "'d')"
 	" SELECT rel.nspname, rel.relname, col.attname,"
-	"  pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname),"
-	"  (t.typcategory = 'A' OR t.typtype = 'c' OR t.typarray = 0),"
-	"  t.typcategory = 'A',"
-	"  t.typelem IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype),"
+	"  pg_catalog.quote_ident(tn.nspname)" CAT "'.'" CAT "pg_catalog.quote_ident(t.typname),"
+	"  (t.typcategory" EQ "'A' OR t.typtype" EQ "'c' OR t.typarray" EQ "0),"
+	"  t.typcategory" EQ "'A',"
+	"  t.typelem" EQ "ANY ('{pg_catalog.json,pg_catalog.jsonb}'::pg_catalog.regtype[]),"
 	"  rel.oid::pg_catalog.int8, col.atttypid::pg_catalog.int8, col.atttypmod,"
-	"  (SELECT e.typdelim FROM pg_catalog.pg_type e WHERE e.oid = t.typelem),"
+	"  (SELECT e.typdelim FROM pg_catalog.pg_type e WHERE e.oid" EQ "t.typelem),"
 	"  rel.copy_ok, col.no_copy"
 	" FROM rel LEFT JOIN col ON true"
-	" LEFT JOIN base ON base.attnum = col.attnum AND NOT EXISTS ("
-	"  SELECT FROM pg_catalog.pg_type d WHERE d.oid = base.typid AND d.typtype = 'd')"
-	" LEFT JOIN pg_catalog.pg_type t ON t.oid = base.typid"
-	" LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
+	" LEFT JOIN base ON base.attnum" EQ "col.attnum AND NOT EXISTS ("
+	"  SELECT FROM pg_catalog.pg_type d WHERE d.oid" EQ "base.typid AND d.typtype" EQ "'d')"
+	" LEFT JOIN pg_catalog.pg_type t ON t.oid" EQ "base.typid"
+	" LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid" EQ "t.typnamespace"
 	" ORDER BY col.attnum";
 
 const char schema_check_query[] =
 	"SELECT r.oid::pg_catalog.int8, a.attname, a.atttypid::pg_catalog.int8, a.atttypmod,"
 	" " COPY_LIKE_INSERT ", " COPY_REFUSED
 	" FROM (SELECT " RELATION_OID " AS oid) r"
-	" LEFT JOIN pg_catalog.pg_class c ON c.oid = r.oid"
+	" LEFT JOIN pg_catalog.pg_class c ON c.oid" EQ "r.oid"
 	" LEFT JOIN pg_catalog.pg_attribute a"
-	"  ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped";
+	"  ON a.attrelid" EQ "r.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped";
 
 const char schema_describe_query[] =
-	"SELECT n.nspname || '.' || c.relname, a.attname,"
+	"SELECT n.nspname" CAT "'.'" CAT "c.relname, a.attname,"
 	" pg_catalog.format_type(a.atttypid, a.atttypmod),"
 	" pg_catalog.pg_column_is_updatable(c.oid, a.attnum, false),"
-	" CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default'"
-	"  ELSE CASE a.attgenerated WHEN 's' THEN 'stored' END END"
-	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" CASE WHEN a.attidentity" EQ "'a' THEN 'identity always'"
+	"  WHEN a.attidentity" EQ "'d' THEN 'identity by default'"
+	"  WHEN a.attgenerated" EQ "'s' THEN 'stored' END"
+	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid" EQ "c.relnamespace"
 	" LEFT JOIN pg_catalog.pg_attribute a"
-	"  ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
-	" WHERE c.oid = " RELATION_OID
+	"  ON a.attrelid" EQ "c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+	" WHERE c.oid" EQ RELATION_OID
 	" ORDER BY a.attnum";
 
 #define CATALOG_FIELDS 13

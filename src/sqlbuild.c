@@ -115,14 +115,16 @@ static bool put_conflict(struct buf *sql, PGconn *pg, const struct conflict *c, 
 			if (!put_ident(sql, pg, col))
 				return false;
 			if (i >= c->nset) {
+				/* unqualified on purpose: the column type's own +, as the user's statement would find it */
 				buf_puts(sql, " + EXCLUDED.");
 				if (!put_ident(sql, pg, col))
 					return false;
 			}
 		}
 	}
-	buf_puts(sql, returning ? " RETURNING (pgcoalesce_t.xmax = 0), pgcoalesce_t.*"
-				: " RETURNING (pgcoalesce_t.xmax = 0)");
+	/* an inserted row has no xmax; pg_catalog's =, as the role's search_path may hold another */
+	buf_puts(sql, returning ? " RETURNING (pgcoalesce_t.xmax OPERATOR(pg_catalog.=) 0), pgcoalesce_t.*"
+				: " RETURNING (pgcoalesce_t.xmax OPERATOR(pg_catalog.=) 0)");
 	return true;
 }
 

@@ -231,9 +231,9 @@ def test_search_path_functions_do_not_stand_in_for_the_sidecars_own(t):
     unnest(int4[]), an unnest(text[]) and a text = text of its own: the
     sidecar's INSERTs, key writes and key checks still use PostgreSQL's
     (an unqualified one-array unnest would store 42 / 'hijacked'; an
-    unqualified = would match every stored key). The sidecar's catalog and
-    set-up queries are not all qualified yet: the impostor = differs from
-    PostgreSQL's only on keys."""
+    unqualified = would match every stored key). The impostor = differs
+    from PostgreSQL's only on keys; test_search_path_operators_… covers the
+    catalog's."""
     t.db.execute("CREATE TABLE hs (v int4); CREATE TABLE ht (v text); CREATE SCHEMA ev; "
                  "CREATE FUNCTION ev.unnest(pg_catalog.int4[]) RETURNS SETOF pg_catalog.int4 "
                  "LANGUAGE sql AS 'SELECT 42'; "
@@ -260,6 +260,80 @@ def test_search_path_functions_do_not_stand_in_for_the_sidecars_own(t):
                                                          {"v": "third"}]
     assert t.db.rows("SELECT key FROM pgcoalesce.keys ORDER BY key") == [{"key": "k-1"}, {"key": "k-2"},
                                                                          {"key": "k-3"}]
+
+
+# Operators of a role's own schema, ahead of pg_catalog on its search_path,
+# each wrong where the sidecar would use it unqualified: catalog joins
+# (oid = oid), column numbers (int2 > int4), type kinds ("char" = "char"),
+# type names (text || text), an upsert's action (xid = int4), the key
+# table's DDL and pruning (text = text, timestamptz < timestamptz). Each one
+# alone made the version before the catalog queries were qualified fail.
+IMPOSTORS = [
+    ("=", "oid", "oid", "SELECT false"),
+    (">", "int2", "int4", "SELECT false"),
+    ("=", '"char"', '"char"', "SELECT a OPERATOR(pg_catalog.<>) b"),
+    ("||", "text", "text", "SELECT 'hijacked'::pg_catalog.text"),
+    ("=", "xid", "int4", "SELECT false"),
+    ("=", "text", "text", "SELECT false"),
+    ("<", "timestamptz", "timestamptz", "SELECT false"),
+]
+
+
+def test_search_path_operators_do_not_stand_in_for_pg_catalogs(t):
+    """A role whose search_path puts a schema before pg_catalog, holding
+    wrong operators (IMPOSTORS) of the kinds the sidecar's catalog, set-up,
+    key and upsert statements use: every row is still written as a direct
+    INSERT with PostgreSQL's own operators writes it, arrays of json and
+    domains included; describe names the true columns and types; upserts
+    say insert, then update; keyed rows are stored once and pruned."""
+    cols = "(id int PRIMARY KEY, v text, n numeric(6,2), js json[], d hx_pos, g int GENERATED ALWAYS AS (id * 2) STORED)"
+    sql = ["CREATE DOMAIN hx_pos AS int CHECK (VALUE > 0)",
+           "CREATE TABLE hx %s" % cols, "CREATE TABLE hx_twin %s" % cols, "CREATE SCHEMA ev"]
+    for k, (op, left, right, body) in enumerate(IMPOSTORS):
+        sql.append("CREATE FUNCTION ev.f%d(a pg_catalog.%s, b pg_catalog.%s) RETURNS %s LANGUAGE sql AS $$%s$$"
+                   % (k, left, right, "pg_catalog.text" if op == "||" else "pg_catalog.bool", body))
+        sql.append("CREATE OPERATOR ev.%s (LEFTARG = pg_catalog.%s, RIGHTARG = pg_catalog.%s, FUNCTION = ev.f%d)"
+                   % (op, left, right, k))
+    t.db.execute("; ".join(sql))
+    d = t.daemon("--key-retention", "1", "--retry-timeout-ms", "500",   # keys pruned after 11 s (keys.c)
+                 dsn=t.db.dsn + " options='-c search_path=ev,pg_catalog,public'")
+    c = d.client()
+    rows = [{"id": 1, "v": "a", "n": "1.5", "js": [{"k": [1, "x"]}, [1, 2]], "d": 7},
+            {"id": 2, "v": "b\tc", "n": 2, "js": None, "d": 1}]
+    for r in rows:
+        ack = c.request({"id": r["id"], "table": "hx", "row": r})
+        assert ack == {"id": r["id"], "ok": True}, ack
+        t.db.execute("INSERT INTO hx_twin (id, v, n, js, d) VALUES (%d, %s, %s, %s, %d)" % (
+            r["id"], "'%s'" % r["v"], "'%s'" % r["n"],
+            "NULL" if r["js"] is None else   # each element's text as the client sent it (json keeps text)
+            "ARRAY[%s]::json[]" % ", ".join("'%s'" % json.dumps(e, ensure_ascii=False) for e in r["js"]), r["d"]))
+    bad = c.request({"id": 3, "table": "hx", "row": {"id": 3, "d": 0}})
+    assert not bad["ok"] and bad["error"]["code"] == "23514", bad     # the domain's CHECK, as INSERT says
+    bad = c.request({"id": 4, "table": "hx", "row": {"id": 4, "g": 1}})
+    assert not bad["ok"] and bad["error"]["code"] == "428C9", bad     # the generated column, as INSERT says
+    q = "SELECT id, v, n::text, js::text, d, g FROM %s ORDER BY id"
+    got, want = t.db.rows(q % "hx"), t.db.rows(q % "hx_twin")
+    assert got == want and len(got) == 2, (got, want)
+
+    ack = c.request({"op": "describe", "id": "d", "table": "hx"})
+    assert ack["ok"] and ack["relation"] == "public.hx", ack
+    assert [(col["name"], col["type"], col["generated"]) for col in ack["columns"]] == [
+        ("id", "integer", None), ("v", "text", None), ("n", "numeric(6,2)", None), ("js", "json[]", None),
+        ("d", "hx_pos", None), ("g", "integer", "stored")], ack
+
+    up = {"columns": ["id"], "do": "update", "set": ["v"]}
+    acks = [c.request({"id": "u%d" % i, "table": "hx", "row": {"id": 9, "v": "u%d" % i}, "on_conflict": up})
+            for i in range(2)]
+    assert [a.get("action") for a in acks] == ["insert", "update"], acks
+    assert t.db.rows("SELECT v FROM hx WHERE id = 9") == [{"v": "u1"}]
+
+    keyed = {"id": "k", "table": "hx", "row": {"id": 20, "v": "keyed"}, "key": "k-1"}
+    assert c.request(keyed) == {"id": "k", "ok": True}
+    assert c.request(dict(keyed, id="k2")) == {"id": "k2", "ok": True, "duplicate": True}
+    assert t.db.rows("SELECT key FROM pgcoalesce.keys") == [{"key": "k-1"}]
+    wait_for(lambda: d.stats().get("keys_pruned") == 1, 40, interval=0.2, what="the key pruned")
+    assert t.db.scalar("SELECT count(*) FROM pgcoalesce.keys") == 0
+    assert "level=warn" not in d.log() and "level=error" not in d.log(), d.log()
 
 
 def test_search_path_operator_does_not_let_copy_write_an_identity_column(t):

@@ -92,7 +92,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 		  "WITH ORDINALITY AS u(c1,c2,pgcoalesce_ord) ORDER BY u.pgcoalesce_ord "
 		  "ON CONFLICT (\"id\") DO UPDATE SET \"Kind\" = EXCLUDED.\"Kind\","
 		  "\"amount\" = pgcoalesce_t.\"amount\" + EXCLUDED.\"amount\" "
-		  "RETURNING (pgcoalesce_t.xmax = 0)");
+		  "RETURNING (pgcoalesce_t.xmax OPERATOR(pg_catalog.=) 0)");
 	buf_reset(&sql);
 	o.conflict = &nothing;
 	o.returning = true;
@@ -105,7 +105,7 @@ UNIT_TEST(sqlbuild_upsert_and_keyed_text)
 		  "WHERE u.pgcoalesce_key IS NULL OR (SELECT k.token FROM pgcoalesce.keys k "
 		  "WHERE k.key OPERATOR(pg_catalog.=) u.pgcoalesce_key) OPERATOR(pg_catalog.=) $4 ORDER BY u.pgcoalesce_ord "
 		  "ON CONFLICT ON CONSTRAINT \"ev_pkey\" DO NOTHING "
-		  "RETURNING (pgcoalesce_t.xmax = 0), pgcoalesce_t.*");
+		  "RETURNING (pgcoalesce_t.xmax OPERATOR(pg_catalog.=) 0), pgcoalesce_t.*");
 	buf_reset(&sql);
 	o.conflict = NULL;
 	o.returning = false;
