@@ -45,9 +45,10 @@ const char keys_setup_hint[] =
 
 /*
  * The oldest keys past the retention, KEYS_PRUNE_LIMIT at most, skipping
- * any a writer holds: a short statement however many are due.
+ * any a writer holds: a short statement however many are due. OPERATOR()
+ * binds all alike, left to right: the parentheses keep now() - interval
+ * together.
  */
-/* OPERATOR() binds all alike, left to right: the parentheses keep now() - interval together */
 static const char prune_query[] =
 	"DELETE FROM pgcoalesce.keys WHERE key OPERATOR(pg_catalog.=) ANY ("
 	"SELECT key FROM pgcoalesce.keys WHERE created_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
