@@ -166,6 +166,34 @@ static void insert_three(struct world *w)
 	world_insert(w, "{\"id\":3,\"table\":\"t\",\"row\":{\"a\":3,\"b\":\"z\"}}");
 }
 
+/* The acks of insert_three's rows, all committed. */
+#define ACKS_OK_1_2_3 "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n"
+
+/* insert_three on one connection, its schema fetched and its transaction begun: the INSERT is next. */
+static void start_three(struct world *w)
+{
+	world_init(w, 1);
+	insert_three(w);
+	flush_schedule(&w->fl);
+	answer_schema();
+	answer_begin(false);
+}
+
+static void answer_commit_ok(void)
+{
+	answer("COMMIT", fake_result_ok("COMMIT"));
+	answer("SYNC", fake_result_sync());
+}
+
+/* After a failed statement: the schema check aborted with it, then the ROLLBACK. */
+static void answer_aborted_and_rolled_back(void)
+{
+	answer("SELECT r.oid", fake_result_aborted());
+	answer("SYNC", fake_result_sync());
+	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
+	answer("SYNC", fake_result_sync());
+}
+
 UNIT_TEST(batch_commits_and_acks_every_row)
 {
 	struct world w;
@@ -182,11 +210,10 @@ UNIT_TEST(batch_commits_and_acks_every_row)
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_COMMIT);
 	CHECK_STR(world_acks(&w), "");                 /* nothing before COMMIT returned */
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_INT(w.fl.batches.count, 0);
 	CHECK_INT(fake_pgconn_pending(), 0);
-	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_STR(world_acks(&w), ACKS_OK_1_2_3);
 	CHECK_INT(w.ledger.pending_rows, 0);
 	CHECK_INT(w.stats.batches_committed, 1);
 	world_free(&w);
@@ -231,8 +258,7 @@ static void answer_commit(struct world *w, long commit_ms)
 {
 	if (commit_ms)
 		world_wait_ms(w, commit_ms);
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 }
 
 UNIT_TEST(batch_short_commit_holds_the_next_batch_for_its_connection)
@@ -251,8 +277,8 @@ UNIT_TEST(batch_short_commit_holds_the_next_batch_for_its_connection)
 	CHECK_INT(first_state(&w), BATCH_EXEC);
 	run_to_commit(&w, 0);
 	answer_commit(&w, 0);
-	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n"
-		  "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_STR(world_acks(&w), ACKS_OK_1_2_3
+		  ACKS_OK_1_2_3);
 	CHECK_INT(w.groups.ready_head != NULL, 0);
 	world_free(&w);
 }
@@ -373,11 +399,7 @@ UNIT_TEST(batch_isolates_a_bad_row_and_commits_the_others)
 	struct world w;
 	int i;
 
-	world_init(&w, 1);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	answer_begin(false);
+	start_three(&w);
 	answer("INSERT", fake_result_error("23505", "duplicate key value"));
 	answer("SELECT r.oid", fake_result_aborted());
 	answer("SYNC", fake_result_sync());
@@ -413,8 +435,7 @@ UNIT_TEST(batch_isolates_a_bad_row_and_commits_the_others)
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_COMMIT);
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_INT(w.fl.batches.count, 0);
 	CHECK_STR(world_acks(&w),
 		  "{\"id\":1,\"ok\":true}\n"
@@ -454,8 +475,7 @@ UNIT_TEST(batch_copy_writes_plain_rows_with_one_copy)
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(first_state(&w), BATCH_COMMIT);
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n");
 	CHECK_INT(w.stats.copy_statements, 1);
 	CHECK_INT(w.stats.copy_failed, 0);
@@ -508,8 +528,7 @@ UNIT_TEST(batch_copy_failure_goes_row_by_row_with_insert)
 	answer("SYNC", fake_result_sync());
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_STR(world_acks(&w),
 		  "{\"id\":1,\"ok\":true}\n"
 		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"23505\",\"message\":\"duplicate key value\"}}\n"
@@ -535,10 +554,7 @@ UNIT_TEST(batch_copy_refused_where_insert_is_not_turns_copy_off)
 	answer_schema();
 	answer_copy_script_head();
 	answer("COPY", fake_result_error("P0001", "no COPY here"));
-	answer("SELECT r.oid", fake_result_aborted());
-	answer("SYNC", fake_result_sync());
-	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
-	answer("SYNC", fake_result_sync());
+	answer_aborted_and_rolled_back();
 	answer_begin(true);
 	answer("SYNC", fake_result_sync());
 	for (i = 0; i < 3; i++) {
@@ -549,9 +565,8 @@ UNIT_TEST(batch_copy_refused_where_insert_is_not_turns_copy_off)
 	}
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
-	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	answer_commit_ok();
+	CHECK_STR(world_acks(&w), ACKS_OK_1_2_3);
 	insert_three(&w);
 	flush_schedule(&w.fl);
 	CHECK(fake_pgconn_peek() && !fake_pgconn_peek()->script);
@@ -567,11 +582,7 @@ UNIT_TEST(batch_lost_during_commit_is_resolved_before_the_acks)
 	struct pgconn *pc;
 	static const char *const committed[] = { "committed" };
 
-	world_init(&w, 1);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	answer_begin(false);
+	start_three(&w);
 	answer("INSERT", fake_result_ok("INSERT 0 3"));
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
@@ -587,7 +598,7 @@ UNIT_TEST(batch_lost_during_commit_is_resolved_before_the_acks)
 	answer("SELECT CASE WHEN $1::pg_catalog.xid8", fake_result_rows(1, 1, committed));
 	answer("SYNC", fake_result_sync());
 	CHECK_INT(w.fl.batches.count, 0);
-	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	CHECK_STR(world_acks(&w), ACKS_OK_1_2_3);
 	CHECK_INT(w.stats.in_doubt_resolved, 1);
 	world_free(&w);
 }
@@ -596,16 +607,9 @@ UNIT_TEST(batch_transient_error_backs_off_and_runs_again)
 {
 	struct world w;
 
-	world_init(&w, 1);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	answer_begin(false);
+	start_three(&w);
 	answer("INSERT", fake_result_error("40P01", "deadlock detected"));
-	answer("SELECT r.oid", fake_result_aborted());
-	answer("SYNC", fake_result_sync());
-	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
-	answer("SYNC", fake_result_sync());
+	answer_aborted_and_rolled_back();
 	CHECK_INT(first_state(&w), BATCH_BACKOFF);
 	CHECK_INT(w.stats.retries, 1);
 	CHECK(pgpool_idle(&w.fl.pool) != NULL);        /* the connection went back */
@@ -619,9 +623,8 @@ UNIT_TEST(batch_transient_error_backs_off_and_runs_again)
 	answer("INSERT", fake_result_ok("INSERT 0 3"));
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
-	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	answer_commit_ok();
+	CHECK_STR(world_acks(&w), ACKS_OK_1_2_3);
 	CHECK_INT(w.stats.batches_retried, 1);
 	world_free(&w);
 }
@@ -639,8 +642,7 @@ UNIT_TEST(batch_unknown_column_fails_only_its_row_without_a_statement)
 	answer("INSERT INTO \"public\".\"t\" (\"a\")", fake_result_ok("INSERT 0 1"));
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_STR(world_acks(&w),
 		  "{\"id\":1,\"ok\":true}\n"
 		  "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"42703\",\"message\":"
@@ -652,11 +654,7 @@ UNIT_TEST(batch_table_changed_under_it_is_rolled_back_and_rewritten)
 {
 	struct world w;
 
-	world_init(&w, 1);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	answer_begin(false);
+	start_three(&w);
 	answer("INSERT", fake_result_ok("INSERT 0 3"));
 	answer_check(true);                            /* b is int8 now: not what the INSERT cast to */
 	answer("SYNC", fake_result_sync());
@@ -669,9 +667,8 @@ UNIT_TEST(batch_table_changed_under_it_is_rolled_back_and_rewritten)
 	answer("INSERT", fake_result_ok("INSERT 0 3"));
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
-	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true}\n{\"id\":2,\"ok\":true}\n{\"id\":3,\"ok\":true}\n");
+	answer_commit_ok();
+	CHECK_STR(world_acks(&w), ACKS_OK_1_2_3);
 	world_free(&w);
 }
 
@@ -679,16 +676,9 @@ UNIT_TEST(batch_error_of_no_known_class_isolates_instead_of_failing_all)
 {
 	struct world w;
 
-	world_init(&w, 1);
-	insert_three(&w);
-	flush_schedule(&w.fl);
-	answer_schema();
-	answer_begin(false);
+	start_three(&w);
 	answer("INSERT", fake_result_error("U0001", "rejected by a trigger"));
-	answer("SELECT r.oid", fake_result_aborted());
-	answer("SYNC", fake_result_sync());
-	answer("ROLLBACK", fake_result_ok("ROLLBACK"));
-	answer("SYNC", fake_result_sync());
+	answer_aborted_and_rolled_back();
 	CHECK_INT(first_state(&w), BATCH_ISOLATE);
 	world_free(&w);
 }
@@ -725,8 +715,7 @@ UNIT_TEST(batch_upsert_rounds_each_key_once_per_statement)
 	}
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true,\"action\":\"insert\"}\n"
 				  "{\"id\":2,\"ok\":true,\"action\":\"update\"}\n"
 				  "{\"id\":3,\"ok\":true,\"action\":\"insert\"}\n"
@@ -759,8 +748,7 @@ UNIT_TEST(batch_keys_duplicates_and_followers)
 	answer("INSERT INTO \"public\".\"t\" (\"a\") SELECT", fake_result_ok("INSERT 0 1"));
 	answer_check(false);
 	answer("SYNC", fake_result_sync());
-	answer("COMMIT", fake_result_ok("COMMIT"));
-	answer("SYNC", fake_result_sync());
+	answer_commit_ok();
 	CHECK_STR(world_acks(&w), "{\"id\":1,\"ok\":true,\"duplicate\":true}\n"
 				  "{\"id\":2,\"ok\":true}\n"
 				  "{\"id\":3,\"ok\":true,\"duplicate\":true}\n");
